@@ -1,1 +1,69 @@
-//! placeholder
+//! The vocabulary of scan-bench: scenario files, load profiles, thresholds, the bundled
+//! catalog, and the published reference figures as data.
+//!
+//! A scenario is TOML. Everything but `name` and `[load]` has a default (the reference
+//! pipeline's request and stream protocol, an embedded mock and pipeline):
+//!
+//! ```toml
+//! name = "my-test"
+//! time_scale = 0.1              # every injected latency and load duration x 0.1
+//!
+//! [load]                        # closed model, as k6's ramping-vus
+//! stages = [
+//!   { duration = "60s", target = 34 },
+//!   { duration = "90s", target = 34 },
+//!   { duration = "30s", target = 0 },
+//! ]
+//!
+//! [thresholds]                  # k6 syntax; latencies in ms
+//! sse_ttfb = ["p(95)<8000"]
+//! "stage_duration{stage:vision}" = ["avg<6000"]
+//! ```
+//!
+//! Every scenario, from the catalog or a file, goes one way before it runs: parse
+//! ([`ScenarioSource`]), apply command-line [`Overrides`], validate ([`Scenario::validate`]).
+//! Each error names the file, line, column and field, and the form expected:
+//!
+//! ```
+//! use scenarios::{Overrides, ScenarioSource};
+//!
+//! let text = "name = \"x\"\n[load]\nstages = [{ duration = \"60x\", target = 3 }]\n";
+//! let err = ScenarioSource::parse(text, "x.toml").unwrap_err().to_string();
+//! assert!(err.starts_with("x.toml:3:24: field `load.stages[0].duration`"), "{err}");
+//!
+//! let scenario = scenarios::open("eco2-vu34").unwrap().resolve(&Overrides::default()).unwrap();
+//! assert_eq!(scenario.load.peak_vus(), 34);
+//! ```
+
+pub mod catalog;
+pub mod duration;
+mod error;
+mod overrides;
+pub mod published;
+mod scenario;
+mod source;
+pub mod template;
+mod threshold;
+mod validate;
+
+pub use error::{FieldPath, Location, ScenarioError, Segment};
+pub use overrides::Overrides;
+pub use scenario::{
+    ArrivalRate, BUILTIN_VARS, EventMatch, Load, LoadModel, RateStage, Request, Scenario,
+    StreamSpec, Var, VuStage,
+};
+pub use source::ScenarioSource;
+pub use threshold::{Aggregate, Metric, MetricKey, MetricKind, Op, Threshold};
+pub use validate::Invalid;
+
+/// A catalog name or a file path, parsed: see [`ScenarioSource::open`].
+pub fn open(name_or_path: &str) -> Result<ScenarioSource, ScenarioError> {
+    ScenarioSource::open(name_or_path)
+}
+
+impl Scenario {
+    /// The scenario as TOML that parses back to the same scenario, defaults spelled out.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a scenario always serializes to TOML")
+    }
+}

@@ -1,0 +1,227 @@
+//! The command line as parsed by clap, before anything is resolved.
+//!
+//! Each subcommand's raw arguments live here; `commands/` turns them into resolved settings
+//! (a scenario goes through `scenarios::ScenarioSource::resolve`) before any work starts.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Load-test an LLM-backed SSE pipeline: the Eco² scan chain on your laptop, your staging
+/// system, or a CI gate.
+#[derive(Debug, Parser)]
+#[command(name = "scan-bench", version, about, propagate_version = true)]
+#[command(after_help = "Examples:
+  scan-bench run                       the seed's load test, scaled, on the embedded stack
+  scan-bench list                      the bundled scenarios
+  scan-bench show eco2-vu34 > my.toml  a scenario as TOML, ready to edit
+  scan-bench run my.toml --vus 50
+
+Exit codes: 0 ok, 1 runtime error, 2 bad usage or input, 99 thresholds or gate failed.")]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario and report client and server figures.
+    #[command(after_help = "Examples:
+  scan-bench run                                 the default scenario (eco2-quick, ~20 s)
+  scan-bench run eco2-vu34 --time-scale 0.05     the seed's test #2 in ~9 s
+  scan-bench run my.toml --target http://127.0.0.1:8000 --vus 20")]
+    Run(RunArgs),
+    /// List the bundled scenarios.
+    #[command(after_help = "Example:\n  scan-bench list")]
+    List,
+    /// Print a scenario as TOML with every default spelled out, ready to copy and edit.
+    #[command(after_help = "Example:\n  scan-bench show eco2-vu34 > my-scenario.toml")]
+    Show(ShowArgs),
+    /// Check scenario files without running them.
+    #[command(after_help = "Example:\n  scan-bench validate scenarios/*.toml")]
+    Validate(ValidateArgs),
+    /// Put run reports side by side with deltas.
+    #[command(
+        after_help = "Example:\n  scan-bench compare base/report.json new/report.json --format md"
+    )]
+    Compare(CompareArgs),
+    /// Fail (exit 99) when a candidate run regressed against a baseline.
+    #[command(after_help = "Example:
+  scan-bench gate --baseline base.json --candidate new.json --tolerance chain.p95=10%,ttfb.p95=15%")]
+    Gate(GateArgs),
+    /// Combine shard reports into one, exactly.
+    #[command(after_help = "Example:\n  scan-bench merge shard-*.json -o total.json")]
+    Merge(MergeArgs),
+    /// Run the published load tests locally and set the published figures beside ours.
+    #[command(after_help = "Example:\n  scan-bench reproduce eco2 --time-scale 0.05")]
+    Reproduce(ReproduceArgs),
+    /// Serve the mock OpenAI API or the reference pipeline on their own.
+    #[command(after_help = "Examples:
+  scan-bench serve mock-openai --listen 127.0.0.1:8080
+  scan-bench serve pipeline --listen 127.0.0.1:8000")]
+    Serve(ServeArgs),
+}
+
+/// `scan-bench run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A catalog name (see `scan-bench list`) or a scenario file; default: eco2-quick.
+    pub scenario: Option<String>,
+    /// Base URL of the system under test, instead of the embedded stack.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// The target's Prometheus endpoint, scraped for the server view.
+    #[arg(long, value_name = "URL")]
+    pub target_metrics: Option<String>,
+    /// Peak virtual users; the profile keeps its shape.
+    #[arg(long, value_name = "N")]
+    pub vus: Option<u32>,
+    /// Length of the load profile (e.g. 30s, 2m); stages keep their proportions.
+    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Multiply every injected latency and load duration (0.05 = twenty times faster).
+    #[arg(long, value_name = "X")]
+    pub time_scale: Option<f64>,
+    /// Seed of every random draw.
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Where reports go (default: ./scan-bench-results/<scenario>-<timestamp>/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Report formats to write besides report.json.
+    #[arg(long, value_name = "F", value_enum)]
+    pub format: Vec<ReportFormat>,
+    /// Gate the run against this baseline report right after it.
+    #[arg(long, value_name = "BASE.json")]
+    pub baseline: Option<PathBuf>,
+    /// Run shard I of N: a deterministic share of the load.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Serve live scan_bench_* Prometheus metrics here during the run.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// No progress display.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Output formats of reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Terminal tables.
+    Term,
+    /// Markdown, for pull requests.
+    Md,
+    /// One self-contained HTML file with charts.
+    Html,
+    /// JUnit XML, one testcase per threshold.
+    Junit,
+    /// The JSON report.
+    Json,
+}
+
+/// `scan-bench show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A catalog name or a scenario file.
+    pub scenario: String,
+}
+
+/// `scan-bench validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Scenario files (or catalog names).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<String>,
+}
+
+/// `scan-bench compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Two or more run reports.
+    #[arg(required = true, num_args = 2.., value_name = "REPORT.json")]
+    pub reports: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Term)]
+    pub format: ReportFormat,
+}
+
+/// `scan-bench gate`.
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// The reference run.
+    #[arg(long, value_name = "BASE.json")]
+    pub baseline: PathBuf,
+    /// The run under judgement.
+    #[arg(long, value_name = "NEW.json")]
+    pub candidate: PathBuf,
+    /// Allowed relative worsening per metric, e.g. chain.p95=10%,ttfb.p95=15%.
+    #[arg(long, value_name = "METRIC=PCT,...")]
+    pub tolerance: Option<String>,
+    /// Changes smaller than this never count as regressions.
+    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    pub min_delta: Option<Duration>,
+}
+
+/// `scan-bench merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Shard reports of one scenario.
+    #[arg(required = true, value_name = "SHARD.json")]
+    pub shards: Vec<PathBuf>,
+    /// The merged report.
+    #[arg(short, long, value_name = "TOTAL.json")]
+    pub output: PathBuf,
+}
+
+/// `scan-bench reproduce`.
+#[derive(Debug, Args)]
+pub struct ReproduceArgs {
+    /// The published study to reproduce.
+    #[arg(value_enum)]
+    pub study: Study,
+    /// Multiply every injected latency and load duration.
+    #[arg(long, value_name = "X")]
+    pub time_scale: Option<f64>,
+    /// Where reports go.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// Published studies `reproduce` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Study {
+    /// The Eco² scan API load tests of December 2025.
+    Eco2,
+}
+
+/// `scan-bench serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Which server.
+    #[arg(value_enum)]
+    pub server: Server,
+    /// A TOML configuration file of that server.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+}
+
+/// Servers `serve` can start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Server {
+    /// The OpenAI-compatible mock.
+    MockOpenai,
+    /// The reference scan pipeline (with an embedded mock unless configured otherwise).
+    Pipeline,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    scenarios::duration::parse(text)
+}

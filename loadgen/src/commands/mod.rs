@@ -1,0 +1,12 @@
+//! One module per subcommand; each turns raw arguments into resolved settings, then works.
+
+mod catalog;
+
+pub use catalog::{list, show, validate};
+
+use crate::error::CliError;
+
+/// A subcommand whose work is not built yet says so instead of pretending.
+pub fn not_built(command: &'static str) -> Result<(), CliError> {
+    Err(CliError::NotBuilt(command))
+}

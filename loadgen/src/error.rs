@@ -1,0 +1,46 @@
+//! Errors of the command line and the exit code each one maps to.
+
+use std::process::ExitCode;
+
+/// The exit codes of DESIGN.md: 0 ok, 1 runtime error, 2 bad usage or input, 99 thresholds
+/// or gate failed (k6's code).
+pub mod exit {
+    /// Something failed while running.
+    pub const RUNTIME: u8 = 1;
+    /// Bad usage or bad input.
+    pub const USAGE: u8 = 2;
+}
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A scenario is missing or invalid.
+    #[error(transparent)]
+    Scenario(#[from] scenarios::ScenarioError),
+    /// Several inputs were bad.
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Many(Vec<CliError>),
+    /// The subcommand exists in the interface but its work is not built yet.
+    #[error("`scan-bench {0}` is not built yet in this version of scan-bench")]
+    NotBuilt(&'static str),
+    /// Writing the output failed.
+    #[error("cannot write output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+impl CliError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> ExitCode {
+        ExitCode::from(match self {
+            CliError::Scenario(_) => exit::USAGE,
+            CliError::Many(errors) => {
+                if errors.iter().all(|e| matches!(e, CliError::Scenario(_))) {
+                    exit::USAGE
+                } else {
+                    exit::RUNTIME
+                }
+            }
+            CliError::NotBuilt(_) | CliError::Output(_) => exit::RUNTIME,
+        })
+    }
+}

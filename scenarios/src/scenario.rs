@@ -1,0 +1,371 @@
+//! The scenario model: what to load, how hard, and how to read the answers.
+//!
+//! Every type here is plain serde data with `deny_unknown_fields` and defaults, so a scenario
+//! file only names what differs from the defaults. Checks that span several fields live in
+//! [`crate::validate`], not in these types.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use mock_openai::MockConfig;
+use reference_pipeline::PipelineConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::threshold::{MetricKey, Threshold};
+
+/// One load test: target, load profile, request, stream protocol, thresholds and, for the
+/// embedded stack, the settings of the mock and the pipeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short identifier, used in report and directory names.
+    pub name: String,
+    /// One line saying what the scenario shows.
+    #[serde(default)]
+    pub description: String,
+    /// Base URL of the system under test. Absent: the embedded stack (mock-openai and
+    /// reference-pipeline started in-process on loopback).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Prometheus endpoint of the target, scraped for the server view. Defaults to
+    /// `{target}/metrics`; the embedded stack's is always known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_metrics: Option<String>,
+    /// Multiplies every injected latency and every load duration: `0.05` runs the seed's
+    /// three-minute test in nine seconds. Reports show figures divided back by it too.
+    #[serde(default = "one")]
+    pub time_scale: f64,
+    /// Seed of every random draw (request variables, the mock's latency and faults).
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Load profile.
+    pub load: Load,
+    /// The request each virtual user sends, once per iteration.
+    #[serde(default)]
+    pub request: Request,
+    /// How to read the answer stream.
+    #[serde(default)]
+    pub stream: StreamSpec,
+    /// Pass/fail criteria in k6's syntax, by metric: `sse_ttfb = ["p(95)<8000"]`.
+    #[serde(default)]
+    pub thresholds: BTreeMap<MetricKey, Vec<Threshold>>,
+    /// The embedded mock-openai's settings (ignored when `target` is set).
+    #[serde(default)]
+    pub mock: MockConfig,
+    /// The embedded reference-pipeline's settings (ignored when `target` is set).
+    #[serde(default)]
+    pub pipeline: PipelineConfig,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+/// The load profile: either a closed model (virtual users, `stages`) or an open model
+/// (`[load.arrival]`), plus what applies to both.
+///
+/// Every duration here is multiplied by the scenario's `time_scale`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Load {
+    /// Closed model, as k6's `ramping-vus`: ramp linearly from the previous target to each
+    /// stage's `target` virtual users over its `duration`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<VuStage>,
+    /// Virtual users at the start of the closed model.
+    #[serde(default)]
+    pub start_vus: u32,
+    /// Open model, as k6's `ramping-arrival-rate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrival: Option<ArrivalRate>,
+    /// Pause of a virtual user after each iteration (the seed's k6 script slept 1 s).
+    #[serde(with = "crate::duration", default = "default_think_time")]
+    pub think_time: Duration,
+    /// After the last stage, how long running streams may still finish before they are cut.
+    #[serde(with = "crate::duration", default = "default_graceful_ramp_down")]
+    pub graceful_ramp_down: Duration,
+    /// Longest a request may take, stream included (the seed's script used 120 s).
+    #[serde(with = "crate::duration", default = "default_request_timeout")]
+    pub request_timeout: Duration,
+    /// Longest silence between two stream events (keep-alives included) before the request
+    /// counts as timed out.
+    #[serde(with = "crate::duration", default = "default_idle_timeout")]
+    pub idle_timeout: Duration,
+}
+
+fn default_think_time() -> Duration {
+    Duration::from_secs(1)
+}
+
+fn default_graceful_ramp_down() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn default_request_timeout() -> Duration {
+    Duration::from_secs(120)
+}
+
+fn default_idle_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+/// One stage of the closed model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VuStage {
+    /// How long the ramp to `target` takes.
+    #[serde(with = "crate::duration")]
+    pub duration: Duration,
+    /// Virtual users at the end of the stage.
+    pub target: u32,
+}
+
+/// The open model: requests start at a target rate whatever the target's latency, so a stall
+/// cannot hide behind fewer requests (no coordinated omission).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArrivalRate {
+    /// Ramp linearly from the previous rate to each stage's `target` (requests per second).
+    pub stages: Vec<RateStage>,
+    /// Requests per second at the start.
+    #[serde(default)]
+    pub start_rate: f64,
+    /// Virtual users ready at the start to take requests.
+    #[serde(default = "default_pre_allocated_vus")]
+    pub pre_allocated_vus: u32,
+    /// Most virtual users the run may add; a request that finds none free is dropped and
+    /// counted (k6's `dropped_iterations`).
+    #[serde(default = "default_max_vus")]
+    pub max_vus: u32,
+    /// Exponential gaps between arrivals (a Poisson process) instead of even spacing.
+    #[serde(default)]
+    pub poisson: bool,
+}
+
+fn default_pre_allocated_vus() -> u32 {
+    10
+}
+
+fn default_max_vus() -> u32 {
+    100
+}
+
+/// One stage of the open model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateStage {
+    /// How long the ramp to `target` takes.
+    #[serde(with = "crate::duration")]
+    pub duration: Duration,
+    /// Requests per second at the end of the stage.
+    pub target: f64,
+}
+
+/// The load model of a validated scenario.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LoadModel<'a> {
+    /// Virtual users loop iterations; the load follows the target's speed.
+    Closed {
+        /// Virtual users at the start.
+        start_vus: u32,
+        /// Ramp stages.
+        stages: &'a [VuStage],
+    },
+    /// Requests arrive at a set rate.
+    Open(&'a ArrivalRate),
+}
+
+impl Load {
+    /// The model this profile describes. A validated scenario has exactly one; should both be
+    /// present, the open model wins.
+    pub fn model(&self) -> LoadModel<'_> {
+        match &self.arrival {
+            Some(arrival) => LoadModel::Open(arrival),
+            None => LoadModel::Closed {
+                start_vus: self.start_vus,
+                stages: &self.stages,
+            },
+        }
+    }
+
+    /// Length of the profile before scaling, without the ramp-down grace.
+    pub fn duration(&self) -> Duration {
+        match self.model() {
+            LoadModel::Closed { stages, .. } => stages.iter().map(|s| s.duration).sum(),
+            LoadModel::Open(a) => a.stages.iter().map(|s| s.duration).sum(),
+        }
+    }
+
+    /// Most virtual users the profile asks for.
+    pub fn peak_vus(&self) -> u32 {
+        match self.model() {
+            LoadModel::Closed { start_vus, stages } => {
+                stages.iter().map(|s| s.target).fold(start_vus, u32::max)
+            }
+            LoadModel::Open(a) => a.max_vus,
+        }
+    }
+}
+
+/// The HTTP request of one iteration. Header values and string leaves of `body` may hold
+/// `{{name}}` placeholders, filled per request from [`Request::vars`] or the built-ins `vu`
+/// (1-based virtual-user number) and `iteration` (0-based, per virtual user).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Request {
+    /// HTTP method.
+    pub method: String,
+    /// Path and query, appended to the target's base URL.
+    pub path: String,
+    /// Request headers.
+    pub headers: BTreeMap<String, String>,
+    /// JSON body template; absent sends no body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<serde_json::Value>,
+    /// Per-request variables.
+    pub vars: BTreeMap<String, Var>,
+}
+
+/// Names every request template may use without declaring them.
+pub const BUILTIN_VARS: [&str; 2] = ["vu", "iteration"];
+
+impl Default for Request {
+    /// The reference pipeline's streaming scan request, as the seed's k6 script sent it.
+    fn default() -> Self {
+        let headers = [
+            ("content-type", "application/json"),
+            ("accept", "text/event-stream"),
+            ("x-user-id", "{{user_id}}"),
+        ];
+        let images = [
+            "pet-bottle",
+            "beer-can",
+            "snack-wrapper",
+            "newspaper",
+            "styrofoam-box",
+        ]
+        .map(|name| format!("https://images.scan-bench.test/{name}.jpg"));
+        Self {
+            method: "POST".into(),
+            path: "/api/v1/scan/classify/completion".into(),
+            headers: headers
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+            body: Some(serde_json::json!({
+                "image_url": "{{image_url}}",
+                "user_input": "How do I throw this away?",
+            })),
+            vars: BTreeMap::from([
+                (
+                    "image_url".into(),
+                    Var::OneOf {
+                        values: images.into(),
+                    },
+                ),
+                ("user_id".into(), Var::VuUuid),
+            ]),
+        }
+    }
+}
+
+/// A per-request variable of the request template.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Var {
+    /// A value drawn at random (seeded) for each request.
+    OneOf {
+        /// The values to draw from.
+        values: Vec<String>,
+    },
+    /// The values in turn, shared by all virtual users.
+    Cycle {
+        /// The values to cycle through.
+        values: Vec<String>,
+    },
+    /// A UUID fixed per virtual user and derived from the seed, like a logged-in user.
+    VuUuid,
+    /// A fresh random UUID per request.
+    Uuid,
+}
+
+/// How to read the answer stream: which events are stages, which ends the run, which is an
+/// error. Defaults to the reference pipeline's `eco2-v1` protocol (bare `data:` JSON lines
+/// with `step` and `status`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StreamSpec {
+    /// The stages a complete run goes through, in order.
+    pub stages: Vec<String>,
+    /// SSE event name of stage events; absent means any event (including unnamed ones).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage_event: Option<String>,
+    /// JSON pointer to the stage name in a stage event's data; absent means the event name is
+    /// the stage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage_field: Option<String>,
+    /// JSON pointer to the stage's status.
+    pub status_field: String,
+    /// Status values that mark a stage started.
+    pub started: Vec<String>,
+    /// Status values that mark a stage completed. A stage may be reported completed twice;
+    /// the first one counts (as the seed's script de-duplicated by step).
+    pub completed: Vec<String>,
+    /// Events that end a run normally.
+    pub terminal: Vec<EventMatch>,
+    /// Events that end a run with an error.
+    pub error: Vec<EventMatch>,
+    /// JSON pointers into the terminal event's data counted when `null` (the seed's
+    /// `sse_reward_null`).
+    pub null_checks: Vec<String>,
+}
+
+impl Default for StreamSpec {
+    fn default() -> Self {
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        Self {
+            stages: strings(&["vision", "rule", "answer", "reward"]),
+            stage_event: None,
+            stage_field: Some("/step".into()),
+            status_field: "/status".into(),
+            started: strings(&["started"]),
+            completed: strings(&["completed"]),
+            terminal: vec![EventMatch {
+                event: None,
+                fields: BTreeMap::from([
+                    ("/step".into(), strings(&["reward"])),
+                    ("/status".into(), strings(&["completed"])),
+                ]),
+            }],
+            error: vec![EventMatch {
+                event: None,
+                fields: BTreeMap::from([(
+                    "/status".into(),
+                    strings(&["error", "timeout", "failed"]),
+                )]),
+            }],
+            null_checks: strings(&["/result/reward"]),
+        }
+    }
+}
+
+/// Matches an SSE event by name and by values inside its JSON data.
+///
+/// ```toml
+/// terminal = [{ event = "ready" }]
+/// error = [{ fields = { "/status" = ["error", "timeout"] } }]
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventMatch {
+    /// The event name must equal this, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// Each JSON pointer must hold a string equal to one of the values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, Vec<String>>,
+}

@@ -1,0 +1,348 @@
+//! Every check of a scenario that one field's type cannot make alone, in one place.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use crate::error::FieldPath;
+use crate::scenario::{BUILTIN_VARS, EventMatch, Load, Request, Scenario, StreamSpec, Var};
+use crate::template;
+use crate::threshold::Metric;
+
+/// A field whose value the scenario cannot run with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// The field.
+    pub field: FieldPath,
+    /// What was expected instead.
+    pub expected: String,
+}
+
+type Check = Result<(), Invalid>;
+
+fn invalid(field: FieldPath, expected: impl Into<String>) -> Invalid {
+    Invalid {
+        field,
+        expected: expected.into(),
+    }
+}
+
+fn ensure(ok: bool, field: impl FnOnce() -> FieldPath, expected: &str) -> Check {
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(field(), expected))
+    }
+}
+
+impl Scenario {
+    /// Checks the whole scenario. A scenario that passes can be run.
+    pub fn validate(&self) -> Check {
+        let name_ok = !self.name.is_empty()
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        ensure(
+            name_ok,
+            || FieldPath::root("name"),
+            "a non-empty name of letters, digits, `-`, `_` and `.` (it names report folders)",
+        )?;
+        if let Some(target) = &self.target {
+            check_http_url(target, FieldPath::root("target"))?;
+        }
+        if let Some(metrics) = &self.target_metrics {
+            check_http_url(metrics, FieldPath::root("target_metrics"))?;
+        }
+        ensure(
+            self.time_scale.is_finite() && self.time_scale > 0.0,
+            || FieldPath::root("time_scale"),
+            "a number greater than 0 (1 = real time, 0.05 = twenty times faster)",
+        )?;
+        check_load(&self.load)?;
+        check_request(&self.request)?;
+        check_stream(&self.stream)?;
+        self.check_thresholds()?;
+        self.mock.validate().map_err(|e| nested("mock", &e))?;
+        self.pipeline
+            .validate()
+            .map_err(|e| nested("pipeline", &e))?;
+        Ok(())
+    }
+
+    fn check_thresholds(&self) -> Check {
+        for (key, thresholds) in &self.thresholds {
+            let field = || FieldPath::root("thresholds").key(&key.to_string());
+            ensure(
+                !thresholds.is_empty(),
+                field,
+                "at least one threshold, e.g. [\"p(95)<8000\"]",
+            )?;
+            if let Some(stage) = &key.stage {
+                if !self.stream.stages.contains(stage) {
+                    return Err(invalid(
+                        field(),
+                        format!(
+                            "a stage of stream.stages ({}); `{stage}` is not one",
+                            self.stream.stages.join(", ")
+                        ),
+                    ));
+                }
+            }
+            let kind = key.metric.kind();
+            for (i, threshold) in thresholds.iter().enumerate() {
+                if !threshold.aggregate.applies_to(kind) {
+                    let allowed = match kind {
+                        crate::MetricKind::Trend => "avg, min, max, med or p(N) (milliseconds)",
+                        crate::MetricKind::Rate => "rate (a fraction from 0 to 1)",
+                        crate::MetricKind::Counter => "count or rate (per second)",
+                    };
+                    return Err(invalid(
+                        field().index(i),
+                        format!("`{threshold}` does not apply to `{key}`: expected {allowed}"),
+                    ));
+                }
+            }
+            if key.metric == Metric::DroppedIterations && self.load.arrival.is_none() {
+                return Err(invalid(
+                    field(),
+                    "an open model ([load.arrival]): only it drops iterations",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Mock and pipeline report `field: message`; keep the field for the path.
+fn nested(table: &str, error: &dyn std::fmt::Display) -> Invalid {
+    let message = error.to_string();
+    match message.split_once(": ") {
+        Some((field, rest)) if !field.contains(' ') => {
+            invalid(FieldPath::root(table).join_dotted(field), rest)
+        }
+        _ => invalid(FieldPath::root(table), message),
+    }
+}
+
+fn check_http_url(text: &str, field: FieldPath) -> Check {
+    match url::Url::parse(text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(()),
+        _ => Err(invalid(
+            field,
+            format!("an http(s) URL such as `http://127.0.0.1:8000`, not `{text}`"),
+        )),
+    }
+}
+
+fn check_load(load: &Load) -> Check {
+    let field = |name: &str| FieldPath::root("load").key(name);
+    match (&load.arrival, load.stages.is_empty()) {
+        (Some(_), false) => {
+            return Err(invalid(
+                field("arrival"),
+                "one load model: either `stages` (closed, virtual users) or `[load.arrival]` \
+                 (open, arrival rate), not both",
+            ));
+        }
+        (None, true) => {
+            return Err(invalid(
+                field("stages"),
+                "at least one stage, e.g. stages = [{ duration = \"60s\", target = 34 }] (or an \
+                 open model in [load.arrival])",
+            ));
+        }
+        (None, false) => {
+            let total: Duration = load.stages.iter().map(|s| s.duration).sum();
+            ensure(
+                !total.is_zero(),
+                || field("stages"),
+                "stages whose durations add up to more than 0",
+            )?;
+            ensure(
+                load.peak_vus() > 0,
+                || field("stages"),
+                "a stage whose target is at least 1 virtual user",
+            )?;
+        }
+        (Some(arrival), true) => {
+            let at = FieldPath::root("load").key("arrival");
+            ensure(
+                !arrival.stages.is_empty(),
+                || at.key("stages"),
+                "at least one stage, e.g. stages = [{ duration = \"60s\", target = 20.0 }] (requests/s)",
+            )?;
+            for (i, stage) in arrival.stages.iter().enumerate() {
+                ensure(
+                    stage.target.is_finite() && stage.target >= 0.0,
+                    || at.key("stages").index(i).key("target"),
+                    "a rate of requests per second >= 0",
+                )?;
+            }
+            let total: Duration = arrival.stages.iter().map(|s| s.duration).sum();
+            ensure(
+                !total.is_zero(),
+                || at.key("stages"),
+                "stages whose durations add up to more than 0",
+            )?;
+            ensure(
+                arrival.start_rate.is_finite() && arrival.start_rate >= 0.0,
+                || at.key("start_rate"),
+                "a rate of requests per second >= 0",
+            )?;
+            ensure(
+                arrival.max_vus > 0,
+                || at.key("max_vus"),
+                "at least 1 virtual user",
+            )?;
+            ensure(
+                arrival.pre_allocated_vus <= arrival.max_vus,
+                || at.key("pre_allocated_vus"),
+                "at most max_vus",
+            )?;
+        }
+    }
+    ensure(
+        !load.request_timeout.is_zero(),
+        || field("request_timeout"),
+        "a duration above 0, e.g. \"120s\"",
+    )?;
+    ensure(
+        !load.idle_timeout.is_zero(),
+        || field("idle_timeout"),
+        "a duration above 0, e.g. \"30s\"",
+    )?;
+    Ok(())
+}
+
+fn check_request(request: &Request) -> Check {
+    let field = |name: &str| FieldPath::root("request").key(name);
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    };
+    ensure(
+        token(&request.method) && request.method.bytes().all(|b| !b.is_ascii_lowercase()),
+        || field("method"),
+        "an HTTP method in capitals, e.g. \"POST\"",
+    )?;
+    ensure(
+        request.path.starts_with('/'),
+        || field("path"),
+        "a path starting with `/`",
+    )?;
+    for (name, var) in &request.vars {
+        let at = || field("vars").key(name);
+        ensure(
+            !BUILTIN_VARS.contains(&name.as_str()),
+            at,
+            "a name other than the built-ins `vu` and `iteration`",
+        )?;
+        if let Var::OneOf { values } | Var::Cycle { values } = var {
+            ensure(
+                !values.is_empty(),
+                || at().key("values"),
+                "at least one value",
+            )?;
+        }
+    }
+    let known = |name: &str| BUILTIN_VARS.contains(&name) || request.vars.contains_key(name);
+    let unknown = |text: &str| {
+        template::placeholders(text)
+            .find(|name| !known(name))
+            .map(str::to_owned)
+    };
+    let expected = |name: String| {
+        let mut names: BTreeSet<&str> = request.vars.keys().map(String::as_str).collect();
+        names.extend(BUILTIN_VARS);
+        format!(
+            "placeholders naming a variable of request.vars or a built-in ({}); `{{{{{name}}}}}` is none",
+            names.into_iter().collect::<Vec<_>>().join(", ")
+        )
+    };
+    for (header, value) in &request.headers {
+        ensure(
+            token(header),
+            || field("headers").key(header),
+            "a header name (an HTTP token)",
+        )?;
+        if let Some(name) = unknown(value) {
+            return Err(invalid(field("headers").key(header), expected(name)));
+        }
+    }
+    if let Some(body) = &request.body {
+        let mut strings = Vec::new();
+        template::json_strings(body, &mut strings);
+        if let Some(name) = strings.into_iter().find_map(unknown) {
+            return Err(invalid(field("body"), expected(name)));
+        }
+    }
+    Ok(())
+}
+
+fn check_stream(stream: &StreamSpec) -> Check {
+    let field = |name: &str| FieldPath::root("stream").key(name);
+    ensure(
+        !stream.stages.is_empty(),
+        || field("stages"),
+        "at least one stage name",
+    )?;
+    let unique: BTreeSet<_> = stream.stages.iter().collect();
+    ensure(
+        unique.len() == stream.stages.len(),
+        || field("stages"),
+        "distinct stage names",
+    )?;
+    let pointer = |p: &str| p.is_empty() || p.starts_with('/');
+    const POINTER: &str = "a JSON pointer such as \"/step\" (RFC 6901)";
+    if let Some(stage_field) = &stream.stage_field {
+        ensure(pointer(stage_field), || field("stage_field"), POINTER)?;
+    }
+    ensure(
+        pointer(&stream.status_field),
+        || field("status_field"),
+        POINTER,
+    )?;
+    for (name, values) in [
+        ("started", &stream.started),
+        ("completed", &stream.completed),
+    ] {
+        ensure(
+            !values.is_empty(),
+            || field(name),
+            "at least one status value",
+        )?;
+    }
+    ensure(
+        !stream.terminal.is_empty(),
+        || field("terminal"),
+        "at least one event that ends a run",
+    )?;
+    for (name, matches) in [("terminal", &stream.terminal), ("error", &stream.error)] {
+        for (i, m) in matches.iter().enumerate() {
+            check_event_match(m, field(name).index(i))?;
+        }
+    }
+    for (i, p) in stream.null_checks.iter().enumerate() {
+        ensure(pointer(p), || field("null_checks").index(i), POINTER)?;
+    }
+    Ok(())
+}
+
+fn check_event_match(m: &EventMatch, at: FieldPath) -> Check {
+    ensure(
+        m.event.is_some() || !m.fields.is_empty(),
+        || at.clone(),
+        "an `event` name, `fields`, or both, e.g. { event = \"ready\" }",
+    )?;
+    for (pointer, values) in &m.fields {
+        let field = || at.key("fields").key(pointer);
+        ensure(
+            pointer.starts_with('/'),
+            field,
+            "JSON pointers as keys, e.g. \"/status\"",
+        )?;
+        ensure(!values.is_empty(), field, "at least one value")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,172 @@
+//! Bad scenario files: each error names the line, column and field, and what was expected.
+
+use scenarios::{Overrides, ScenarioError, ScenarioSource};
+
+const HEAD: &str = "name = \"bad\"\n";
+
+fn stages(body: &str) -> String {
+    format!("{HEAD}[load]\nstages = [{body}]\n")
+}
+
+fn error_of(text: &str) -> ScenarioError {
+    match ScenarioSource::parse(text, "bad.toml").and_then(|s| s.resolve(&Overrides::default())) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn each_bad_file_points_at_line_and_field() {
+    let with_thresholds = |t: &str| {
+        format!(
+            "{}[thresholds]\n{t}\n",
+            stages("{ duration = \"1s\", target = 1 }")
+        )
+    };
+    let cases: Vec<(&str, String, usize, &str, &str)> = vec![
+        (
+            "unknown field",
+            format!("{HEAD}colour = 1\n[load]\nstages = [{{ duration = \"1s\", target = 1 }}]\n"),
+            2,
+            "colour",
+            "unknown field",
+        ),
+        (
+            "unknown nested field",
+            format!("{HEAD}[load]\nstages = [{{ duration = \"1s\", target = 1 }}]\nramp = 3\n"),
+            4,
+            "load.ramp",
+            "unknown field",
+        ),
+        (
+            "bad duration",
+            stages("{ duration = \"60x\", target = 1 }"),
+            3,
+            "load.stages[0].duration",
+            "\"1m30s\"",
+        ),
+        (
+            "negative target",
+            stages("{ duration = \"1s\", target = -5 }"),
+            3,
+            "load.stages[0].target",
+            "whole number",
+        ),
+        (
+            "empty stages",
+            stages(""),
+            3,
+            "load.stages",
+            "at least one stage",
+        ),
+        (
+            "percentile over 100",
+            with_thresholds("sse_ttfb = [\"p(101)<5\"]"),
+            5,
+            "thresholds.sse_ttfb[0]",
+            "expected 0 to 100",
+        ),
+        (
+            "unknown metric",
+            with_thresholds("latency = [\"p(95)<5\"]"),
+            5,
+            "thresholds.latency",
+            "unknown metric",
+        ),
+        (
+            "rate on a trend",
+            with_thresholds("sse_ttfb = [\"rate<5\"]"),
+            5,
+            "thresholds.sse_ttfb[0]",
+            "does not apply",
+        ),
+        (
+            "unknown stage",
+            with_thresholds("\"stage_duration{stage:upload}\" = [\"avg<5\"]"),
+            5,
+            "stage_duration{stage:upload}",
+            "a stage of stream.stages",
+        ),
+        (
+            "closed and open model",
+            format!(
+                "{}\n[load.arrival]\nstages = [{{ duration = \"1s\", target = 5.0 }}]\n",
+                stages("{ duration = \"1s\", target = 1 }")
+            ),
+            5,
+            "load.arrival",
+            "not both",
+        ),
+        ("not toml", format!("{HEAD}[load\n"), 2, "", "invalid TOML"),
+        (
+            "missing load",
+            HEAD.to_owned(),
+            1,
+            "",
+            "missing field `load`",
+        ),
+        (
+            "bad target",
+            format!(
+                "target = \"ftp://x\"\n{}",
+                stages("{ duration = \"1s\", target = 1 }")
+            ),
+            1,
+            "target",
+            "http(s) URL",
+        ),
+        (
+            "unknown placeholder",
+            format!(
+                "{}[request.headers]\nx-user-id = \"{{{{who}}}}\"\n",
+                stages("{ duration = \"1s\", target = 1 }")
+            ),
+            5,
+            "request.headers.x-user-id",
+            "`{{who}}` is none",
+        ),
+    ];
+    for (what, text, line, field, expected) in cases {
+        let err = error_of(&text);
+        let message = err.to_string();
+        assert!(
+            message.starts_with(&format!("bad.toml:{line}:")),
+            "{what}: wrong line in `{message}`\n{text}"
+        );
+        assert!(
+            message.contains(field),
+            "{what}: no field `{field}` in `{message}`"
+        );
+        assert!(
+            message.contains(expected),
+            "{what}: no `{expected}` in `{message}`"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_name_lists_the_catalog() {
+    let err = scenarios::open("eco2-vu99").unwrap_err().to_string();
+    assert!(
+        err.contains("eco2-vu34") && err.contains("ci-smoke"),
+        "{err}"
+    );
+}
+
+#[test]
+#[ignore = "prints the messages for a human to read"]
+fn print_messages() {
+    for text in [
+        stages("{ duration = \"60x\", target = 1 }"),
+        stages("{ duration = \"1s\", target = -5 }"),
+        format!("{HEAD}colour = 1\n[load]\nstages = [{{ duration = \"1s\", target = 1 }}]\n"),
+        HEAD.to_owned(),
+        format!("{HEAD}[load\n"),
+        format!(
+            "{}[thresholds]\nlatency = [\"p(95)<5\"]\n",
+            stages("{ duration = \"1s\", target = 1 }")
+        ),
+    ] {
+        println!("{}", error_of(&text));
+    }
+}
