@@ -152,21 +152,3 @@ fn an_unknown_name_lists_the_catalog() {
         "{err}"
     );
 }
-
-#[test]
-#[ignore = "prints the messages for a human to read"]
-fn print_messages() {
-    for text in [
-        stages("{ duration = \"60x\", target = 1 }"),
-        stages("{ duration = \"1s\", target = -5 }"),
-        format!("{HEAD}colour = 1\n[load]\nstages = [{{ duration = \"1s\", target = 1 }}]\n"),
-        HEAD.to_owned(),
-        format!("{HEAD}[load\n"),
-        format!(
-            "{}[thresholds]\nlatency = [\"p(95)<5\"]\n",
-            stages("{ duration = \"1s\", target = 1 }")
-        ),
-    ] {
-        println!("{}", error_of(&text));
-    }
-}
