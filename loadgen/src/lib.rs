@@ -1,0 +1,5 @@
+//! The scan-bench load generator: goose drives virtual users, each request's SSE stream is
+//! read and timed here, and the measurements become a `reports::RunReport`.
+
+pub mod record;
+pub mod sse;

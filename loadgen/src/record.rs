@@ -1,0 +1,121 @@
+//! What one request measured, and how it ended.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Why a request failed. Every request that did not complete or end partial has exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FailureClass {
+    /// No connection could be made.
+    Connect,
+    /// The response head had a non-2xx status.
+    HttpStatus(u16),
+    /// The request timeout, or the idle timeout between events, ran out.
+    Timeout,
+    /// The stream sent an error event.
+    ErrorEvent,
+    /// An event's data was not what the stream spec expects, or the answer was no event
+    /// stream.
+    MalformedEvent,
+    /// The connection broke while the body was streaming.
+    StreamReset,
+}
+
+impl FailureClass {
+    /// Whether k6 would count it in `http_req_failed`: the HTTP exchange itself failed.
+    pub fn is_http_failure(self) -> bool {
+        matches!(self, FailureClass::Connect | FailureClass::HttpStatus(_))
+    }
+
+    /// A stable name for reports and metrics labels (`http_503`, `timeout`, ...).
+    pub fn label(self) -> String {
+        match self {
+            FailureClass::Connect => "connect".into(),
+            FailureClass::HttpStatus(code) => format!("http_{code}"),
+            FailureClass::Timeout => "timeout".into(),
+            FailureClass::ErrorEvent => "error_event".into(),
+            FailureClass::MalformedEvent => "malformed_event".into(),
+            FailureClass::StreamReset => "stream_reset".into(),
+        }
+    }
+}
+
+impl fmt::Display for FailureClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.label())
+    }
+}
+
+/// How a request ended: exactly one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// The terminal event arrived after every stage completed.
+    Completed,
+    /// The stream ended (terminal event or end of body) without every stage completed.
+    Partial,
+    /// The request failed.
+    Failed(FailureClass),
+    /// The run ended (ramp-down grace over, or Ctrl-C) while the stream was open, as k6's
+    /// interrupted iterations.
+    Interrupted,
+}
+
+/// The timings of one stage of one request, from the request's start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StageTiming {
+    /// First `started` event of the stage.
+    pub started: Option<Duration>,
+    /// First `completed` event of the stage (later duplicates are ignored).
+    pub completed: Option<Duration>,
+}
+
+impl StageTiming {
+    /// Started to completed, when both were seen in order.
+    pub fn duration(&self) -> Option<Duration> {
+        self.completed?.checked_sub(self.started?)
+    }
+}
+
+/// Everything measured of one request. Times are from the request's start (for the open
+/// model, its intended start).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestRecord {
+    /// Response head received.
+    pub headers: Option<Duration>,
+    /// First body byte (k6's `sse_ttfb`).
+    pub ttfb: Option<Duration>,
+    /// First stage event.
+    pub first_stage: Option<Duration>,
+    /// Terminal event (k6's `sse_total_duration`), for completed and partial runs.
+    pub chain: Option<Duration>,
+    /// Per stage, in the stream spec's order.
+    pub stages: Vec<StageTiming>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// `: keepalive` comments (and keep-alive events) seen.
+    pub keepalives: u32,
+    /// Body bytes received.
+    pub bytes: u64,
+    /// Which `null_checks` pointers held `null` in the terminal event (bit i = pointer i).
+    pub nulls: u64,
+    /// When the request ended, from its start.
+    pub ended: Duration,
+}
+
+impl RequestRecord {
+    /// A record with nothing measured yet, for a stream spec of `stages` stages.
+    pub fn new(stages: usize) -> Self {
+        Self {
+            headers: None,
+            ttfb: None,
+            first_stage: None,
+            chain: None,
+            stages: vec![StageTiming::default(); stages],
+            outcome: Outcome::Partial,
+            keepalives: 0,
+            bytes: 0,
+            nulls: 0,
+            ended: Duration::ZERO,
+        }
+    }
+}
