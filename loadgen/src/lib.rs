@@ -3,3 +3,5 @@
 
 pub mod record;
 pub mod sse;
+pub mod request;
+pub mod schedule;

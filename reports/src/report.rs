@@ -1,0 +1,283 @@
+//! `RunReport`: everything one run measured, as a versioned JSON document.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use scenarios::Scenario;
+use serde::{Deserialize, Serialize};
+
+use crate::histogram::{self, Latency, Summary};
+
+/// The version of the report's JSON shape; readers refuse other versions.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One run: the resolved scenario, where and when it ran, and what it measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    /// [`SCHEMA_VERSION`] of the writer.
+    pub schema_version: u32,
+    /// The scenario as it ran (catalog or file, plus command-line overrides).
+    pub scenario: Scenario,
+    /// Where and when.
+    pub environment: Environment,
+    /// Whether the run was cut short (Ctrl-C): the figures cover only what ran.
+    pub partial: bool,
+    /// Request counts by outcome.
+    pub totals: Totals,
+    /// Latency distributions: `headers`, `ttfb`, `first_stage`, `chain`.
+    pub latencies: Vec<LatencyMetric>,
+    /// Stage durations, in the stream's stage order.
+    pub stages: Vec<LatencyMetric>,
+    /// Counts of `null` at the stream's `null_checks` pointers in terminal events.
+    pub nulls: Vec<NullCount>,
+    /// One sample per second of the run.
+    pub timeseries: Vec<SecondSample>,
+    /// The target's own view, from its scraped `/metrics`, when it has one.
+    pub server: Option<ServerView>,
+    /// Each threshold of the scenario with its verdict.
+    pub thresholds: Vec<ThresholdResult>,
+}
+
+/// Where and when a run happened; also the fingerprint the gate compares.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Environment {
+    /// scan-bench's version.
+    pub scan_bench_version: String,
+    /// The source's git commit, when known at build time.
+    pub git_commit: Option<String>,
+    /// Operating system and architecture.
+    pub os: String,
+    /// Kernel release, when readable.
+    pub kernel: Option<String>,
+    /// CPU model, when readable.
+    pub cpu_model: Option<String>,
+    /// Logical cores.
+    pub cores: usize,
+    /// Start, RFC 3339 UTC.
+    pub started_at: String,
+    /// End, RFC 3339 UTC.
+    pub ended_at: String,
+    /// Seconds from first to last request.
+    pub duration_s: f64,
+    /// The scenario's time scale (figures divided by it give real-time equivalents).
+    pub time_scale: f64,
+    /// The base URL that was loaded.
+    pub target: String,
+    /// Whether the target was the embedded stack.
+    pub embedded: bool,
+}
+
+/// Request counts. `attempted = completed + partial + interrupted + sum(failed)`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Requests started.
+    pub attempted: u64,
+    /// All stages completed and the terminal event arrived.
+    pub completed: u64,
+    /// The stream ended without every stage completed.
+    pub partial: u64,
+    /// Cut by the end of the run.
+    pub interrupted: u64,
+    /// Open model: arrivals that found no free virtual user (k6's `dropped_iterations`).
+    pub dropped: u64,
+    /// Failed requests by class: `connect`, `http_503`, `timeout`, `error_event`,
+    /// `malformed_event`, `stream_reset`.
+    pub failed: BTreeMap<String, u64>,
+    /// Of the failures, those k6 counts in `http_req_failed` (connect, non-2xx).
+    pub http_failed: u64,
+    /// Keep-alive comments received.
+    pub keepalives: u64,
+    /// Body bytes received.
+    pub bytes: u64,
+}
+
+impl Totals {
+    /// All failed requests.
+    pub fn failed_total(&self) -> u64 {
+        self.failed.values().sum()
+    }
+}
+
+/// One latency distribution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatencyMetric {
+    /// Our name (`ttfb`, `chain`, or the stage).
+    pub name: String,
+    /// k6's name for the same figure, where there is one.
+    pub k6_name: Option<String>,
+    /// Figures in milliseconds.
+    pub summary: Summary,
+    /// The histogram of microseconds, serialized (see [`histogram::encode`]).
+    pub histogram: String,
+}
+
+impl LatencyMetric {
+    /// A metric from its histogram.
+    pub fn new(name: &str, k6_name: Option<&str>, h: &Latency) -> Self {
+        Self {
+            name: name.to_owned(),
+            k6_name: k6_name.map(str::to_owned),
+            summary: Summary::of(h),
+            histogram: histogram::encode(h),
+        }
+    }
+
+    /// The histogram, read back.
+    pub fn decode(&self) -> Result<Latency, histogram::DecodeError> {
+        histogram::decode(&self.histogram)
+    }
+}
+
+/// How often a JSON pointer held `null` in terminal events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NullCount {
+    /// The pointer, e.g. `/result/reward`.
+    pub pointer: String,
+    /// Terminal events with `null` there.
+    pub nulls: u64,
+    /// Terminal events seen.
+    pub of: u64,
+}
+
+/// One second of the run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SecondSample {
+    /// Seconds from the start.
+    pub t: u32,
+    /// Virtual users in their iteration loop.
+    pub active_vus: u32,
+    /// Requests started in this second.
+    pub started: u64,
+    /// Requests completed in this second.
+    pub completed: u64,
+    /// Requests failed in this second.
+    pub failed: u64,
+    /// Requests ended partial in this second.
+    pub partial: u64,
+    /// Streams open at the end of the second.
+    pub open_streams: u64,
+    /// TTFB of requests that ended in this second, ms.
+    pub ttfb_p50: Option<f64>,
+    /// 95th percentile of the same.
+    pub ttfb_p95: Option<f64>,
+    /// Chain of requests completed in this second, ms.
+    pub chain_p50: Option<f64>,
+    /// 95th percentile of the same.
+    pub chain_p95: Option<f64>,
+}
+
+/// The target's view from its `/metrics`, computed as the seed's Grafana panels compute it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerView {
+    /// The endpoint scraped.
+    pub source: String,
+    /// `scan_sse_requests_total` by `status` over the run.
+    pub requests: BTreeMap<String, f64>,
+    /// Success Rate panel: success / all.
+    pub success_rate: Option<f64>,
+    /// Chain Avg panel: sum / count of `scan_sse_chain_duration_seconds`, seconds.
+    pub chain_avg_s: Option<f64>,
+    /// TTFB p50 panel: `histogram_quantile(0.5, scan_sse_ttfb_seconds)`, seconds.
+    pub ttfb_p50_s: Option<f64>,
+    /// TTFB p95 panel, seconds.
+    pub ttfb_p95_s: Option<f64>,
+    /// RPS panel: requests counted over the run's seconds.
+    pub rps: Option<f64>,
+    /// Peak of Active Connections over the scrapes.
+    pub peak_connections: Option<f64>,
+    /// Per-stage averages, seconds.
+    pub stage_avg_s: BTreeMap<String, f64>,
+    /// Requests the target refused at admission (not in `requests`, as in the seed).
+    pub rejected: Option<f64>,
+}
+
+/// One threshold and its verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdResult {
+    /// The metric, as written in the scenario.
+    pub metric: String,
+    /// The expression, e.g. `p(95)<8000`.
+    pub expression: String,
+    /// The value compared (latencies divided back by the time scale, in ms).
+    pub observed: Option<f64>,
+    /// Whether it held. A metric without data fails, as nothing shows it held.
+    pub passed: bool,
+}
+
+/// A report that cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a report.
+    #[error("{path}: not a scan-bench run report: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// The report has another schema version.
+    #[error("{path}: report schema version {found}, this scan-bench reads version {expected}")]
+    Version {
+        /// The file.
+        path: String,
+        /// Its version.
+        found: u64,
+        /// Ours.
+        expected: u32,
+    },
+}
+
+impl RunReport {
+    /// Writes the report as pretty JSON, atomically: a reader sees the old file or the whole
+    /// new one, never a part.
+    pub fn write_atomic(&self, path: &Path) -> Result<(), ReportError> {
+        let json = serde_json::to_vec_pretty(self).expect("a report serializes to JSON");
+        write_atomic(path, &json)
+    }
+
+    /// Reads a report, refusing other schema versions with a clear error.
+    pub fn read(path: &Path) -> Result<Self, ReportError> {
+        let name = path.display().to_string();
+        let text = std::fs::read(path).map_err(|source| ReportError::Io { path: name.clone(), source })?;
+        let value: serde_json::Value = serde_json::from_slice(&text)
+            .map_err(|e| ReportError::Invalid { path: name.clone(), message: e.to_string() })?;
+        let found = value.get("schema_version").and_then(serde_json::Value::as_u64).ok_or_else(|| {
+            ReportError::Invalid { path: name.clone(), message: "no `schema_version` field".into() }
+        })?;
+        if found != u64::from(SCHEMA_VERSION) {
+            return Err(ReportError::Version { path: name, found, expected: SCHEMA_VERSION });
+        }
+        serde_json::from_value(value).map_err(|e| ReportError::Invalid { path: name, message: e.to_string() })
+    }
+
+    /// The latency metric of that name (`ttfb`, `chain`, ...) or stage.
+    pub fn latency(&self, name: &str) -> Option<&LatencyMetric> {
+        self.latencies.iter().find(|m| m.name == name)
+    }
+
+    /// The stage metric of that name.
+    pub fn stage(&self, name: &str) -> Option<&LatencyMetric> {
+        self.stages.iter().find(|m| m.name == name)
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    use std::io::Write;
+    let io = |source| ReportError::Io { path: path.display().to_string(), source };
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    file.write_all(bytes).map_err(io)?;
+    file.as_file().sync_all().map_err(io)?;
+    file.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
+}
