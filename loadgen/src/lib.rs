@@ -5,3 +5,4 @@ pub mod record;
 pub mod sse;
 pub mod request;
 pub mod schedule;
+pub mod measure;

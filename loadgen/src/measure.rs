@@ -1,0 +1,349 @@
+//! Aggregation of request records: HDR histograms per metric and stage, outcome counts and a
+//! per-second time series.
+//!
+//! Virtual users never share a lock: each finished request goes over a channel to one
+//! collector task that owns every histogram, and the few live gauges are atomics.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reports::histogram::{Latency, new_latency};
+use reports::{LatencyMetric, NullCount, SecondSample, Totals};
+use tokio::sync::mpsc;
+
+use crate::record::{Outcome, RequestRecord};
+
+/// Live gauges the users update directly.
+#[derive(Debug, Default)]
+pub struct Gauges {
+    /// Virtual users in their iteration loop.
+    pub active_vus: AtomicU64,
+    /// Requests sent whose stream has not ended.
+    pub open_streams: AtomicU64,
+}
+
+/// A finished request, with when it started in the run.
+#[derive(Debug)]
+struct Finished {
+    started_at: Duration,
+    record: RequestRecord,
+}
+
+/// The users' handle to the collector: cheap to clone, never blocks.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    tx: mpsc::UnboundedSender<Finished>,
+    gauges: Arc<Gauges>,
+}
+
+impl Recorder {
+    /// Hands a finished request to the collector.
+    pub fn record(&self, started_at: Duration, record: RequestRecord) {
+        // The collector outlives every user; a send after it stopped has nowhere to go.
+        let _ = self.tx.send(Finished { started_at, record });
+    }
+
+    /// The live gauges.
+    pub fn gauges(&self) -> &Gauges {
+        &self.gauges
+    }
+}
+
+/// What the progress display shows, refreshed by the collector.
+#[derive(Debug, Clone, Default)]
+pub struct LiveView {
+    /// Requests ended so far.
+    pub ended: u64,
+    /// Of which completed.
+    pub completed: u64,
+    /// Of which failed.
+    pub failed: u64,
+    /// Chain p50 and p95 so far, ms.
+    pub chain_p50_p95: Option<(f64, f64)>,
+    /// TTFB p50 and p95 so far, ms.
+    pub ttfb_p50_p95: Option<(f64, f64)>,
+}
+
+/// Everything a run measured.
+#[derive(Debug)]
+pub struct Measurements {
+    /// Outcome counts.
+    pub totals: Totals,
+    /// `headers`, `ttfb`, `first_stage`, `chain`.
+    pub latencies: Vec<(&'static str, Option<&'static str>, Latency)>,
+    /// Per stage, in stream order.
+    pub stages: Vec<(String, Latency)>,
+    /// Nulls per checked pointer.
+    pub nulls: Vec<NullCount>,
+    /// Per second.
+    pub timeseries: Vec<SecondSample>,
+}
+
+impl Measurements {
+    /// The latency metrics as report entries.
+    pub fn latency_metrics(&self) -> Vec<LatencyMetric> {
+        self.latencies.iter().map(|(name, k6, h)| LatencyMetric::new(name, *k6, h)).collect()
+    }
+
+    /// The stage metrics as report entries.
+    pub fn stage_metrics(&self) -> Vec<LatencyMetric> {
+        self.stages.iter().map(|(name, h)| LatencyMetric::new(name, None, h)).collect()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Second {
+    started: u64,
+    completed: u64,
+    failed: u64,
+    partial: u64,
+    active_vus: u32,
+    open_streams: u64,
+    ttfb: Option<Latency>,
+    chain: Option<Latency>,
+}
+
+/// Owns the histograms; runs as one task until every [`Recorder`] is dropped.
+pub struct Collector {
+    rx: mpsc::UnboundedReceiver<Finished>,
+    gauges: Arc<Gauges>,
+    live: Arc<Mutex<LiveView>>,
+    totals: Totals,
+    headers: Latency,
+    ttfb: Latency,
+    first_stage: Latency,
+    chain: Latency,
+    stages: Vec<(String, Latency)>,
+    null_pointers: Vec<String>,
+    nulls: Vec<u64>,
+    terminal_events: u64,
+    seconds: Vec<Second>,
+}
+
+impl Collector {
+    /// A collector for a stream of `stages` with `null_checks` pointers, and the recorder
+    /// that feeds it.
+    pub fn new(stages: &[String], null_checks: &[String]) -> (Self, Recorder) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let gauges = Arc::new(Gauges::default());
+        let collector = Self {
+            rx,
+            gauges: gauges.clone(),
+            live: Arc::default(),
+            totals: Totals::default(),
+            headers: new_latency(),
+            ttfb: new_latency(),
+            first_stage: new_latency(),
+            chain: new_latency(),
+            stages: stages.iter().map(|s| (s.clone(), new_latency())).collect(),
+            null_pointers: null_checks.to_vec(),
+            nulls: vec![0; null_checks.len()],
+            terminal_events: 0,
+            seconds: Vec::new(),
+        };
+        (collector, Recorder { tx, gauges })
+    }
+
+    /// The live view the collector keeps fresh.
+    pub fn live(&self) -> Arc<Mutex<LiveView>> {
+        self.live.clone()
+    }
+
+    /// Collects until every recorder is gone, sampling gauges each second from `start`.
+    pub async fn run(mut self, start: tokio::time::Instant) -> Measurements {
+        let mut tick = tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut refresh = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tokio::select! {
+                message = self.rx.recv() => match message {
+                    Some(finished) => self.add(finished),
+                    None => break,
+                },
+                now = tick.tick() => self.sample((now - start).as_secs_f64().round() as usize),
+                _ = refresh.tick() => self.refresh_live(),
+            }
+        }
+        self.refresh_live();
+        self.finish()
+    }
+
+    fn second(&mut self, index: usize) -> &mut Second {
+        if self.seconds.len() <= index {
+            self.seconds.resize_with(index + 1, Second::default);
+        }
+        &mut self.seconds[index]
+    }
+
+    /// Gauges at the end of second `index` (1-based: the first sample closes second 0).
+    fn sample(&mut self, index: usize) {
+        let active = self.gauges.active_vus.load(Ordering::Relaxed) as u32;
+        let open = self.gauges.open_streams.load(Ordering::Relaxed);
+        let second = self.second(index.saturating_sub(1));
+        second.active_vus = active;
+        second.open_streams = open;
+    }
+
+    fn add(&mut self, Finished { started_at, record }: Finished) {
+        let us = |d: Duration| d.as_micros().min(u128::from(u64::MAX)) as u64;
+        let t = &mut self.totals;
+        t.attempted += 1;
+        t.keepalives += u64::from(record.keepalives);
+        t.bytes += record.bytes;
+        match record.outcome {
+            Outcome::Completed => t.completed += 1,
+            Outcome::Partial => t.partial += 1,
+            Outcome::Interrupted => t.interrupted += 1,
+            Outcome::Failed(class) => {
+                *t.failed.entry(class.label()).or_default() += 1;
+                if class.is_http_failure() {
+                    t.http_failed += 1;
+                }
+            }
+        }
+        for (value, h) in [
+            (record.headers, &mut self.headers),
+            (record.ttfb, &mut self.ttfb),
+            (record.first_stage, &mut self.first_stage),
+        ] {
+            if let Some(d) = value {
+                h.record(us(d)).expect("an auto-resizing histogram takes any u64");
+            }
+        }
+        if record.outcome == Outcome::Completed {
+            if let Some(d) = record.chain {
+                self.chain.record(us(d)).expect("an auto-resizing histogram takes any u64");
+            }
+        }
+        for ((_, h), timing) in self.stages.iter_mut().zip(&record.stages) {
+            if let Some(d) = timing.duration() {
+                h.record(us(d)).expect("an auto-resizing histogram takes any u64");
+            }
+        }
+        if record.chain.is_some() {
+            self.terminal_events += 1;
+            for (i, n) in self.nulls.iter_mut().enumerate() {
+                if record.nulls & (1 << i) != 0 {
+                    *n += 1;
+                }
+            }
+        }
+        self.second(started_at.as_secs() as usize).started += 1;
+        let ended = self.second((started_at + record.ended).as_secs() as usize);
+        match record.outcome {
+            Outcome::Completed => ended.completed += 1,
+            Outcome::Partial => ended.partial += 1,
+            Outcome::Failed(_) => ended.failed += 1,
+            Outcome::Interrupted => {}
+        }
+        if let Some(d) = record.ttfb {
+            ended.ttfb.get_or_insert_with(new_latency).record(us(d)).expect("an auto-resizing histogram takes any u64");
+        }
+        if let (Outcome::Completed, Some(d)) = (record.outcome, record.chain) {
+            ended.chain.get_or_insert_with(new_latency).record(us(d)).expect("an auto-resizing histogram takes any u64");
+        }
+    }
+
+    fn refresh_live(&mut self) {
+        let p = |h: &Latency| {
+            (!h.is_empty())
+                .then(|| (h.value_at_quantile(0.5) as f64 / 1000.0, h.value_at_quantile(0.95) as f64 / 1000.0))
+        };
+        let view = LiveView {
+            ended: self.totals.attempted,
+            completed: self.totals.completed,
+            failed: self.totals.failed_total(),
+            chain_p50_p95: p(&self.chain),
+            ttfb_p50_p95: p(&self.ttfb),
+        };
+        *self.live.lock().unwrap_or_else(|e| e.into_inner()) = view;
+    }
+
+    fn finish(self) -> Measurements {
+        let quantile = |h: &Option<Latency>, q: f64| h.as_ref().map(|h| h.value_at_quantile(q) as f64 / 1000.0);
+        let timeseries = self
+            .seconds
+            .iter()
+            .enumerate()
+            .map(|(t, s)| SecondSample {
+                t: t as u32,
+                active_vus: s.active_vus,
+                started: s.started,
+                completed: s.completed,
+                failed: s.failed,
+                partial: s.partial,
+                open_streams: s.open_streams,
+                ttfb_p50: quantile(&s.ttfb, 0.5),
+                ttfb_p95: quantile(&s.ttfb, 0.95),
+                chain_p50: quantile(&s.chain, 0.5),
+                chain_p95: quantile(&s.chain, 0.95),
+            })
+            .collect();
+        let nulls = self
+            .null_pointers
+            .iter()
+            .zip(&self.nulls)
+            .map(|(pointer, n)| NullCount { pointer: pointer.clone(), nulls: *n, of: self.terminal_events })
+            .collect();
+        Measurements {
+            totals: self.totals,
+            latencies: vec![
+                ("headers", None, self.headers),
+                ("ttfb", Some("sse_ttfb"), self.ttfb),
+                ("first_stage", None, self.first_stage),
+                ("chain", Some("sse_total_duration"), self.chain),
+            ],
+            stages: self.stages,
+            nulls,
+            timeseries,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{FailureClass, StageTiming};
+
+    fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+
+    #[tokio::test]
+    async fn aggregates_outcomes_histograms_and_seconds() {
+        let stages = vec!["a".to_owned(), "b".to_owned()];
+        let (collector, recorder) = Collector::new(&stages, &["/r".to_owned()]);
+        let mut done = RequestRecord::new(2);
+        done.headers = Some(ms(5));
+        done.ttfb = Some(ms(10));
+        done.first_stage = Some(ms(12));
+        done.stages = vec![
+            StageTiming { started: Some(ms(12)), completed: Some(ms(40)) },
+            StageTiming { started: Some(ms(40)), completed: Some(ms(90)) },
+        ];
+        done.chain = Some(ms(90));
+        done.nulls = 1;
+        done.outcome = Outcome::Completed;
+        done.ended = ms(95);
+        let mut failed = RequestRecord::new(2);
+        failed.outcome = Outcome::Failed(FailureClass::HttpStatus(503));
+        failed.ended = ms(1);
+        recorder.record(ms(100), done.clone());
+        recorder.record(ms(1_950), done);
+        recorder.record(ms(2_100), failed);
+        drop(recorder);
+        let m = collector.run(tokio::time::Instant::now()).await;
+        assert_eq!((m.totals.attempted, m.totals.completed, m.totals.http_failed), (3, 2, 1));
+        assert_eq!(m.totals.failed.get("http_503"), Some(&1));
+        let chain = &m.latencies[3].2;
+        assert_eq!(chain.len(), 2);
+        assert_eq!(chain.value_at_quantile(1.0), chain.highest_equivalent(90_000));
+        assert_eq!(m.stages[1].1.len(), 2);
+        assert_eq!(m.nulls[0].nulls, 2);
+        let started: Vec<_> = m.timeseries.iter().map(|s| s.started).collect();
+        assert_eq!(started, [1, 1, 1]);
+        let completed: Vec<_> = m.timeseries.iter().map(|s| s.completed).collect();
+        assert_eq!(completed, [1, 0, 1], "the second request ends in second 2");
+    }
+}
