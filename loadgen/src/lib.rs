@@ -6,3 +6,4 @@ pub mod sse;
 pub mod request;
 pub mod schedule;
 pub mod measure;
+pub mod engine;

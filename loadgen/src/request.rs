@@ -35,7 +35,7 @@ pub struct Rendered {
 }
 
 /// The per-virtual-user state of the template's variables.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct VuVars {
     vu: u32,
     iteration: u64,

@@ -1,0 +1,370 @@
+//! The load engine: goose runs the virtual users, each loops one transaction (one scan
+//! request, then think time), and every request is read and timed by [`crate::sse`].
+//!
+//! goose is configured in code, never through its command-line parser. Its own test plan
+//! counts whole seconds, which a time-scaled profile cannot use, so goose keeps a pool of the
+//! peak number of users and [`VuSchedule`] decides, to the millisecond, which of them may
+//! start an iteration (k6's `ramping-vus` semantics). The engine ends goose's run itself once
+//! the profile is over and the last stream has ended or been cut after the ramp-down grace.
+//!
+//! goose keeps process-wide state (its kill switch), so one engine runs per process.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
+
+use goose::config::{GooseConfiguration, GooseDefault, GooseDefaultType};
+use goose::goose::{GooseMethod, GooseRequest, GooseUser, Transaction, TransactionFunction, TransactionResult};
+use goose::metrics::GooseCoordinatedOmissionMitigation;
+use goose::prelude::GooseAttack;
+use scenarios::{LoadModel, Scenario};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::measure::{Collector, LiveView, Measurements, Recorder};
+use crate::record::{FailureClass, Outcome, RequestRecord};
+use crate::request::{RequestTemplate, TemplateError, VuVars};
+use crate::schedule::VuSchedule;
+use crate::sse::{StreamLimits, StreamRules, read_stream};
+
+/// Longest grace for open streams after Ctrl-C.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(5);
+
+/// Pause after a connection error before the next try, so a refused or exhausted target does
+/// not turn into a hot retry loop.
+const CONNECT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Why a run could not be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The request template is unusable.
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    /// goose refused its configuration or failed.
+    #[error("load engine: {0}")]
+    Goose(String),
+    /// The HTTP client could not be built.
+    #[error("HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+    /// The scenario asks for something this engine does not do yet.
+    #[error("{0}")]
+    Unsupported(&'static str),
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct RunOutput {
+    /// The measurements.
+    pub measurements: Measurements,
+    /// Wall-clock start and end.
+    pub started_at: SystemTime,
+    /// Wall-clock end.
+    pub ended_at: SystemTime,
+    /// From start to the last stream's end.
+    pub duration: Duration,
+    /// Cut short by the stop token (Ctrl-C).
+    pub interrupted: bool,
+}
+
+/// Everything the users share.
+struct Shared {
+    schedule: VuSchedule,
+    template: RequestTemplate,
+    rules: StreamRules,
+    client: reqwest::Client,
+    recorder: Recorder,
+    start: Instant,
+    think: Duration,
+    request_timeout: Duration,
+    idle_timeout: Duration,
+    /// No new iterations: the profile is over or the run was stopped.
+    draining: CancellationToken,
+    /// Open streams are cut (counted as interrupted).
+    hard_stop: CancellationToken,
+    /// goose has been told to end; users leave their transaction.
+    finished: CancellationToken,
+    /// Signalled when the last open stream ends.
+    streams_done: Notify,
+}
+
+/// The per-user state goose keeps for us.
+#[derive(Debug, Clone)]
+struct VuSession {
+    vars: VuVars,
+    active: bool,
+}
+
+/// Runs `scenario` against `target` (a base URL) until the profile ends or `stop` fires.
+/// `on_live` is called twice a second with the live view, for a progress display.
+pub async fn run(
+    scenario: &Scenario,
+    target: &str,
+    stop: CancellationToken,
+    on_live: impl Fn(Duration, Duration, u64, &LiveView) + Send + 'static,
+) -> Result<RunOutput, EngineError> {
+    let LoadModel::Closed { start_vus, stages } = scenario.load.model() else {
+        return Err(EngineError::Unsupported(
+            "the open model ([load.arrival]) is not built yet in this version of scan-bench",
+        ));
+    };
+    let scale = scenario.time_scale;
+    let schedule = VuSchedule::closed(start_vus, stages, scale);
+    let peak = schedule.peak().max(1) as usize;
+    let request_timeout = scenario.load.request_timeout.mul_f64(scale);
+    let grace = scenario.load.graceful_ramp_down.mul_f64(scale);
+    let client = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .timeout(request_timeout)
+        .pool_max_idle_per_host(usize::MAX)
+        .build()?;
+    let rules = StreamRules::new(scenario.stream.clone());
+    let (collector, recorder) = Collector::new(rules.stages(), rules.null_checks());
+    let live = collector.live();
+    let start = Instant::now();
+    let started_at = SystemTime::now();
+    let shared = Arc::new(Shared {
+        template: RequestTemplate::new(&scenario.request, target, scenario.seed)?,
+        schedule,
+        rules,
+        client,
+        recorder,
+        start,
+        think: scenario.load.think_time.mul_f64(scale),
+        request_timeout,
+        idle_timeout: scenario.load.idle_timeout.mul_f64(scale),
+        draining: CancellationToken::new(),
+        hard_stop: CancellationToken::new(),
+        finished: CancellationToken::new(),
+        streams_done: Notify::new(),
+    });
+    let collecting = tokio::spawn(collector.run(start));
+    let progress = tokio::spawn(report_live(shared.clone(), live, on_live));
+    let finisher = tokio::spawn(finish(shared.clone(), grace, stop.clone()));
+
+    // A backstop only: the finisher ends the run well before this.
+    let run_time = (shared.schedule.end() + grace + request_timeout).as_secs() as usize + 5;
+    let attack = goose_attack(shared.clone(), target, peak, run_time)?;
+    let result = attack.execute().await;
+    finisher.abort();
+    progress.abort();
+    let duration = start.elapsed();
+    let ended_at = SystemTime::now();
+    let interrupted = stop.is_cancelled();
+    drop(shared);
+    result.map_err(|e| EngineError::Goose(e.to_string()))?;
+    let measurements = collecting.await.map_err(|e| EngineError::Goose(e.to_string()))?;
+    Ok(RunOutput { measurements, started_at, ended_at, duration, interrupted })
+}
+
+fn goose_attack(shared: Arc<Shared>, target: &str, users: usize, run_time: usize) -> Result<GooseAttack, EngineError> {
+    let goose = |e: goose::GooseError| EngineError::Goose(e.to_string());
+    let function: TransactionFunction = Arc::new(move |user: &mut GooseUser| {
+        let shared = shared.clone();
+        Box::pin(async move { iteration(user, &shared).await })
+    });
+    let scenario = goose::goose::Scenario::new("scan").register_transaction(Transaction::new(function).set_name("scan"));
+    let attack = GooseAttack::initialize_with_config(GooseConfiguration::default())
+        .map_err(goose)?
+        .register_scenario(scenario)
+        .set_default(GooseDefault::Host, target)
+        .map_err(goose)?
+        .set_default(GooseDefault::Users, users)
+        .map_err(goose)?
+        .set_default(GooseDefault::IncreaseRate, "100000")
+        .map_err(goose)?
+        .set_default(GooseDefault::RunTime, run_time)
+        .map_err(goose)?
+        .set_default(GooseDefault::Quiet, 1)
+        .map_err(goose)?
+        .set_default(GooseDefault::NoPrintMetrics, true)
+        .map_err(goose)?
+        .set_default(GooseDefault::NoErrorSummary, true)
+        .map_err(goose)?
+        .set_default(GooseDefault::NoTelnet, true)
+        .map_err(goose)?
+        .set_default(GooseDefault::NoWebSocket, true)
+        .map_err(goose)?
+        .set_default(GooseDefault::NoResetMetrics, true)
+        .map_err(goose)?
+        .set_default(GooseDefault::CoordinatedOmissionMitigation, GooseCoordinatedOmissionMitigation::Disabled)
+        .map_err(goose)?;
+    Ok(*attack)
+}
+
+/// Ends the run: at the profile's end (or on `stop`) no new iterations start; open streams
+/// get the grace, then are cut; then goose is told to end.
+async fn finish(shared: Arc<Shared>, grace: Duration, stop: CancellationToken) {
+    let end = shared.start + shared.schedule.end();
+    let grace = tokio::select! {
+        _ = tokio::time::sleep_until(end) => grace,
+        _ = stop.cancelled() => grace.min(INTERRUPT_GRACE),
+    };
+    shared.draining.cancel();
+    let cut_at = Instant::now() + grace;
+    let wait_for_streams = async {
+        while shared.recorder.gauges().open_streams.load(Ordering::Acquire) > 0 {
+            shared.streams_done.notified().await;
+        }
+    };
+    tokio::select! {
+        _ = wait_for_streams => {}
+        _ = tokio::time::sleep_until(cut_at) => {
+            shared.hard_stop.cancel();
+            while shared.recorder.gauges().open_streams.load(Ordering::Acquire) > 0 {
+                shared.streams_done.notified().await;
+            }
+        }
+    }
+    shared.finished.cancel();
+    goose::trigger_killswitch("scan-bench: the load profile is over");
+}
+
+async fn report_live(
+    shared: Arc<Shared>,
+    live: Arc<std::sync::Mutex<LiveView>>,
+    on_live: impl Fn(Duration, Duration, u64, &LiveView),
+) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tick.tick().await;
+        let view = live.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let vus = shared.recorder.gauges().active_vus.load(Ordering::Relaxed);
+        on_live(shared.start.elapsed(), shared.schedule.end(), vus, &view);
+    }
+}
+
+/// One goose transaction: wait until the schedule lets this user run, send one request,
+/// read its stream, think.
+async fn iteration(user: &mut GooseUser, shared: &Shared) -> TransactionResult {
+    let vu = user.weighted_users_index as u32;
+    if user.get_session_data::<VuSession>().is_none() {
+        // One pooled client for every user: per-user clients cost memory and CPU at scale.
+        user.client = shared.client.clone();
+        let vars = shared.template.vu_vars(vu + 1);
+        user.set_session_data(VuSession { vars, active: false });
+    }
+    if !wait_for_turn(user, shared, vu).await {
+        return Ok(());
+    }
+    let connect_failed = scan(user, shared).await;
+    let pause = if connect_failed { shared.think.max(CONNECT_BACKOFF) } else { shared.think };
+    tokio::select! {
+        _ = tokio::time::sleep(pause) => {}
+        _ = shared.draining.cancelled() => {}
+    }
+    Ok(())
+}
+
+/// Waits until user `vu` (0-based) is scheduled; false when the run is over for it.
+async fn wait_for_turn(user: &mut GooseUser, shared: &Shared, vu: u32) -> bool {
+    loop {
+        if shared.draining.is_cancelled() {
+            set_active(user, shared, false);
+            shared.finished.cancelled().await;
+            // goose is ending the run and stops users between transactions: give it a moment
+            // instead of spinning through empty transactions.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            return false;
+        }
+        let now = shared.start.elapsed();
+        if shared.schedule.active_at(now) > vu {
+            set_active(user, shared, true);
+            return true;
+        }
+        set_active(user, shared, false);
+        let wake = shared.schedule.next_reaching(vu + 1, now);
+        tokio::select! {
+            _ = async {
+                match wake {
+                    Some(at) => tokio::time::sleep_until(shared.start + at).await,
+                    None => std::future::pending().await,
+                }
+            } => {}
+            _ = shared.draining.cancelled() => {}
+        }
+    }
+}
+
+fn set_active(user: &mut GooseUser, shared: &Shared, active: bool) {
+    let session = user.get_session_data_unchecked_mut::<VuSession>();
+    if session.active != active {
+        session.active = active;
+        let gauge = &shared.recorder.gauges().active_vus;
+        if active {
+            gauge.fetch_add(1, Ordering::Relaxed);
+        } else {
+            gauge.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Sends one request and reads its stream; true when the connection failed.
+async fn scan(user: &mut GooseUser, shared: &Shared) -> bool {
+    let rendered = shared.template.render(&mut user.get_session_data_unchecked_mut::<VuSession>().vars);
+    let gauges = shared.recorder.gauges();
+    gauges.open_streams.fetch_add(1, Ordering::AcqRel);
+    let start = Instant::now();
+    let started_at = start - shared.start;
+    let mut record = RequestRecord::new(shared.rules.stages().len());
+
+    let method = goose::goose::goose_method_from_method(rendered.method.clone()).unwrap_or(GooseMethod::Post);
+    let mut builder = user.client.request(rendered.method, &rendered.url).headers(rendered.headers);
+    if let Some(body) = rendered.body {
+        builder = builder.body(body);
+    }
+    let request = GooseRequest::builder()
+        .method(method)
+        .path(rendered.url.as_str())
+        .name("scan")
+        .set_request_builder(builder)
+        .build();
+    let sent = tokio::select! {
+        sent = user.request(request) => Some(sent),
+        _ = shared.hard_stop.cancelled() => None,
+    };
+    let mut goose_metric = None;
+    match sent {
+        None => record.outcome = Outcome::Interrupted,
+        Some(Err(_)) => record.outcome = Outcome::Failed(FailureClass::Connect),
+        Some(Ok(goose)) => {
+            record.headers = Some(start.elapsed());
+            goose_metric = Some(goose.request);
+            match goose.response {
+                Err(e) => {
+                    record.headers = None;
+                    record.outcome =
+                        Outcome::Failed(if e.is_timeout() { FailureClass::Timeout } else { FailureClass::Connect });
+                }
+                Ok(response) if !response.status().is_success() => {
+                    record.outcome = Outcome::Failed(FailureClass::HttpStatus(response.status().as_u16()));
+                }
+                Ok(response) => {
+                    let limits = StreamLimits { deadline: start + shared.request_timeout, idle: shared.idle_timeout };
+                    read_stream(response, start, &shared.rules, limits, &shared.hard_stop, &mut record).await;
+                }
+            }
+        }
+    }
+    if record.ended.is_zero() {
+        record.ended = start.elapsed();
+    }
+    // goose counted the scan when its head arrived; a stream that then did not complete
+    // flips it, so goose's totals agree with ours.
+    let failure = match record.outcome {
+        Outcome::Completed => None,
+        Outcome::Partial => Some("partial".to_owned()),
+        Outcome::Interrupted => Some("interrupted".to_owned()),
+        Outcome::Failed(class) => Some(class.label()),
+    };
+    if let (Some(metric), Some(tag)) = (goose_metric.as_mut(), failure) {
+        // set_failure also returns the transaction error goose would log; we report it ourselves.
+        let _ = user.set_failure(&tag, metric, None, None);
+    }
+    let connect_failed = record.outcome == Outcome::Failed(FailureClass::Connect);
+    shared.recorder.record(started_at, record);
+    if gauges.open_streams.fetch_sub(1, Ordering::AcqRel) == 1 {
+        shared.streams_done.notify_one();
+    }
+    connect_failed
+}
