@@ -19,7 +19,10 @@ pub struct MockConfig {
 
 impl Default for MockConfig {
     fn default() -> Self {
-        Self { seed: 0, time_scale: 1.0 }
+        Self {
+            seed: 0,
+            time_scale: 1.0,
+        }
     }
 }
 
