@@ -1,63 +1,136 @@
-//! An OpenAI-compatible server with realistic latency, rate limits and faults.
+//! An OpenAI-compatible server with realistic latency, rate limits and faults, so that a
+//! pipeline built on OpenAI can be tested and load-tested offline and repeatably.
 //!
-//! The public surface: [`MockConfig`] (serde, owned by this crate, embedded in scenarios as the
-//! `[mock]` table) and [`MockServer::start`], which binds and returns a [`MockHandle`].
+//! # Endpoints
+//! - `POST /v1/chat/completions`: text and `image_url` content parts (http(s) and `data:` URLs,
+//!   never fetched), `response_format` `json_object` / `json_schema`, `stream` with
+//!   `stream_options.include_usage`, `max_tokens` / `max_completion_tokens`.
+//! - `POST /v1/responses`: `input` as a string or items with `input_text` / `input_image`
+//!   parts, `instructions`, `text.format` JSON schema, `stream`, `max_output_tokens`.
+//! - `GET /v1/models`, `GET /v1/models/{model}`, `GET /healthz`, `GET /metrics` (Prometheus).
+//! - `GET /admin/config` (JSON) and `PUT /admin/config` (JSON, or TOML with a content type
+//!   containing `toml`): replaces the whole config while running; an invalid one gets 400 and
+//!   the old one stays.
+//!
+//! Errors have OpenAI's shape `{"error": {"message", "type", "param", "code"}}`: 400 (naming
+//! the parameter), 401, 404 (unknown model or route), 405, 413, 429, 500, 503.
+//!
+//! # Behaviour
+//! - Answers: free text of `output_tokens` tokens, or valid JSON for the requested schema. The
+//!   scan pipeline's schemas `waste_classification` and `disposal_answer` get plausible data
+//!   drawn from [`ContentConfig`]; any other schema gets values generated from the schema.
+//! - Latency per model ([`ModelConfig`]): time to first token from a [`Delay`] distribution,
+//!   then `inter_token` per token; a non-streaming answer arrives when its last token would.
+//!   [`LoadConfig`] makes delays grow with the requests in flight, or queues requests beyond a
+//!   concurrency cap. `time_scale` multiplies every delay.
+//! - Rate limits per API key ([`RateLimitConfig`]): continuous token buckets for requests and
+//!   tokens; `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` on every model response,
+//!   429 with `retry-after` and `retry-after-ms` when over.
+//! - Faults ([`FaultConfig`], [`Fault`]): immediate 429/500/503, stall, drop, slow first byte,
+//!   burst ("fake streaming"); the header `x-mock-fault: <kind>` forces one on one request.
+//! - Determinism: model request number `n` (in arrival order, counted from server start or the
+//!   last config swap) draws its fault, delays and content from stream `n` of one ChaCha8
+//!   generator seeded with `seed`. Same seed and same request order give the same faults.
+//!
+//! # Configuration
+//! [`MockConfig`] is plain serde data (embedded as the `[mock]` table of a scan-bench scenario).
+//! A standalone file, parsed with [`MockConfig::from_toml_str`], looks like this:
+//!
+//! ```toml
+#![doc = include_str!("../example.toml")]
+//! ```
+//!
+//! # Example
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use mock_openai::{MockConfig, MockServer};
+//!
+//! let server = MockServer::start(MockConfig::instant(), "127.0.0.1:0".parse()?).await?;
+//! let url = format!("{}/chat/completions", server.base_url());
+//! // ... point an OpenAI client at server.base_url() ...
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod config;
+mod content;
+mod dist;
+mod error;
+mod faults;
+mod json_schema;
+mod metrics;
+mod ratelimit;
+mod request;
+mod response;
+mod scan;
+mod server;
+mod stream;
 
 use std::net::SocketAddr;
 
-use serde::{Deserialize, Serialize};
+pub use config::{
+    Category, ConfigError, ContentConfig, FaultConfig, LoadConfig, Location, MockConfig,
+    ModelConfig, RateLimitConfig,
+};
+pub use dist::{Delay, TokenCount};
+pub use faults::Fault;
+pub use scan::{ANSWER_SCHEMA, VISION_SCHEMA};
+pub use server::{MockHandle, MockServer};
 
-/// Configuration of the mock server.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MockConfig {
-    /// Seed of every random draw (latency, content, faults).
-    pub seed: u64,
-    /// Multiplies every injected delay.
-    pub time_scale: f64,
-}
+/// The documented example configuration (a standalone TOML file).
+pub const EXAMPLE_CONFIG: &str = include_str!("../example.toml");
 
-impl Default for MockConfig {
-    fn default() -> Self {
-        Self {
-            seed: 0,
-            time_scale: 1.0,
-        }
-    }
-}
-
-/// A configuration that cannot be served.
+/// The server could not start.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// A field holds a value outside its allowed range.
-    #[error("{field}: {message}")]
-    Invalid { field: String, message: String },
+pub enum StartError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The requested address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
 }
 
-impl MockConfig {
-    /// Checks every field; the server refuses a config that fails this.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        if !(self.time_scale.is_finite() && self.time_scale >= 0.0) {
-            return Err(ConfigError::Invalid {
-                field: "time_scale".into(),
-                message: "expected a finite number >= 0".into(),
-            });
+/// Runs a server the way the `mock-openai` binary does: starts it, prints
+/// `mock-openai listening on http://ADDR` on stdout, serves until Ctrl-C (or SIGTERM), then shuts
+/// down gracefully.
+pub async fn serve_until_signal(config: MockConfig, listen: SocketAddr) -> Result<(), StartError> {
+    let server = MockServer::start(config, listen).await?;
+    println!("mock-openai listening on http://{}", server.addr());
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
         }
-        Ok(())
-    }
-}
-
-/// Entry point of the server.
-pub struct MockServer;
-
-/// A running server.
-pub struct MockHandle {
-    addr: SocketAddr,
-}
-
-impl MockHandle {
-    /// The bound address.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
     }
 }

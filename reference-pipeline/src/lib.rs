@@ -1,58 +1,283 @@
-//! The Eco² scan chain (vision -> rule -> answer -> reward) as an async SSE service.
+//! The Eco² scan chain (vision -> rule -> answer -> reward) as an async SSE service: the system
+//! under test of scan-bench, faithful to the published one on the wire and in its metrics, with
+//! the seed's architectures as execution modes.
 //!
-//! The public surface: [`PipelineConfig`] (serde, owned by this crate, embedded in scenarios as
-//! the `[pipeline]` table) and [`Pipeline::start`], which binds and returns a [`PipelineHandle`].
+//! # Endpoints
+//! - `POST /api/v1/scan/classify/completion` with `{"image_url", "user_input"}` and an
+//!   `x-user-id` header: a `text/event-stream` of the run (`{"status": "started", "task_id"}`,
+//!   then `started`/`completed` per stage, the reward's `completed` carrying `result`), with
+//!   `: keepalive` comments after each second of silence. Missing user: 401 JSON; a body that is
+//!   not a JSON object: 400 JSON; missing or invalid `image_url`: the seed's
+//!   `{"status": "error", "error": "IMAGE_URL_REQUIRED"}` event; more than `max_inflight`
+//!   requests: 503 JSON at once (counted in `scan_pipeline_admission_rejected_total`, not in
+//!   `scan_sse_requests_total`). A failed stage ends the stream with its `failed` event.
+//! - `POST /api/v1/scan/classify`: the same chain answered as one JSON document (the result).
+//! - `GET /metrics` (the seed's `scan_sse_*` series plus `scan_pipeline_*`), `/healthz`,
+//!   `/readyz` (503 while draining).
+//!
+//! A client that disconnects cancels its run: queued work is skipped, running work is dropped.
+//! `scan_sse_requests_total{status}` counts `success`, `failed` and `timeout` as the seed did,
+//! plus `cancelled` for streams the client abandoned.
+//!
+//! # Configuration
+//! [`PipelineConfig`] is serde data; as TOML (the `[pipeline]` table of a scenario, or a file
+//! given to the `reference-pipeline` binary), every key optional:
+//!
+//! ```toml
+//! protocol = "eco2-v1"          # or "named-events"
+//! mode = "async"                # or { kind = "threadpool", workers = 6 }, or a staged table
+//! max_inflight = 4096           # more concurrent requests are answered 503
+//! time_scale = 1.0              # multiplies delays, timeouts and the keep-alive interval
+//! keepalive = "1s"
+//! chain_timeout = "120s"
+//! shutdown_grace = "10s"
+//! rule_cache = true
+//! # database = "ownership.sqlite3"   # omitted: in-memory SQLite
+//!
+//! [openai]
+//! providers = [
+//!     { base_url = "http://127.0.0.1:8080/v1", api_key = "sk-one" },
+//!     { base_url = "http://127.0.0.1:8081/v1", api_key_env = "SECOND_KEY" },
+//! ]
+//! routing = "round_robin"       # or "failover"
+//! vision_model = "gpt-4o"
+//! answer_model = "gpt-4o-mini"
+//! request_timeout = "60s"       # one attempt
+//! max_retries = 2
+//! backoff_base = "500ms"
+//! backoff_max = "8s"
+//!
+//! [stage_timeouts]              # whole stage, retries included
+//! vision = "90s"
+//! rule = "60s"
+//! answer = "90s"
+//! reward = "60s"
+//! character_match = "10s"
+//! ```
+//!
+//! The staged mode (the seed's Celery chain; shown with its defaults):
+//!
+//! ```toml
+//! [mode]
+//! kind = "staged"
+//! vision = { workers = 100, queue = 10000, hop_latency = "100ms" }
+//! rule = { workers = 100, queue = 10000, hop_latency = "100ms" }
+//! answer = { workers = 100, queue = 10000, hop_latency = "100ms" }
+//! reward = { workers = 100, queue = 10000, hop_latency = "100ms" }
+//! character_match = { workers = 16, queue = 10000, hop_latency = "100ms" }
+//! subscription = { pool = 20, setup = "50ms", ready_timeout = "5s" }
+//! ```
+//!
+//! # Example
+//! ```no_run
+//! use reference_pipeline::{Mode, Pipeline, PipelineConfig, Provider};
+//!
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut config = PipelineConfig::from_toml_str("mode = \"threadpool\"", "inline")?;
+//! config.openai.providers = vec![Provider::new("http://127.0.0.1:8080/v1")];
+//! assert_eq!(config.mode, Mode::Threadpool { workers: 6 });
+//! let pipeline = Pipeline::start(config, "127.0.0.1:0".parse()?).await?;
+//! println!("scan endpoint: {}/api/v1/scan/classify/completion", pipeline.base_url());
+//! pipeline.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+
+mod chain;
+mod config;
+mod events;
+mod exec;
+mod metrics;
+mod openai;
+mod relay;
+mod result;
+mod reward;
+mod rules;
+mod server;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
-/// Configuration of the pipeline service.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PipelineConfig {
-    /// Multiplies every injected delay and every timeout.
-    pub time_scale: f64,
-}
+pub use config::{
+    ConfigError, Mode, OpenAiConfig, PipelineConfig, Protocol, Provider, Routing, StagePool,
+    StageTimeouts, StagedMode, Subscription,
+};
+pub use openai::MissingKey;
+pub use reward::DatabaseError;
 
-impl Default for PipelineConfig {
-    fn default() -> Self {
-        Self { time_scale: 1.0 }
-    }
-}
+use crate::chain::Context;
+use crate::exec::{Executor, pool_sizes};
+use crate::metrics::Metrics;
+use crate::openai::OpenAi;
+use crate::relay::Limits;
+use crate::reward::{Catalog, OwnershipStore};
+use crate::server::Shared;
 
-/// A configuration that cannot be served.
+/// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// A field holds a value outside its allowed range.
-    #[error("{field}: {message}")]
-    Invalid { field: String, message: String },
-}
-
-impl PipelineConfig {
-    /// Checks every field; the server refuses a config that fails this.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        if !(self.time_scale.is_finite() && self.time_scale >= 0.0) {
-            return Err(ConfigError::Invalid {
-                field: "time_scale".into(),
-                message: "expected a finite number >= 0".into(),
-            });
-        }
-        Ok(())
-    }
+pub enum StartError {
+    /// The configuration is invalid.
+    #[error("invalid pipeline configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// A provider's key is missing from the environment.
+    #[error(transparent)]
+    MissingKey(#[from] MissingKey),
+    /// The ownership database cannot be opened.
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
+    /// The listen address cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
 }
 
 /// Entry point of the service.
 pub struct Pipeline;
 
+impl Pipeline {
+    /// Validates `config`, binds `listen` (port 0 picks a free port) and serves on the current
+    /// tokio runtime until [`PipelineHandle::shutdown`] (or until the handle is dropped, which
+    /// stops it at once).
+    pub async fn start(
+        config: PipelineConfig,
+        listen: SocketAddr,
+    ) -> Result<PipelineHandle, StartError> {
+        config.validate()?;
+        let metrics = Arc::new(Metrics::new(&pool_sizes(&config.mode)));
+        let openai = OpenAi::new(&config.openai, config.time_scale, metrics.clone())?;
+        let catalog = Arc::new(Catalog::embedded());
+        let ownership =
+            OwnershipStore::open(config.database.as_deref(), &catalog, metrics.clone())?;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: listen,
+            source,
+        })?;
+        let (executor, character_pool) = Executor::new(&config, &metrics);
+        let ctx = Arc::new(Context::new(
+            &config,
+            openai,
+            ownership,
+            catalog,
+            metrics.clone(),
+            character_pool,
+        ));
+        let shared = Arc::new(Shared {
+            protocol: config.protocol,
+            limits: Limits {
+                keepalive: config.scaled(config.keepalive),
+                chain_timeout: config.scaled(config.chain_timeout),
+            },
+            max_inflight: config.max_inflight,
+            ctx,
+            executor,
+            metrics,
+            admission: Arc::new(Semaphore::new(config.max_inflight)),
+            inflight: watch::Sender::new(0),
+            draining: Default::default(),
+            abort: CancellationToken::new(),
+        });
+        let stop = CancellationToken::new();
+        let app = server::router(shared.clone());
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            // Without it back-to-back events wait for Nagle's algorithm.
+            let _ = tcp.set_nodelay(true);
+        });
+        let server = tokio::spawn(
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop.clone().cancelled_owned())
+                .into_future(),
+        );
+        tracing::info!(%addr, mode = config.mode.kind(), "reference pipeline listening");
+        Ok(PipelineHandle {
+            addr,
+            grace: config.scaled(config.shutdown_grace),
+            shared,
+            stop,
+            server: Some(server),
+        })
+    }
+}
+
 /// A running service.
 pub struct PipelineHandle {
     addr: SocketAddr,
+    grace: Duration,
+    shared: Arc<Shared>,
+    stop: CancellationToken,
+    server: Option<JoinHandle<std::io::Result<()>>>,
 }
 
 impl PipelineHandle {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// `http://{addr}`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `http://{addr}/metrics`.
+    pub fn metrics_url(&self) -> String {
+        format!("{}/metrics", self.base_url())
+    }
+
+    /// Graceful shutdown: stop accepting, let in-flight requests finish within
+    /// `shutdown_grace`, end the rest with an `{"status": "error", "error":
+    /// "SERVER_SHUTTING_DOWN"}` event, then stop the worker pools and flush the database.
+    pub async fn shutdown(mut self) {
+        let shared = self.shared.clone();
+        shared.draining.store(true, Ordering::Relaxed);
+        self.stop.cancel();
+        let mut inflight = shared.inflight.subscribe();
+        let drained = tokio::time::timeout(self.grace, inflight.wait_for(|n| *n == 0))
+            .await
+            .is_ok();
+        if !drained {
+            tracing::warn!(
+                remaining = *inflight.borrow(),
+                "shutdown grace over, ending the remaining runs"
+            );
+        }
+        shared.abort.cancel();
+        if let Some(mut server) = self.server.take() {
+            // Ended streams close their connections; a client that stops reading cannot
+            // hold the shutdown for long.
+            if tokio::time::timeout(Duration::from_secs(5), &mut server)
+                .await
+                .is_err()
+            {
+                server.abort();
+            }
+        }
+        let _ = tokio::task::spawn_blocking(move || {
+            shared.executor.close();
+            shared.ctx.ownership.close();
+        })
+        .await;
+    }
+}
+
+impl Drop for PipelineHandle {
+    fn drop(&mut self) {
+        self.stop.cancel();
+        self.shared.abort.cancel();
     }
 }

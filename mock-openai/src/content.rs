@@ -1,0 +1,276 @@
+//! What an answer says: free text, or JSON for the requested schema.
+//!
+//! The scan pipeline's two schemas get plausible data ([`crate::scan`]); any other schema gets
+//! values generated from the schema itself ([`crate::json_schema`]). Token counts come from a
+//! rough BPE-like split ([`next_token_len`]) that is also how streams are chunked, so a
+//! stream's content deltas and its `usage.completion_tokens` agree.
+
+use rand::Rng;
+use serde_json::Value;
+
+use crate::config::ContentConfig;
+use crate::scan::ScanContent;
+
+/// The form of answer a request asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum OutputFormat {
+    Text,
+    JsonObject,
+    JsonSchema { name: String, schema: Value },
+}
+
+/// An answer's text and length.
+#[derive(Debug, Clone)]
+pub(crate) struct Answer {
+    pub text: String,
+    pub tokens: u32,
+    /// Cut short by the request's output-token limit.
+    pub truncated: bool,
+}
+
+/// Generates answers; built once per config.
+#[derive(Debug)]
+pub(crate) struct ContentModel {
+    scan: ScanContent,
+}
+
+/// What the content generator reads from a request.
+pub(crate) struct Prompt<'a> {
+    pub format: &'a OutputFormat,
+    pub user_input: &'a str,
+    pub prompt_text: &'a str,
+    pub max_output_tokens: Option<u32>,
+    /// Length of a free-text answer (drawn from the model's `output_tokens`).
+    pub text_tokens: u32,
+}
+
+impl ContentModel {
+    pub fn new(config: &ContentConfig) -> Self {
+        Self {
+            scan: ScanContent::new(config),
+        }
+    }
+
+    pub fn answer<R: Rng + ?Sized>(&self, prompt: &Prompt<'_>, rng: &mut R) -> Answer {
+        let text = match prompt.format {
+            OutputFormat::Text => {
+                let limit = prompt.max_output_tokens.unwrap_or(u32::MAX);
+                let wanted = prompt.text_tokens.max(1);
+                return Answer {
+                    text: words(wanted.min(limit), rng),
+                    tokens: wanted.min(limit),
+                    truncated: wanted > limit,
+                };
+            }
+            OutputFormat::JsonObject => {
+                serde_json::json!({ "answer": sentence(rng, 12) }).to_string()
+            }
+            OutputFormat::JsonSchema { name, schema } => {
+                match self.scan.answer(name, schema, prompt, rng) {
+                    Some(value) => value.to_string(),
+                    None => crate::json_schema::generate(schema, rng).to_string(),
+                }
+            }
+        };
+        truncate(text, prompt.max_output_tokens)
+    }
+}
+
+/// Cuts `text` to at most `limit` tokens, as a model hitting `max_tokens` does (JSON included).
+fn truncate(mut text: String, limit: Option<u32>) -> Answer {
+    let mut tokens = 0u32;
+    let mut offset = 0;
+    while offset < text.len() {
+        if limit.is_some_and(|l| tokens == l) {
+            text.truncate(offset);
+            return Answer {
+                text,
+                tokens,
+                truncated: true,
+            };
+        }
+        offset += next_token_len(&text[offset..]);
+        tokens += 1;
+    }
+    Answer {
+        text,
+        tokens,
+        truncated: false,
+    }
+}
+
+/// Byte length of the first token of `text` (non-empty): an optional space and up to 10 ASCII
+/// letters, up to 3 digits, up to 3 ASCII punctuation marks, or one other character.
+pub(crate) fn next_token_len(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let start = usize::from(bytes[0] == b' ' && bytes.len() > 1 && bytes[1] != b' ');
+    let first = bytes[start];
+    let run = |max: usize, pred: fn(u8) -> bool| {
+        start
+            + bytes[start..]
+                .iter()
+                .take(max)
+                .take_while(|&&b| pred(b))
+                .count()
+    };
+    if first.is_ascii_alphabetic() {
+        run(10, |b| b.is_ascii_alphabetic())
+    } else if first.is_ascii_digit() {
+        run(3, |b| b.is_ascii_digit())
+    } else if first.is_ascii_punctuation() {
+        run(3, |b| b.is_ascii_punctuation())
+    } else if first.is_ascii() {
+        start + 1
+    } else {
+        let ch = text[start..].chars().next().map_or(1, char::len_utf8);
+        start + ch
+    }
+}
+
+/// Number of tokens in `text` by [`next_token_len`].
+#[cfg(test)]
+pub(crate) fn count_tokens(text: &str) -> u32 {
+    let mut offset = 0;
+    let mut tokens = 0;
+    while offset < text.len() {
+        offset += next_token_len(&text[offset..]);
+        tokens += 1;
+    }
+    tokens
+}
+
+const WORDS: &[&str] = &[
+    "the",
+    "item",
+    "should",
+    "be",
+    "sorted",
+    "by",
+    "material",
+    "before",
+    "disposal",
+    "rinse",
+    "it",
+    "with",
+    "water",
+    "remove",
+    "labels",
+    "and",
+    "caps",
+    "then",
+    "place",
+    "in",
+    "the",
+    "matching",
+    "bin",
+    "most",
+    "local",
+    "rules",
+    "ask",
+    "residents",
+    "to",
+    "keep",
+    "recycling",
+    "clean",
+    "and",
+    "dry",
+    "mixed",
+    "materials",
+    "go",
+    "into",
+    "general",
+    "waste",
+    "when",
+    "they",
+    "cannot",
+    "be",
+    "separated",
+    "check",
+    "your",
+    "district",
+    "guide",
+    "for",
+    "collection",
+    "days",
+    "large",
+    "items",
+    "need",
+    "a",
+    "sticker",
+    "batteries",
+    "belong",
+    "in",
+    "special",
+    "boxes",
+];
+
+/// `n` tokens of plausible English: each word is one token, each full stop one more.
+fn words<R: Rng + ?Sized>(n: u32, rng: &mut R) -> String {
+    let mut text = String::with_capacity(n as usize * 7);
+    let mut in_sentence = 0;
+    for i in 0..n {
+        let sentence_end = in_sentence >= 6 && rng.random_bool(0.2);
+        if sentence_end && i + 1 < n {
+            text.push('.');
+            in_sentence = 0;
+            continue;
+        }
+        let word = WORDS[rng.random_range(0..WORDS.len())];
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        if in_sentence == 0 {
+            let mut chars = word.chars();
+            if let Some(c) = chars.next() {
+                text.push(c.to_ascii_uppercase());
+                text.push_str(chars.as_str());
+            }
+        } else {
+            text.push_str(word);
+        }
+        in_sentence += 1;
+    }
+    text
+}
+
+/// One sentence of about `n` words (for filler strings).
+pub(crate) fn sentence<R: Rng + ?Sized>(rng: &mut R, n: u32) -> String {
+    let mut text = words(n, rng);
+    text.retain(|c| c != '.');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn tokenizer_splits_like_a_bpe_would() {
+        assert_eq!(count_tokens("hello world"), 2);
+        assert_eq!(count_tokens("{\"a\":1}"), 5);
+        assert_eq!(count_tokens("classification"), 2);
+        assert_eq!(count_tokens("분리수거"), 4);
+        assert_eq!(count_tokens("  x"), 2);
+    }
+
+    #[test]
+    fn free_text_has_the_drawn_length() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for n in [1, 2, 7, 50, 333] {
+            let text = words(n, &mut rng);
+            assert_eq!(count_tokens(&text), n, "{text}");
+        }
+    }
+
+    #[test]
+    fn truncation_counts_tokens() {
+        let answer = truncate("{\"a\": \"b c d\"}".to_owned(), Some(3));
+        assert!(answer.truncated);
+        assert_eq!(answer.tokens, 3);
+        assert_eq!(count_tokens(&answer.text), 3);
+        let whole = truncate("ok".to_owned(), Some(3));
+        assert!(!whole.truncated);
+    }
+}

@@ -1,0 +1,57 @@
+//! `mock-openai`: the server as a standalone binary.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use mock_openai::MockConfig;
+
+/// An OpenAI-compatible server with realistic latency, rate limits and faults.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// TOML config file (see --example-config); default: the built-in OpenAI-like setup.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Print a commented example config and exit.
+    #[arg(long)]
+    example_config: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "mock_openai=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    if args.example_config {
+        print!("{}", mock_openai::EXAMPLE_CONFIG);
+        return ExitCode::SUCCESS;
+    }
+    let config = match &args.config {
+        Some(path) => MockConfig::from_toml_file(path),
+        None => Ok(MockConfig::default()),
+    };
+    let config = match config {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("mock-openai: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match mock_openai::serve_until_signal(config, args.listen).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mock-openai: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,777 @@
+//! The HTTP server: routes, the life of one model request, admin, shutdown.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::serve::ListenerExt;
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{LoadConfig, MockConfig};
+use crate::content::{ContentModel, Prompt};
+use crate::dist::Delay;
+use crate::error::ApiError;
+use crate::faults::Fault;
+use crate::metrics::{FaultLabel, LimitLabel, Metrics, ModelLabel, RouteModel};
+use crate::ratelimit::{RateLimiter, retry_headers};
+use crate::request::{self, Api, ModelRequest};
+use crate::response::{self, Meta};
+use crate::stream::{Schedule, TokenStream};
+use crate::{ConfigError, StartError};
+
+/// Entry point: [`MockServer::start`].
+#[derive(Debug)]
+pub struct MockServer;
+
+impl MockServer {
+    /// Validates `config`, binds `listen` (port 0 picks a free port) and serves on the current
+    /// tokio runtime until [`MockHandle::shutdown`] or until the handle is dropped.
+    pub async fn start(config: MockConfig, listen: SocketAddr) -> Result<MockHandle, StartError> {
+        config.validate()?;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: listen,
+            source,
+        })?;
+        let shutdown = CancellationToken::new();
+        let shared = Arc::new(Shared {
+            live: RwLock::new(Arc::new(Runtime::new(config))),
+            metrics: Metrics::new(),
+            shutdown: shutdown.clone(),
+        });
+        let app = router(shared.clone());
+        // Without TCP_NODELAY, back-to-back small SSE writes wait ~40 ms for Nagle.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let signal = shutdown.clone().cancelled_owned();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(signal)
+                .await
+        });
+        tracing::info!(%addr, "mock-openai listening");
+        Ok(MockHandle {
+            addr,
+            shared,
+            task: Some(task),
+        })
+    }
+}
+
+/// A running server. Dropping it stops the server in the background (without waiting);
+/// [`MockHandle::shutdown`] stops it and waits.
+pub struct MockHandle {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl MockHandle {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// What an OpenAI client takes as base URL: `http://{addr}/v1`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// The Prometheus endpoint: `http://{addr}/metrics`.
+    pub fn metrics_url(&self) -> String {
+        format!("http://{}/metrics", self.addr)
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> MockConfig {
+        self.shared.runtime().config.clone()
+    }
+
+    /// Replaces the configuration (as `PUT /admin/config` does): requests already running
+    /// finish under the old one; rate-limit buckets and the request sequence start afresh.
+    pub fn set_config(&self, config: MockConfig) -> Result<(), ConfigError> {
+        config.validate()?;
+        self.shared.replace(config);
+        Ok(())
+    }
+
+    /// Stops accepting, cuts open streams and waits for the server to finish.
+    pub async fn shutdown(mut self) {
+        self.shared.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!("mock-openai server ended with an error: {e}"),
+                Err(e) => tracing::warn!("mock-openai server task failed: {e}"),
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for MockHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockHandle")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for MockHandle {
+    fn drop(&mut self) {
+        self.shared.shutdown.cancel();
+    }
+}
+
+/// State shared by all requests.
+pub(crate) struct Shared {
+    live: RwLock<Arc<Runtime>>,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+}
+
+impl Shared {
+    fn runtime(&self) -> Arc<Runtime> {
+        self.live.read().expect("config lock poisoned").clone()
+    }
+
+    fn replace(&self, config: MockConfig) {
+        let runtime = Arc::new(Runtime::new(config));
+        *self.live.write().expect("config lock poisoned") = runtime;
+    }
+}
+
+/// A config and everything built from it; replaced whole by an admin swap.
+struct Runtime {
+    config: MockConfig,
+    content: ContentModel,
+    /// The random sequence: request `n` draws from stream `n` of this generator.
+    rng: ChaCha8Rng,
+    /// Model requests seen so far (the index of the next one).
+    requests: AtomicU64,
+    limiter: Option<RateLimiter>,
+    slots: Option<Arc<Semaphore>>,
+}
+
+/// Independent parts of one request's random stream, so that e.g. a longer answer does not
+/// shift which faults later requests get.
+#[derive(Clone, Copy)]
+enum Draw {
+    Fault = 0,
+    Latency = 1,
+    Content = 2,
+}
+
+impl Runtime {
+    fn new(config: MockConfig) -> Self {
+        let limiter = RateLimiter::new(&config.rate_limit, config.time_scale);
+        let slots = (config.load.max_concurrent > 0)
+            .then(|| Arc::new(Semaphore::new(config.load.max_concurrent as usize)));
+        Self {
+            content: ContentModel::new(&config.content),
+            rng: ChaCha8Rng::seed_from_u64(config.seed),
+            requests: AtomicU64::new(0),
+            limiter,
+            slots,
+            config,
+        }
+    }
+
+    /// The generator for one part of request `index`'s draws.
+    fn rng(&self, index: u64, draw: Draw) -> ChaCha8Rng {
+        let mut rng = self.rng.clone();
+        rng.set_stream(index);
+        rng.set_word_pos((draw as u128) << 64);
+        rng
+    }
+}
+
+impl LoadConfig {
+    /// Delay factor for a request arriving with `others` requests already in flight.
+    fn factor(&self, others: i64) -> f64 {
+        if self.capacity == 0 {
+            return 1.0;
+        }
+        let over = (others + 1 - i64::from(self.capacity)).max(0) as f64;
+        (1.0 + self.slowdown * over).min(self.max_factor)
+    }
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(chat_completions))
+        .route("/v1/responses", post(responses))
+        .route("/v1/models", get(list_models))
+        .route("/v1/models/{model}", get(get_model))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/admin/config", get(get_config).put(put_config))
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(shared)
+}
+
+/// One model request being served: keeps the in-flight gauge and the concurrency slot, and
+/// records the duration when dropped (end of body, or client gone).
+pub(crate) struct InFlight {
+    shared: Arc<Shared>,
+    labels: RouteModel,
+    start: Instant,
+    first_token_seen: bool,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl InFlight {
+    /// Records the time to first token (once).
+    pub fn first_token(&mut self) {
+        if !self.first_token_seen {
+            self.first_token_seen = true;
+            let ttft = self.start.elapsed().as_secs_f64();
+            self.shared
+                .metrics
+                .ttft
+                .get_or_create(&self.labels)
+                .observe(ttft);
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let m = &self.shared.metrics;
+        m.in_flight.dec();
+        m.duration
+            .get_or_create(&self.labels)
+            .observe(self.start.elapsed().as_secs_f64());
+    }
+}
+
+async fn chat_completions(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    model_call(shared, Api::Chat, headers, body).await
+}
+
+async fn responses(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
+    model_call(shared, Api::Responses, headers, body).await
+}
+
+async fn model_call(shared: Arc<Shared>, api: Api, headers: HeaderMap, body: Body) -> Response {
+    let start = Instant::now();
+    let mut model = String::new();
+    let response = match serve(&shared, api, &headers, body, start, &mut model).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    };
+    shared
+        .metrics
+        .count_request(api.route(), &model, response.status().as_u16());
+    response
+}
+
+/// The life of a model request. `model_label` is set once the model is known to exist.
+async fn serve(
+    shared: &Arc<Shared>,
+    api: Api,
+    headers: &HeaderMap,
+    body: Body,
+    start: Instant,
+    model_label: &mut String,
+) -> Result<Response, ApiError> {
+    let runtime = shared.runtime();
+    let config = &runtime.config;
+    let key = api_key(headers);
+    if !config.api_keys.is_empty() && !key.is_some_and(|k| config.api_keys.iter().any(|c| c == k)) {
+        return Err(ApiError::unauthorized(key.is_some()));
+    }
+    let forced = match headers.get("x-mock-fault") {
+        None => None,
+        Some(value) => {
+            let value = value.to_str().unwrap_or("(not text)");
+            Some(
+                Fault::from_header(value)
+                    .map_err(|m| ApiError::invalid_value("x-mock-fault", m))?,
+            )
+        }
+    };
+    let bytes = read_body(body, config.max_body_bytes).await?;
+    let json = request::parse_json(&bytes)?;
+    let request = match api {
+        Api::Chat => request::parse_chat(&json)?,
+        Api::Responses => request::parse_responses(&json)?,
+    };
+    drop(json);
+    let Some(model) = config.models.get(&request.model) else {
+        return Err(ApiError::model_not_found(&request.model));
+    };
+    model_label.clone_from(&request.model);
+    let index = runtime.requests.fetch_add(1, Ordering::Relaxed);
+
+    let mut limit_headers = HeaderMap::new();
+    if let Some(limiter) = &runtime.limiter {
+        let cost = request
+            .prompt_tokens
+            .max(request.max_output_tokens.unwrap_or(0));
+        let (headers, refusal) = limiter.check(
+            key.unwrap_or(""),
+            &request.model,
+            cost,
+            std::time::Instant::now(),
+        );
+        limit_headers = headers;
+        if let Some(refusal) = refusal {
+            shared
+                .metrics
+                .rate_limited
+                .get_or_create(&LimitLabel {
+                    limit: refusal.limit,
+                })
+                .inc();
+            return Err(ApiError::rate_limited(refusal.message)
+                .with_headers(limit_headers)
+                .with_headers(retry_headers(refusal.retry_after)));
+        }
+    }
+
+    let fault =
+        forced.unwrap_or_else(|| Fault::draw(&config.faults, &mut runtime.rng(index, Draw::Fault)));
+    if let Some(fault) = fault {
+        shared
+            .metrics
+            .faults
+            .get_or_create(&FaultLabel { kind: fault.name() })
+            .inc();
+    }
+    match fault {
+        Some(Fault::TooManyRequests) => {
+            let wait = scaled(Duration::from_secs(1), config.time_scale);
+            return Err(ApiError::rate_limited(format!(
+                "Rate limit reached for {} in organization org-mock on requests per min (RPM). Please try again in {}.",
+                request.model,
+                crate::ratelimit::format_reset(wait)
+            ))
+            .with_headers(limit_headers)
+            .with_headers(retry_headers(wait)));
+        }
+        Some(Fault::ServerError) => {
+            return Err(ApiError::server_error().with_headers(limit_headers));
+        }
+        Some(Fault::Unavailable) => return Err(ApiError::overloaded().with_headers(limit_headers)),
+        _ => {}
+    }
+
+    // Load: count this request in flight, then wait for a slot if concurrency is capped.
+    let others = shared.metrics.in_flight.inc();
+    let mut guard = InFlight {
+        shared: shared.clone(),
+        labels: RouteModel {
+            route: api.route(),
+            model: request.model.clone(),
+        },
+        start,
+        first_token_seen: false,
+        _permit: None,
+    };
+    if let Some(slots) = &runtime.slots {
+        shared.metrics.queued.inc();
+        let permit = tokio::select! {
+            permit = slots.clone().acquire_owned() => permit.ok(),
+            () = shared.shutdown.cancelled() => None,
+        };
+        shared.metrics.queued.dec();
+        guard._permit = Some(permit.ok_or_else(ApiError::overloaded)?);
+    }
+    let scale = config.time_scale * config.load.factor(others);
+
+    let mut latency = runtime.rng(index, Draw::Latency);
+    let ttft = scaled(model.ttft.sample(&mut latency), scale);
+    let inter_token = scaled(model.inter_token.sample(&mut latency), scale);
+    let text_tokens = model.output_tokens.sample(&mut latency);
+    let mut content_rng = runtime.rng(index, Draw::Content);
+    let answer = runtime.content.answer(
+        &Prompt {
+            format: &request.format,
+            user_input: &request.user_input,
+            prompt_text: &request.prompt_text,
+            max_output_tokens: request.max_output_tokens,
+            text_tokens,
+        },
+        &mut content_rng,
+    );
+    shared
+        .metrics
+        .output_tokens
+        .get_or_create(&ModelLabel {
+            model: request.model.clone(),
+        })
+        .inc_by(u64::from(answer.tokens));
+    let meta = meta(&request, &mut content_rng);
+    let mut response_headers = limit_headers;
+    response_headers.insert(
+        HeaderName::from_static("x-request-id"),
+        request_id(&mut content_rng),
+    );
+
+    if fault == Some(Fault::SlowFirstByte) {
+        pause(
+            scaled(config.faults.slow_first_byte_by, config.time_scale),
+            &shared.shutdown,
+        )
+        .await?;
+    }
+    let stall = if fault == Some(Fault::Stall) {
+        scaled(config.faults.stall_for, config.time_scale)
+    } else {
+        Duration::ZERO
+    };
+    let schedule = Schedule {
+        start: Instant::now(),
+        stall,
+        ttft,
+        inter_token,
+        burst: fault == Some(Fault::Burst),
+        drop_after: (fault == Some(Fault::Drop))
+            .then(|| content_rng.random_range(0..answer.tokens.max(1))),
+    };
+
+    if request.stream {
+        let body = TokenStream::new(
+            api,
+            meta,
+            request.include_usage,
+            answer,
+            schedule,
+            shared.shutdown.clone(),
+            guard,
+        )
+        .into_body();
+        let mut response = Response::new(body);
+        let h = response.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream; charset=utf-8"),
+        );
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        h.extend(response_headers);
+        return Ok(response);
+    }
+
+    let json = match api {
+        Api::Chat => {
+            response::chat_completion(&meta, &answer.text, answer.tokens, answer.truncated)
+        }
+        Api::Responses => response::response(&meta, &answer.text, answer.tokens, answer.truncated),
+    };
+    // A non-streaming answer arrives whole once its last token is generated.
+    let ready =
+        schedule.start + stall + ttft + inter_token.saturating_mul(answer.tokens.saturating_sub(1));
+    let body = match fault {
+        Some(Fault::Stall) => delayed_body(json, ready, guard, shared.shutdown.clone()),
+        Some(Fault::Drop) => {
+            pause_until(ready, &shared.shutdown).await?;
+            guard.first_token();
+            truncated_body(json, guard)
+        }
+        _ => {
+            pause_until(ready, &shared.shutdown).await?;
+            guard.first_token();
+            drop(guard);
+            Body::from(json)
+        }
+    };
+    let mut response = Response::new(body);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response.headers_mut().extend(response_headers);
+    Ok(response)
+}
+
+/// Headers now, the answer at `ready` (a stall: the client sees a response head, then silence).
+fn delayed_body(
+    json: Vec<u8>,
+    ready: Instant,
+    mut guard: InFlight,
+    shutdown: CancellationToken,
+) -> Body {
+    let once = futures_util::stream::once(async move {
+        tokio::select! {
+            () = tokio::time::sleep_until(ready) => {
+                guard.first_token();
+                Ok(Bytes::from(json))
+            }
+            () = shutdown.cancelled() => Err(io::Error::other("server shutting down")),
+        }
+    });
+    Body::from_stream(once)
+}
+
+/// The first half of the answer, then a cut connection.
+fn truncated_body(json: Vec<u8>, guard: InFlight) -> Body {
+    let json = Bytes::from(json);
+    let half = json.slice(..json.len() / 2);
+    let parts: [Result<Bytes, io::Error>; 2] = [
+        Ok(half),
+        Err(io::Error::other("fault injected: connection dropped")),
+    ];
+    let stream = futures_util::stream::iter(parts).map(move |part| {
+        let _in_flight = &guard;
+        part
+    });
+    Body::from_stream(stream)
+}
+
+/// Scales a delay, saturating instead of overflowing.
+fn scaled(d: Duration, factor: f64) -> Duration {
+    if factor == 0.0 || d.is_zero() {
+        return Duration::ZERO;
+    }
+    Duration::try_from_secs_f64(d.as_secs_f64() * factor)
+        .unwrap_or(Delay::CEILING)
+        .min(Delay::CEILING)
+}
+
+async fn pause(d: Duration, shutdown: &CancellationToken) -> Result<(), ApiError> {
+    if d.is_zero() {
+        return Ok(());
+    }
+    pause_until(Instant::now() + d, shutdown).await
+}
+
+async fn pause_until(deadline: Instant, shutdown: &CancellationToken) -> Result<(), ApiError> {
+    if deadline <= Instant::now() {
+        return Ok(());
+    }
+    tokio::select! {
+        () = tokio::time::sleep_until(deadline) => Ok(()),
+        () = shutdown.cancelled() => Err(ApiError::overloaded()),
+    }
+}
+
+/// Reads the body up to `limit` bytes. An oversized body is still drained (up to a bound) so
+/// the client gets to read the 413 instead of a reset connection.
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    const DRAIN_BEYOND_LIMIT: usize = 64 * 1024 * 1024;
+    let mut stream = body.into_data_stream();
+    let mut first: Option<Bytes> = None;
+    let mut rest = BytesMut::new();
+    let mut total = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::bad_request(format!("Could not read the request body: {e}"), None)
+        })?;
+        total += chunk.len();
+        if total > limit {
+            if total > limit + DRAIN_BEYOND_LIMIT {
+                break;
+            }
+            continue;
+        }
+        match &first {
+            None => first = Some(chunk),
+            Some(f) => {
+                if rest.is_empty() {
+                    rest.extend_from_slice(f);
+                }
+                rest.extend_from_slice(&chunk);
+            }
+        }
+    }
+    if total > limit {
+        return Err(ApiError::too_large(limit));
+    }
+    Ok(if rest.is_empty() {
+        first.unwrap_or_default()
+    } else {
+        rest.freeze()
+    })
+}
+
+/// The presented API key: `Authorization: Bearer KEY` (OpenAI) or `api-key: KEY` (Azure).
+fn api_key(headers: &HeaderMap) -> Option<&str> {
+    if let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let key = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .unwrap_or(value)
+            .trim();
+        return (!key.is_empty()).then_some(key);
+    }
+    headers
+        .get("api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+}
+
+fn meta(request: &ModelRequest, rng: &mut ChaCha8Rng) -> Meta {
+    let created = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (id, item_id) = match request.api {
+        Api::Chat => (format!("chatcmpl-{}", alphanumeric(rng, 29)), String::new()),
+        Api::Responses => (
+            format!("resp_{}", hex(rng, 48)),
+            format!("msg_{}", hex(rng, 48)),
+        ),
+    };
+    Meta {
+        id,
+        item_id,
+        created,
+        model: request.model.clone(),
+        prompt_tokens: request.prompt_tokens,
+        instructions: request.instructions.clone(),
+        format: request.format.clone(),
+        max_output_tokens: request.max_output_tokens,
+    }
+}
+
+fn request_id(rng: &mut ChaCha8Rng) -> HeaderValue {
+    HeaderValue::from_str(&format!("req_{}", hex(rng, 32))).expect("hex is a valid header value")
+}
+
+fn alphanumeric(rng: &mut ChaCha8Rng, len: usize) -> String {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    (0..len)
+        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
+        .collect()
+}
+
+fn hex(rng: &mut ChaCha8Rng, len: usize) -> String {
+    const CHARS: &[u8] = b"0123456789abcdef";
+    (0..len)
+        .map(|_| CHARS[rng.random_range(0..16)] as char)
+        .collect()
+}
+
+async fn list_models(State(shared): State<Arc<Shared>>) -> Response {
+    let runtime = shared.runtime();
+    let data: Vec<_> = runtime
+        .config
+        .models
+        .keys()
+        .map(|id| model_object(id))
+        .collect();
+    json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "object": "list", "data": data }),
+    )
+}
+
+async fn get_model(State(shared): State<Arc<Shared>>, Path(model): Path<String>) -> Response {
+    if shared.runtime().config.models.contains_key(&model) {
+        json_response(StatusCode::OK, &model_object(&model))
+    } else {
+        ApiError::model_not_found(&model).into_response()
+    }
+}
+
+fn model_object(id: &str) -> serde_json::Value {
+    serde_json::json!({ "id": id, "object": "model", "created": 1_715_367_049, "owned_by": "system" })
+}
+
+async fn healthz() -> Response {
+    json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" }))
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    let mut response = shared.metrics.render().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    response
+}
+
+async fn get_config(State(shared): State<Arc<Shared>>) -> Response {
+    json_response(StatusCode::OK, &shared.runtime().config)
+}
+
+/// `PUT /admin/config`: a whole config as JSON (or TOML with a `toml` content type). An invalid
+/// one is refused with 400 and the old one stays.
+async fn put_config(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
+    let limit = shared.runtime().config.max_body_bytes;
+    let result = async {
+        let bytes = read_body(body, limit).await?;
+        let is_toml = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("toml"));
+        let config = if is_toml {
+            let text = std::str::from_utf8(&bytes)
+                .map_err(|_| ApiError::bad_request("The body is not UTF-8.", None))?;
+            MockConfig::from_toml_str(text, "request body").map_err(config_error)?
+        } else {
+            let mut de = serde_json::Deserializer::from_slice(&bytes);
+            let config: MockConfig = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+                let path = e.path().to_string();
+                ApiError::bad_request(
+                    format!("Invalid config at '{path}': {}", e.inner()),
+                    Some(path),
+                )
+            })?;
+            config.validate().map_err(config_error)?;
+            config
+        };
+        shared.replace(config);
+        Ok::<_, ApiError>(())
+    }
+    .await;
+    match result {
+        Ok(()) => json_response(StatusCode::OK, &shared.runtime().config),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn config_error(e: ConfigError) -> ApiError {
+    let field = e.field().map(str::to_owned);
+    ApiError::bad_request(format!("Invalid config: {e}"), field)
+}
+
+async fn unknown_route(method: Method, uri: Uri) -> Response {
+    ApiError::unknown_route(method.as_str(), uri.path()).into_response()
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    ApiError::method_not_allowed(method.as_str(), uri.path()).into_response()
+}
+
+fn json_response<T: serde::Serialize>(status: StatusCode, value: &T) -> Response {
+    let body = serde_json::to_vec(value).expect("response serializes");
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}

@@ -1,0 +1,844 @@
+//! [`PipelineConfig`]: the whole service configuration as serde data, validated in one place.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::ser::Serializer;
+use serde::{Deserialize, Serialize};
+
+/// Configuration of the pipeline service (the `[pipeline]` table of a scenario).
+///
+/// Every field has a default, so an empty table is a working async-mode service pointed at an
+/// OpenAI-compatible server on `http://127.0.0.1:8080/v1`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineConfig {
+    /// Stream framing: the seed's bare `data:` lines or the later named events.
+    pub protocol: Protocol,
+    /// How chains are executed: `"async"`, `{ kind = "threadpool", workers = 6 }` or
+    /// `{ kind = "staged", ... }`.
+    pub mode: Mode,
+    /// Streams served at once; one more is answered 503 at once (admission).
+    pub max_inflight: usize,
+    /// Multiplies every injected delay (hop latency, subscription set-up, retry back-off), every
+    /// timeout and the keep-alive interval. `0.01` runs the seed's seconds as tens of
+    /// milliseconds.
+    pub time_scale: f64,
+    /// Silence after which a `: keepalive` comment is sent (the seed: 1 s).
+    #[serde(with = "humantime_serde")]
+    pub keepalive: Duration,
+    /// A stream still running after this ends with a `timeout` event (the seed: 120 s).
+    #[serde(with = "humantime_serde")]
+    pub chain_timeout: Duration,
+    /// On shutdown, how long in-flight chains may run before they are ended with an error event.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+    /// Keep parsed disposal-rule documents in memory (the authors' Redis idea).
+    pub rule_cache: bool,
+    /// SQLite file holding character ownership; omitted = an in-memory database.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<PathBuf>,
+    /// The OpenAI-compatible upstreams and the call policy.
+    pub openai: OpenAiConfig,
+    /// Hard limit of each stage's execution (retries included).
+    pub stage_timeouts: StageTimeouts,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            protocol: Protocol::Eco2V1,
+            mode: Mode::Async,
+            max_inflight: 4096,
+            time_scale: 1.0,
+            keepalive: Duration::from_secs(1),
+            chain_timeout: Duration::from_secs(120),
+            shutdown_grace: Duration::from_secs(10),
+            rule_cache: true,
+            database: None,
+            openai: OpenAiConfig::default(),
+            stage_timeouts: StageTimeouts::default(),
+        }
+    }
+}
+
+/// Framing of the event stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Protocol {
+    /// Bare `data:` JSON lines, as in the published test (`"eco2-v1"`).
+    #[serde(rename = "eco2-v1")]
+    Eco2V1,
+    /// `event: stage` / `event: ready` / `event: error`, as in later versions (`"named-events"`).
+    #[serde(rename = "named-events")]
+    NamedEvents,
+}
+
+/// Execution structure of the chains.
+///
+/// In TOML either a bare name (`"async"`, `"threadpool"`, `"staged"`, each with its defaults) or
+/// a table with a `kind` key and the mode's fields.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Mode {
+    /// One task per run on the tokio runtime.
+    #[default]
+    Async,
+    /// Whole chains on a pool of `workers` OS threads, each blocked for its chain's duration;
+    /// chains beyond it wait in a queue (the v1.0.0 design with 6 workers).
+    Threadpool {
+        /// Number of OS threads.
+        workers: usize,
+    },
+    /// A queue and a worker pool per stage with a hop latency before each stage, plus a
+    /// per-request event subscription set up before the first event (the Celery chain).
+    Staged(StagedMode),
+}
+
+impl Mode {
+    /// The seed's v1.0.0 thread pool (2 + 4 threads).
+    pub const SEED_THREADPOOL_WORKERS: usize = 6;
+
+    /// The mode's name as written in TOML.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Mode::Async => "async",
+            Mode::Threadpool { .. } => "threadpool",
+            Mode::Staged(_) => "staged",
+        }
+    }
+}
+
+/// The `staged` mode: per-stage pools and the subscription pool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StagedMode {
+    /// Vision stage pool.
+    pub vision: StagePool,
+    /// Rule stage pool.
+    pub rule: StagePool,
+    /// Answer stage pool.
+    pub answer: StagePool,
+    /// Reward stage pool.
+    pub reward: StagePool,
+    /// The character-match pool the reward stage asks (the seed: 16 threads).
+    pub character_match: StagePool,
+    /// The per-request event subscription.
+    pub subscription: Subscription,
+}
+
+impl Default for StagedMode {
+    /// The seed's Celery set-up: gevent 100 on every stage queue, character match 16.
+    fn default() -> Self {
+        let stage = StagePool::default();
+        Self {
+            vision: stage.clone(),
+            rule: stage.clone(),
+            answer: stage.clone(),
+            reward: stage.clone(),
+            character_match: StagePool {
+                workers: 16,
+                ..stage
+            },
+            subscription: Subscription::default(),
+        }
+    }
+}
+
+/// A bounded queue served by a fixed number of workers, reached after a hop latency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StagePool {
+    /// Jobs run at once.
+    pub workers: usize,
+    /// Jobs waiting for a worker; a full queue holds the sender back.
+    pub queue: usize,
+    /// Delay before a job reaches the queue (the broker hop).
+    #[serde(with = "humantime_serde")]
+    pub hop_latency: Duration,
+}
+
+impl Default for StagePool {
+    fn default() -> Self {
+        Self {
+            workers: 100,
+            queue: 10_000,
+            hop_latency: Duration::from_millis(100),
+        }
+    }
+}
+
+/// The per-request event subscription of the staged mode: a slot from a bounded pool, held for
+/// the stream's life, set up before the `started` event goes out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Subscription {
+    /// Subscriptions open at once (broker connections).
+    pub pool: usize,
+    /// Time to set one up once a slot is free.
+    #[serde(with = "humantime_serde")]
+    pub setup: Duration,
+    /// Longest wait for a subscription; after it the run starts without one (the seed waited
+    /// up to 5 s).
+    #[serde(with = "humantime_serde")]
+    pub ready_timeout: Duration,
+}
+
+impl Default for Subscription {
+    fn default() -> Self {
+        Self {
+            pool: 20,
+            setup: Duration::from_millis(50),
+            ready_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// OpenAI-compatible upstreams and the call policy shared by the vision and answer stages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OpenAiConfig {
+    /// Base URLs (ending in `/v1`) with their keys; several spread or absorb rate limits.
+    pub providers: Vec<Provider>,
+    /// Which provider a call tries first.
+    pub routing: Routing,
+    /// Model of the vision stage (Responses API).
+    pub vision_model: String,
+    /// Model of the answer stage (chat completions).
+    pub answer_model: String,
+    /// Limit of one HTTP attempt (the seed's 60 s soft limit).
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Attempts after the first on 429, 5xx, timeouts and connection errors (the seed: 2).
+    pub max_retries: u32,
+    /// First back-off step; attempt n waits a uniform draw from 0 to `base * 2^n` (full jitter),
+    /// at least the server's `retry-after`.
+    #[serde(with = "humantime_serde")]
+    pub backoff_base: Duration,
+    /// Cap of one back-off step.
+    #[serde(with = "humantime_serde")]
+    pub backoff_max: Duration,
+}
+
+impl Default for OpenAiConfig {
+    fn default() -> Self {
+        Self {
+            providers: vec![Provider::new("http://127.0.0.1:8080/v1")],
+            routing: Routing::RoundRobin,
+            vision_model: "gpt-4o".into(),
+            answer_model: "gpt-4o-mini".into(),
+            request_timeout: Duration::from_secs(60),
+            max_retries: 2,
+            backoff_base: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(8),
+        }
+    }
+}
+
+/// One OpenAI-compatible endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provider {
+    /// Base URL including the version segment, e.g. `https://api.openai.com/v1`.
+    pub base_url: String,
+    /// Bearer token; omitted = no `Authorization` header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+    /// Name of an environment variable holding the key, read at start (keeps keys out of files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<String>,
+    /// Extra request headers, e.g. an organisation id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+}
+
+impl Provider {
+    /// A provider without key or headers.
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Self {
+            base_url: base_url.into(),
+            api_key: None,
+            api_key_env: None,
+            headers: BTreeMap::new(),
+        }
+    }
+}
+
+/// Provider choice per call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Routing {
+    /// Calls start on the providers in turn; a limited provider is skipped until its
+    /// `retry-after` has passed.
+    RoundRobin,
+    /// Calls start on the first provider and move to the next one on 429, 5xx or timeout.
+    Failover,
+}
+
+/// Hard execution limit per stage, retries included (the seed: 90 s for the OpenAI stages,
+/// 60 s for rule and reward, 10 s for the character match).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StageTimeouts {
+    /// Vision stage.
+    #[serde(with = "humantime_serde")]
+    pub vision: Duration,
+    /// Rule stage.
+    #[serde(with = "humantime_serde")]
+    pub rule: Duration,
+    /// Answer stage.
+    #[serde(with = "humantime_serde")]
+    pub answer: Duration,
+    /// Reward stage.
+    #[serde(with = "humantime_serde")]
+    pub reward: Duration,
+    /// The reward stage's character match; past it the reward is null.
+    #[serde(with = "humantime_serde")]
+    pub character_match: Duration,
+}
+
+impl Default for StageTimeouts {
+    fn default() -> Self {
+        Self {
+            vision: Duration::from_secs(90),
+            rule: Duration::from_secs(60),
+            answer: Duration::from_secs(90),
+            reward: Duration::from_secs(60),
+            character_match: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A configuration that cannot be read or served.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The TOML text does not parse or does not fit the schema.
+    #[error("{origin}:{line}:{column}: {}{message}", field_prefix(.field))]
+    Parse {
+        /// File name (or other origin) of the text.
+        origin: String,
+        /// 1-based line of the offending text.
+        line: usize,
+        /// 1-based column (in characters) of the offending text.
+        column: usize,
+        /// Dotted path of the field, empty when the error is not about one field.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A field holds a value the service cannot use.
+    #[error("`{field}`: expected {expected}, found {found}")]
+    Invalid {
+        /// Dotted path of the field, e.g. `mode.workers`.
+        field: String,
+        /// The accepted form.
+        expected: String,
+        /// The value given.
+        found: String,
+    },
+    /// The configuration file cannot be read.
+    #[error("cannot read {}: {source}", .path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+fn field_prefix(field: &str) -> String {
+    if field.is_empty() {
+        String::new()
+    } else {
+        format!("`{field}`: ")
+    }
+}
+
+impl ConfigError {
+    /// Dotted path of the offending field, if the error is about one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ConfigError::Parse { field, .. } if !field.is_empty() => Some(field),
+            ConfigError::Invalid { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    fn invalid(field: impl Into<String>, expected: &str, found: impl fmt::Display) -> Self {
+        ConfigError::Invalid {
+            field: field.into(),
+            expected: expected.into(),
+            found: found.to_string(),
+        }
+    }
+}
+
+impl PipelineConfig {
+    /// Parses a TOML document holding the fields of this struct at the top level, then
+    /// validates it. `origin` names the text in errors (usually the file name).
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let parse_error = |field: String, err: toml::de::Error| {
+            let (line, column) = err
+                .span()
+                .map_or((1, 1), |span| line_column(text, span.start));
+            ConfigError::Parse {
+                origin: origin.to_string(),
+                line,
+                column,
+                field,
+                message: err.message().trim_end().to_string(),
+            }
+        };
+        let document =
+            toml::Deserializer::parse(text).map_err(|err| parse_error(String::new(), err))?;
+        let config: Self = serde_path_to_error::deserialize(document).map_err(|err| {
+            let field = err.path().to_string();
+            let field = if field == "." { String::new() } else { field };
+            parse_error(field, err.into_inner())
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads and parses a TOML file (see [`PipelineConfig::from_toml_str`]).
+    pub fn from_toml_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml_str(&text, &path.display().to_string())
+    }
+
+    /// Checks every field; [`crate::Pipeline::start`] refuses a config that fails this.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(self.time_scale.is_finite() && self.time_scale > 0.0) {
+            return Err(ConfigError::invalid(
+                "time_scale",
+                "a finite number > 0 (e.g. 0.01 for hundredfold faster delays)",
+                self.time_scale,
+            ));
+        }
+        at_least("max_inflight", self.max_inflight, 1)?;
+        positive("keepalive", self.keepalive)?;
+        positive("chain_timeout", self.chain_timeout)?;
+        match &self.mode {
+            Mode::Async => {}
+            Mode::Threadpool { workers } => {
+                in_range("mode.workers", *workers, 1, 4096)?;
+            }
+            Mode::Staged(staged) => {
+                for (name, pool) in [
+                    ("vision", &staged.vision),
+                    ("rule", &staged.rule),
+                    ("answer", &staged.answer),
+                    ("reward", &staged.reward),
+                    ("character_match", &staged.character_match),
+                ] {
+                    in_range(&format!("mode.{name}.workers"), pool.workers, 1, 100_000)?;
+                    at_least(&format!("mode.{name}.queue"), pool.queue, 1)?;
+                }
+                at_least("mode.subscription.pool", staged.subscription.pool, 1)?;
+                positive(
+                    "mode.subscription.ready_timeout",
+                    staged.subscription.ready_timeout,
+                )?;
+            }
+        }
+        let openai = &self.openai;
+        if openai.providers.is_empty() {
+            return Err(ConfigError::invalid(
+                "openai.providers",
+                "at least one provider, e.g. [{ base_url = \"http://127.0.0.1:8080/v1\" }]",
+                "an empty list",
+            ));
+        }
+        for (i, provider) in openai.providers.iter().enumerate() {
+            let field = format!("openai.providers[{i}].base_url");
+            match reqwest::Url::parse(&provider.base_url) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {}
+                _ => {
+                    return Err(ConfigError::invalid(
+                        field,
+                        "an http(s) URL such as \"http://127.0.0.1:8080/v1\"",
+                        format!("{:?}", provider.base_url),
+                    ));
+                }
+            }
+            for (name, value) in &provider.headers {
+                let valid = reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_ok()
+                    && reqwest::header::HeaderValue::from_str(value).is_ok();
+                if !valid {
+                    return Err(ConfigError::invalid(
+                        format!("openai.providers[{i}].headers"),
+                        "valid HTTP header names and values",
+                        format!("{name:?} = {value:?}"),
+                    ));
+                }
+            }
+        }
+        for (field, model) in [
+            ("openai.vision_model", &openai.vision_model),
+            ("openai.answer_model", &openai.answer_model),
+        ] {
+            if model.trim().is_empty() {
+                return Err(ConfigError::invalid(field, "a model name", "\"\""));
+            }
+        }
+        positive("openai.request_timeout", openai.request_timeout)?;
+        in_range("openai.max_retries", openai.max_retries as usize, 0, 20)?;
+        if openai.backoff_max < openai.backoff_base {
+            return Err(ConfigError::invalid(
+                "openai.backoff_max",
+                "a duration >= openai.backoff_base",
+                humantime::format_duration(openai.backoff_max),
+            ));
+        }
+        let t = &self.stage_timeouts;
+        for (name, d) in [
+            ("vision", t.vision),
+            ("rule", t.rule),
+            ("answer", t.answer),
+            ("reward", t.reward),
+            ("character_match", t.character_match),
+        ] {
+            positive(&format!("stage_timeouts.{name}"), d)?;
+        }
+        Ok(())
+    }
+
+    /// `d` multiplied by [`PipelineConfig::time_scale`].
+    pub(crate) fn scaled(&self, d: Duration) -> Duration {
+        d.mul_f64(self.time_scale)
+    }
+}
+
+fn at_least(field: &str, value: usize, min: usize) -> Result<(), ConfigError> {
+    if value < min {
+        return Err(ConfigError::invalid(
+            field,
+            &format!("an integer >= {min}"),
+            value,
+        ));
+    }
+    Ok(())
+}
+
+fn in_range(field: &str, value: usize, min: usize, max: usize) -> Result<(), ConfigError> {
+    if !(min..=max).contains(&value) {
+        return Err(ConfigError::invalid(
+            field,
+            &format!("an integer from {min} to {max}"),
+            value,
+        ));
+    }
+    Ok(())
+}
+
+fn positive(field: &str, d: Duration) -> Result<(), ConfigError> {
+    if d.is_zero() {
+        return Err(ConfigError::invalid(
+            field,
+            "a duration > 0 such as \"500ms\" or \"1m30s\"",
+            "0s",
+        ));
+    }
+    Ok(())
+}
+
+/// 1-based line and column (in characters) of byte offset `at` in `text`.
+fn line_column(text: &str, at: usize) -> (usize, usize) {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+// `mode` reads as a bare name or as a table tagged with `kind`. The table is read as one flat
+// struct rather than as a serde-tagged enum: tagged enums buffer their input, which loses the
+// line/column and field path of errors inside the table.
+
+#[derive(Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum ModeTable<'a> {
+    Threadpool { workers: usize },
+    Staged(&'a StagedMode),
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum ModeKind {
+    Async,
+    Threadpool,
+    Staged,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModeFields {
+    kind: ModeKind,
+    workers: Option<usize>,
+    vision: Option<StagePool>,
+    rule: Option<StagePool>,
+    answer: Option<StagePool>,
+    reward: Option<StagePool>,
+    character_match: Option<StagePool>,
+    subscription: Option<Subscription>,
+}
+
+impl ModeFields {
+    fn into_mode<E: de::Error>(self) -> Result<Mode, E> {
+        let staged_fields = [
+            ("vision", self.vision.is_some()),
+            ("rule", self.rule.is_some()),
+            ("answer", self.answer.is_some()),
+            ("reward", self.reward.is_some()),
+            ("character_match", self.character_match.is_some()),
+            ("subscription", self.subscription.is_some()),
+        ];
+        let misplaced = |kind: &str, allowed: &[&str]| {
+            let given = std::iter::once(("workers", self.workers.is_some()))
+                .chain(staged_fields)
+                .find(|(name, given)| *given && !allowed.contains(name));
+            match given {
+                Some((name, _)) => Err(E::custom(format!(
+                    "`{name}` is not a setting of mode kind \"{kind}\""
+                ))),
+                None => Ok(()),
+            }
+        };
+        match self.kind {
+            ModeKind::Async => {
+                misplaced("async", &[])?;
+                Ok(Mode::Async)
+            }
+            ModeKind::Threadpool => {
+                misplaced("threadpool", &["workers"])?;
+                Ok(Mode::Threadpool {
+                    workers: self.workers.unwrap_or(Mode::SEED_THREADPOOL_WORKERS),
+                })
+            }
+            ModeKind::Staged => {
+                misplaced(
+                    "staged",
+                    &[
+                        "vision",
+                        "rule",
+                        "answer",
+                        "reward",
+                        "character_match",
+                        "subscription",
+                    ],
+                )?;
+                let d = StagedMode::default();
+                Ok(Mode::Staged(StagedMode {
+                    vision: self.vision.unwrap_or(d.vision),
+                    rule: self.rule.unwrap_or(d.rule),
+                    answer: self.answer.unwrap_or(d.answer),
+                    reward: self.reward.unwrap_or(d.reward),
+                    character_match: self.character_match.unwrap_or(d.character_match),
+                    subscription: self.subscription.unwrap_or(d.subscription),
+                }))
+            }
+        }
+    }
+}
+
+impl Serialize for Mode {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Mode::Async => serializer.serialize_str("async"),
+            Mode::Threadpool { workers } => {
+                ModeTable::Threadpool { workers: *workers }.serialize(serializer)
+            }
+            Mode::Staged(staged) => ModeTable::Staged(staged).serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Mode {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ModeVisitor;
+
+        impl<'de> Visitor<'de> for ModeVisitor {
+            type Value = Mode;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "\"async\", \"threadpool\", \"staged\" or a table such as \
+                     { kind = \"threadpool\", workers = 6 }",
+                )
+            }
+
+            fn visit_str<E: de::Error>(self, name: &str) -> Result<Mode, E> {
+                match name {
+                    "async" => Ok(Mode::Async),
+                    "threadpool" => Ok(Mode::Threadpool {
+                        workers: Mode::SEED_THREADPOOL_WORKERS,
+                    }),
+                    "staged" => Ok(Mode::Staged(StagedMode::default())),
+                    other => Err(E::unknown_variant(
+                        other,
+                        &["async", "threadpool", "staged"],
+                    )),
+                }
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Mode, A::Error> {
+                ModeFields::deserialize(de::value::MapAccessDeserializer::new(map))?.into_mode()
+            }
+        }
+
+        deserializer.deserialize_any(ModeVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_round_trips_through_toml() {
+        let config = PipelineConfig::default();
+        let text = toml::to_string(&config).unwrap();
+        assert_eq!(PipelineConfig::from_toml_str(&text, "t").unwrap(), config);
+    }
+
+    #[test]
+    fn every_mode_round_trips_through_toml() {
+        for mode in [
+            Mode::Async,
+            Mode::Threadpool { workers: 10 },
+            Mode::Staged(StagedMode::default()),
+        ] {
+            let config = PipelineConfig {
+                mode,
+                ..PipelineConfig::default()
+            };
+            let text = toml::to_string(&config).unwrap();
+            assert_eq!(PipelineConfig::from_toml_str(&text, "t").unwrap(), config);
+        }
+    }
+
+    #[test]
+    fn mode_reads_names_and_tables() {
+        let parse = |text: &str| PipelineConfig::from_toml_str(text, "t").unwrap().mode;
+        assert_eq!(parse("mode = \"async\""), Mode::Async);
+        assert_eq!(
+            parse("mode = \"threadpool\""),
+            Mode::Threadpool { workers: 6 }
+        );
+        assert_eq!(
+            parse("mode = { kind = \"threadpool\", workers = 5 }"),
+            Mode::Threadpool { workers: 5 }
+        );
+        let staged = parse(
+            "[mode]\nkind = \"staged\"\nvision = { workers = 3, hop_latency = \"20ms\" }\n\
+             subscription = { pool = 4 }\n",
+        );
+        let Mode::Staged(staged) = staged else {
+            panic!("expected staged, got {staged:?}");
+        };
+        assert_eq!(staged.vision.workers, 3);
+        assert_eq!(staged.vision.hop_latency, Duration::from_millis(20));
+        assert_eq!(staged.rule, StagePool::default());
+        assert_eq!(staged.character_match.workers, 16);
+        assert_eq!(staged.subscription.pool, 4);
+    }
+
+    #[test]
+    fn parse_error_names_line_column_and_field() {
+        let text = "max_inflight = 10\n\n[mode]\nkind = \"threadpool\"\nworkers = \"six\"\n";
+        let err = PipelineConfig::from_toml_str(text, "scenario.toml").unwrap_err();
+        let ConfigError::Parse {
+            origin,
+            line,
+            column,
+            field,
+            ..
+        } = &err
+        else {
+            panic!("expected a parse error, got {err:?}");
+        };
+        assert_eq!(origin, "scenario.toml");
+        assert_eq!((*line, *column), (5, 11), "{err}");
+        assert_eq!(field, "mode.workers");
+        assert!(
+            err.to_string()
+                .starts_with("scenario.toml:5:11: `mode.workers`")
+        );
+    }
+
+    #[test]
+    fn unknown_field_is_refused_with_its_location() {
+        let text = "[openai]\nvision_model = \"gpt-4o\"\nvison_model = \"x\"\n";
+        let err = PipelineConfig::from_toml_str(text, "p.toml").unwrap_err();
+        let message = err.to_string();
+        assert!(message.starts_with("p.toml:3:1:"), "{message}");
+        assert!(message.contains("vison_model"), "{message}");
+    }
+
+    #[test]
+    fn mode_settings_must_fit_the_kind() {
+        let err = PipelineConfig::from_toml_str(
+            "mode = { kind = \"threadpool\", vision = { workers = 2 } }",
+            "t",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("`vision` is not a setting"),
+            "{err}"
+        );
+        let err = PipelineConfig::from_toml_str("mode = \"celery\"", "t").unwrap_err();
+        assert_eq!(err.field(), Some("mode"), "{err}");
+    }
+
+    #[test]
+    fn syntax_error_has_a_location() {
+        let err = PipelineConfig::from_toml_str("a = [\n", "x.toml").unwrap_err();
+        assert!(
+            matches!(err, ConfigError::Parse { line: 1 | 2, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let cases: Vec<(&str, &str)> = vec![
+            ("time_scale = 0.0", "time_scale"),
+            ("max_inflight = 0", "max_inflight"),
+            (
+                "mode = { kind = \"threadpool\", workers = 0 }",
+                "mode.workers",
+            ),
+            (
+                "mode = { kind = \"staged\", answer = { workers = 0 } }",
+                "mode.answer.workers",
+            ),
+            ("[openai]\nproviders = []", "openai.providers"),
+            (
+                "[openai]\nproviders = [{ base_url = \"ftp://x\" }]",
+                "openai.providers[0].base_url",
+            ),
+            ("stage_timeouts = { rule = \"0s\" }", "stage_timeouts.rule"),
+            ("keepalive = \"0ms\"", "keepalive"),
+        ];
+        for (text, field) in cases {
+            let err = PipelineConfig::from_toml_str(text, "t").unwrap_err();
+            assert_eq!(err.field(), Some(field), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn durations_are_human_friendly() {
+        let config =
+            PipelineConfig::from_toml_str("chain_timeout = \"1m30s\"\nkeepalive = \"250ms\"", "t")
+                .unwrap();
+        assert_eq!(config.chain_timeout, Duration::from_secs(90));
+        assert_eq!(config.keepalive, Duration::from_millis(250));
+    }
+}

@@ -1,0 +1,261 @@
+//! The API side of a run: takes the chain's events, adds `: keepalive` comments and the chain
+//! timeout, and keeps the `scan_sse_*` metrics the way the seed's API did (TTFB to the first
+//! stage event, stage durations as relayed, outcome at stream end).
+//!
+//! Dropping a relay (the client went away) cancels its run and counts it as `cancelled`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
+use tokio::time::Instant;
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+use crate::chain::Stage;
+use crate::events::{Event, StageStatus};
+use crate::metrics::{Metrics, StageLabel, StatusLabel};
+
+/// Which endpoint a run serves; only streams feed the `scan_sse_*` series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Stream,
+    Classify,
+}
+
+/// Outcome of a finished run (the `status` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Success,
+    Failed,
+    Timeout,
+}
+
+impl Outcome {
+    fn label(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failed => "failed",
+            Outcome::Timeout => "timeout",
+        }
+    }
+
+    fn of(event: &Event) -> Self {
+        match event {
+            Event::Stage {
+                status: StageStatus::Completed,
+                ..
+            } => Outcome::Success,
+            Event::Timeout { .. } => Outcome::Timeout,
+            _ => Outcome::Failed,
+        }
+    }
+}
+
+/// What the relay hands on next.
+pub(crate) enum Next {
+    Keepalive,
+    Event(Event),
+}
+
+/// An admitted request: its slot and its place in the in-flight count, released on drop.
+pub(crate) struct Admitted {
+    _permit: OwnedSemaphorePermit,
+    inflight: watch::Sender<usize>,
+    connection: Option<Arc<Metrics>>,
+}
+
+impl Admitted {
+    pub fn new(
+        permit: OwnedSemaphorePermit,
+        inflight: watch::Sender<usize>,
+        kind: Kind,
+        metrics: &Arc<Metrics>,
+    ) -> Self {
+        inflight.send_modify(|n| *n += 1);
+        let connection = (kind == Kind::Stream).then(|| {
+            metrics.connections_active.inc();
+            metrics.clone()
+        });
+        Self {
+            _permit: permit,
+            inflight,
+            connection,
+        }
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        if let Some(metrics) = &self.connection {
+            metrics.connections_active.dec();
+        }
+        self.inflight.send_modify(|n| *n -= 1);
+    }
+}
+
+/// Timing limits of a relay, already scaled.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub keepalive: Duration,
+    pub chain_timeout: Duration,
+}
+
+pub(crate) struct Relay {
+    kind: Kind,
+    task_id: String,
+    events: mpsc::Receiver<Event>,
+    limits: Limits,
+    started_at: Instant,
+    deadline: Instant,
+    /// Fired when the server's shutdown grace is over.
+    abort: CancellationToken,
+    /// Cancels the run when the relay goes away.
+    _cancel: DropGuard,
+    metrics: Arc<Metrics>,
+    stage_started: [Option<Instant>; 4],
+    first_stage_seen: bool,
+    finished: bool,
+    _admitted: Admitted,
+}
+
+impl Relay {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        kind: Kind,
+        task_id: String,
+        events: mpsc::Receiver<Event>,
+        started_at: Instant,
+        limits: Limits,
+        cancel: CancellationToken,
+        abort: CancellationToken,
+        metrics: Arc<Metrics>,
+        admitted: Admitted,
+    ) -> Self {
+        Self {
+            kind,
+            task_id,
+            events,
+            limits,
+            started_at,
+            deadline: started_at + limits.chain_timeout,
+            abort,
+            _cancel: cancel.drop_guard(),
+            metrics,
+            stage_started: [None; 4],
+            first_stage_seen: false,
+            finished: false,
+            _admitted: admitted,
+        }
+    }
+
+    /// The next event or keep-alive; `None` after the terminal event.
+    pub async fn next(&mut self) -> Option<Next> {
+        if self.finished {
+            return None;
+        }
+        let event = tokio::select! {
+            biased;
+            _ = self.abort.cancelled() => Event::Error {
+                error: "SERVER_SHUTTING_DOWN".into(),
+            },
+            _ = tokio::time::sleep_until(self.deadline) => Event::Timeout {
+                task_id: self.task_id.clone(),
+            },
+            received = tokio::time::timeout(self.limits.keepalive, self.events.recv()) => {
+                match received {
+                    Err(_) => return Some(Next::Keepalive),
+                    Ok(Some(event)) => event,
+                    // The run stopped without a terminal event (it panicked).
+                    Ok(None) => Event::Error {
+                        error: "the chain stopped without a result".into(),
+                    },
+                }
+            }
+        };
+        self.observe(&event);
+        Some(Next::Event(event))
+    }
+
+    fn observe(&mut self, event: &Event) {
+        let now = Instant::now();
+        if let Event::Stage { stage, status, .. } = event {
+            if self.kind == Kind::Stream {
+                if !self.first_stage_seen {
+                    self.first_stage_seen = true;
+                    self.metrics
+                        .ttfb
+                        .observe((now - self.started_at).as_secs_f64());
+                }
+                self.observe_stage(*stage, *status, now);
+            }
+        }
+        if event.is_terminal() {
+            self.finish(Outcome::of(event), now);
+        }
+    }
+
+    fn observe_stage(&mut self, stage: Stage, status: StageStatus, now: Instant) {
+        let slot = &mut self.stage_started[stage as usize];
+        match status {
+            StageStatus::Started => *slot = Some(now),
+            StageStatus::Completed => {
+                if let Some(started) = slot.take() {
+                    self.metrics
+                        .stage_duration
+                        .get_or_create(&StageLabel {
+                            stage: stage.name(),
+                        })
+                        .observe((now - started).as_secs_f64());
+                }
+            }
+            StageStatus::Failed => {}
+        }
+    }
+
+    fn finish(&mut self, outcome: Outcome, now: Instant) {
+        self.finished = true;
+        let elapsed = (now - self.started_at).as_secs_f64();
+        let status = StatusLabel {
+            status: outcome.label(),
+        };
+        match self.kind {
+            Kind::Stream => {
+                self.metrics.requests.get_or_create(&status).inc();
+                self.metrics.chain_duration.observe(elapsed);
+            }
+            Kind::Classify => {
+                self.metrics.classify_requests.get_or_create(&status).inc();
+                self.metrics.classify_duration.observe(elapsed);
+            }
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        if !self.finished {
+            let status = StatusLabel {
+                status: "cancelled",
+            };
+            match self.kind {
+                Kind::Stream => self.metrics.requests.get_or_create(&status).inc(),
+                Kind::Classify => self.metrics.classify_requests.get_or_create(&status).inc(),
+            };
+        }
+    }
+}
+
+/// The relay as an SSE body: framed events and keep-alive comments.
+pub(crate) fn sse_body(
+    relay: Relay,
+    protocol: crate::config::Protocol,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::convert::Infallible>> {
+    futures_util::stream::unfold(relay, move |mut relay| async move {
+        let bytes = match relay.next().await? {
+            Next::Keepalive => Bytes::from_static(crate::events::KEEPALIVE),
+            Next::Event(event) => event.encode(protocol),
+        };
+        Some((Ok(bytes), relay))
+    })
+}

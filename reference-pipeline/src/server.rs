@@ -1,0 +1,330 @@
+//! HTTP routes: the streaming and non-streaming scan endpoints, `/metrics`, `/healthz`,
+//! `/readyz`, and JSON errors for everything else.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::chain::{Context, Run, ScanInput};
+use crate::config::Protocol;
+use crate::events::{Event, StageStatus};
+use crate::exec::Executor;
+use crate::metrics::{self, Metrics};
+use crate::relay::{Admitted, Kind, Limits, Next, Relay, sse_body};
+
+/// State shared by every request.
+pub(crate) struct Shared {
+    pub protocol: Protocol,
+    pub limits: Limits,
+    pub max_inflight: usize,
+    pub ctx: Arc<Context>,
+    pub executor: Executor,
+    pub metrics: Arc<Metrics>,
+    pub admission: Arc<Semaphore>,
+    /// Requests admitted and not yet answered to the end.
+    pub inflight: watch::Sender<usize>,
+    pub draining: AtomicBool,
+    /// Ends every relay with an error event (end of the shutdown grace).
+    pub abort: CancellationToken,
+}
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/api/v1/scan/classify/completion", post(completion))
+        .route("/api/v1/scan/classify", post(classify))
+        .route("/metrics", get(metrics))
+        .route(
+            "/healthz",
+            get(|| async { Json::ok(json!({"status": "ok"})) }),
+        )
+        .route("/readyz", get(readyz))
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such route") })
+        .method_not_allowed_fallback(|| async {
+            error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                "method not allowed on this route",
+            )
+        })
+        .with_state(shared)
+}
+
+/// A JSON response.
+struct Json;
+
+impl Json {
+    fn ok(value: Value) -> Response {
+        Self::with_status(StatusCode::OK, value)
+    }
+
+    fn with_status(status: StatusCode, value: Value) -> Response {
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            value.to_string(),
+        )
+            .into_response()
+    }
+}
+
+fn error(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Response {
+    ApiError::new(status, code, detail).into_response()
+}
+
+/// A refused request: `{"error": CODE, "detail": "..."}` with its status.
+struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+    retry_after: bool,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+            retry_after: false,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = Json::with_status(
+            self.status,
+            json!({"error": self.code, "detail": self.detail}),
+        );
+        if self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+        shared.metrics.encode(),
+    )
+        .into_response()
+}
+
+async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
+    if shared.draining.load(Ordering::Relaxed) {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "DRAINING",
+            "the server is shutting down",
+        )
+    } else {
+        Json::ok(json!({"status": "ready"}))
+    }
+}
+
+/// A request that passed the checks: either a chain to run or the seed's image error.
+enum Scan {
+    Run(Arc<ScanInput>),
+    ImageUrlRequired,
+}
+
+/// The checks shared by both endpoints, in the seed's order: user (401), body (400), admission
+/// (503).
+fn admit(
+    shared: &Arc<Shared>,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    kind: Kind,
+) -> Result<(Scan, Admitted), ApiError> {
+    let user_id = headers
+        .get("x-user-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHORIZED",
+                "missing x-user-id header",
+            )
+        })?;
+    let body = body.map_err(|e| ApiError::new(e.status(), "INVALID_BODY", e.body_text()))?;
+    let body: Value = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "INVALID_JSON",
+            format!("the body is not JSON: {e}"),
+        )
+    })?;
+    let Value::Object(body) = body else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "INVALID_JSON",
+            "the body must be a JSON object with image_url and user_input",
+        ));
+    };
+    let user_input = match body.get("user_input") {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "INVALID_JSON",
+                "user_input must be a string",
+            ));
+        }
+    };
+    if shared.draining.load(Ordering::Relaxed) {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "DRAINING",
+            "the server is shutting down",
+        ));
+    }
+    let Ok(permit) = shared.admission.clone().try_acquire_owned() else {
+        shared.metrics.admission_rejected.inc();
+        return Err(ApiError {
+            retry_after: true,
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "OVERLOADED",
+                format!("{} requests are already in flight", shared.max_inflight),
+            )
+        });
+    };
+    let admitted = Admitted::new(permit, shared.inflight.clone(), kind, &shared.metrics);
+    let scan = match body.get("image_url").and_then(Value::as_str) {
+        Some(url) if is_http_url(url) => Scan::Run(Arc::new(ScanInput {
+            task_id: uuid::Uuid::new_v4().to_string(),
+            user_id: user_id.to_string(),
+            image_url: url.to_string(),
+            user_input,
+        })),
+        _ => Scan::ImageUrlRequired,
+    };
+    Ok((scan, admitted))
+}
+
+fn is_http_url(url: &str) -> bool {
+    reqwest::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+}
+
+/// Starts the run (or the image error) and returns the relay that reads it.
+fn launch(shared: &Arc<Shared>, scan: Scan, admitted: Admitted, kind: Kind) -> Relay {
+    let started_at = Instant::now();
+    let (events, receiver) = mpsc::channel(16);
+    let cancel = CancellationToken::new();
+    let task_id = match scan {
+        Scan::Run(input) => {
+            let task_id = input.task_id.clone();
+            let run = Run {
+                input,
+                events,
+                cancel: cancel.clone(),
+            };
+            shared.executor.submit(&shared.ctx, run);
+            task_id
+        }
+        Scan::ImageUrlRequired => {
+            let _ = events.try_send(Event::Error {
+                error: "IMAGE_URL_REQUIRED".into(),
+            });
+            String::new()
+        }
+    };
+    Relay::new(
+        kind,
+        task_id,
+        receiver,
+        started_at,
+        shared.limits,
+        cancel,
+        shared.abort.clone(),
+        shared.metrics.clone(),
+        admitted,
+    )
+}
+
+async fn completion(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let (scan, admitted) = match admit(&shared, &headers, body, Kind::Stream) {
+        Ok(admitted) => admitted,
+        Err(refused) => return refused.into_response(),
+    };
+    let relay = launch(&shared, scan, admitted, Kind::Stream);
+    let mut response = Body::from_stream(sse_body(relay, shared.protocol)).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+/// The seed's non-streaming endpoint: the same chain, answered as one JSON document.
+async fn classify(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let (scan, admitted) = match admit(&shared, &headers, body, Kind::Classify) {
+        Ok(admitted) => admitted,
+        Err(refused) => return refused.into_response(),
+    };
+    let mut relay = launch(&shared, scan, admitted, Kind::Classify);
+    while let Some(next) = relay.next().await {
+        let Next::Event(event) = next else { continue };
+        if !event.is_terminal() {
+            continue;
+        }
+        return match event {
+            Event::Stage {
+                status: StageStatus::Completed,
+                result: Some(result),
+                ..
+            } => Json::ok(serde_json::to_value(&*result).expect("result serializes")),
+            Event::Stage { stage, error, .. } => Json::with_status(
+                StatusCode::BAD_GATEWAY,
+                json!({"error": "STAGE_FAILED", "step": stage.name(), "detail": error}),
+            ),
+            Event::Timeout { task_id } => Json::with_status(
+                StatusCode::GATEWAY_TIMEOUT,
+                json!({"error": "TIMEOUT", "task_id": task_id}),
+            ),
+            Event::Error { error: code } if code == "IMAGE_URL_REQUIRED" => error(
+                StatusCode::BAD_REQUEST,
+                "IMAGE_URL_REQUIRED",
+                "image_url must be an http(s) URL",
+            ),
+            Event::Error { error: detail } => {
+                error(StatusCode::SERVICE_UNAVAILABLE, "ERROR", detail)
+            }
+            Event::Started { .. } => continue,
+        };
+    }
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "ERROR",
+        "the chain ended without a result",
+    )
+}
