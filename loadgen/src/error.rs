@@ -9,6 +9,12 @@ pub mod exit {
     pub const RUNTIME: u8 = 1;
     /// Bad usage or bad input.
     pub const USAGE: u8 = 2;
+    /// Success.
+    pub const OK: u8 = 0;
+    /// Thresholds or the gate failed (k6's code).
+    pub const THRESHOLDS: u8 = 99;
+    /// Interrupted by Ctrl-C; a partial report was written.
+    pub const INTERRUPTED: u8 = 130;
 }
 
 /// Why a command failed.
@@ -23,6 +29,9 @@ pub enum CliError {
     /// The subcommand exists in the interface but its work is not built yet.
     #[error("`scan-bench {0}` is not built yet in this version of scan-bench")]
     NotBuilt(&'static str),
+    /// The run failed.
+    #[error("{0}")]
+    Run(String),
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
@@ -40,7 +49,7 @@ impl CliError {
                     exit::RUNTIME
                 }
             }
-            CliError::NotBuilt(_) | CliError::Output(_) => exit::RUNTIME,
+            CliError::NotBuilt(_) | CliError::Output(_) | CliError::Run(_) => exit::RUNTIME,
         })
     }
 }

@@ -7,3 +7,6 @@ pub mod request;
 pub mod schedule;
 pub mod measure;
 pub mod engine;
+pub mod scrape;
+pub mod run;
+pub mod stack;

@@ -10,25 +10,27 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::args::{Cli, Command};
+use crate::error::CliError;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    let done = |r: Result<(), CliError>| r.map(|()| error::exit::OK);
     let result = match &cli.command {
-        Command::List => commands::list(&mut out),
-        Command::Show(args) => commands::show(args, &mut out),
-        Command::Validate(args) => commands::validate(args, &mut out),
-        Command::Run(_) => commands::not_built("run"),
-        Command::Compare(_) => commands::not_built("compare"),
-        Command::Gate(_) => commands::not_built("gate"),
-        Command::Merge(_) => commands::not_built("merge"),
-        Command::Reproduce(_) => commands::not_built("reproduce"),
-        Command::Serve(_) => commands::not_built("serve"),
+        Command::List => done(commands::list(&mut out)),
+        Command::Show(args) => done(commands::show(args, &mut out)),
+        Command::Validate(args) => done(commands::validate(args, &mut out)),
+        Command::Run(args) => commands::run(args, &mut out),
+        Command::Compare(_) => done(commands::not_built("compare")),
+        Command::Gate(_) => done(commands::not_built("gate")),
+        Command::Merge(_) => done(commands::not_built("merge")),
+        Command::Reproduce(_) => done(commands::not_built("reproduce")),
+        Command::Serve(_) => done(commands::not_built("serve")),
     };
     let _ = out.flush();
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("scan-bench: {e}");
             e.exit_code()

@@ -10,6 +10,8 @@ use crate::scenario::{LoadModel, Scenario};
 pub struct Overrides {
     /// Run against this base URL instead of the scenario's target (or the embedded stack).
     pub target: Option<String>,
+    /// Scrape the target's metrics here instead of `{target}/metrics`.
+    pub target_metrics: Option<String>,
     /// Rescale the closed model's stage targets so the peak is this many virtual users,
     /// keeping the profile's shape (`eco2-vu34 --vus 10` ramps to 10, holds, ramps down).
     pub vus: Option<u32>,
@@ -27,6 +29,9 @@ impl Overrides {
     pub fn apply(&self, scenario: &mut Scenario) -> Result<(), ScenarioError> {
         if let Some(target) = &self.target {
             scenario.target = Some(target.clone());
+        }
+        if let Some(metrics) = &self.target_metrics {
+            scenario.target_metrics = Some(metrics.clone());
         }
         if let Some(seed) = self.seed {
             scenario.seed = seed;

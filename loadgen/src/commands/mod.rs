@@ -1,8 +1,10 @@
 //! One module per subcommand; each turns raw arguments into resolved settings, then works.
 
 mod catalog;
+mod run;
 
 pub use catalog::{list, show, validate};
+pub use run::run;
 
 use crate::error::CliError;
 

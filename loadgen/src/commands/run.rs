@@ -1,0 +1,107 @@
+//! `scan-bench run`: resolve the scenario, run it, write the report, judge the thresholds.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use loadgen::measure::LiveView;
+use scenarios::{Overrides, catalog};
+use tokio_util::sync::CancellationToken;
+
+use crate::args::{ReportFormat, RunArgs};
+use crate::error::{CliError, exit};
+
+/// Runs the scenario; the exit code says whether thresholds held.
+pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
+    let name = args.scenario.as_deref().unwrap_or(catalog::DEFAULT_SCENARIO);
+    let overrides = Overrides {
+        target: args.target.clone(),
+        target_metrics: args.target_metrics.clone(),
+        vus: args.vus,
+        duration: args.duration,
+        time_scale: args.time_scale,
+        seed: args.seed,
+    };
+    let scenario = scenarios::open(name)?.resolve(&overrides)?;
+    for (given, what) in [
+        (args.shard.is_some(), "run --shard"),
+        (args.metrics_listen.is_some(), "run --metrics-listen"),
+        (args.baseline.is_some(), "run --baseline"),
+    ] {
+        if given {
+            return Err(CliError::NotBuilt(what));
+        }
+    }
+    if let Some(format) = args.format.iter().find(|f| !matches!(f, ReportFormat::Term | ReportFormat::Json)) {
+        return Err(CliError::NotBuilt(match format {
+            ReportFormat::Md => "run --format md",
+            ReportFormat::Html => "run --format html",
+            _ => "run --format junit",
+        }));
+    }
+    let dir = args.out.clone().unwrap_or_else(|| default_out_dir(&scenario.name));
+
+    let stop = CancellationToken::new();
+    install_interrupt_handler(stop.clone())?;
+    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(CliError::Output)?;
+    let report = runtime.block_on(loadgen::run::run(&scenario, stop.clone(), Box::new(move |elapsed, total, vus, live| {
+        if show_progress {
+            progress_line(elapsed, total, vus, live);
+        }
+    })));
+    if show_progress {
+        eprint!("\r\x1b[K");
+    }
+    let report = report.map_err(|e| CliError::Run(e.to_string()))?;
+    let path = dir.join("report.json");
+    report.write_atomic(&path).map_err(|e| CliError::Run(e.to_string()))?;
+    write!(out, "{}", reports::render::terminal(&report))?;
+    writeln!(out, "\nreport: {}", path.display())?;
+    Ok(if report.partial {
+        exit::INTERRUPTED
+    } else if reports::thresholds::all_passed(&report.thresholds) {
+        exit::OK
+    } else {
+        exit::THRESHOLDS
+    })
+}
+
+/// `./scan-bench-results/<scenario>-<UTC timestamp>/`.
+fn default_out_dir(name: &str) -> PathBuf {
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let stamp: String = now.chars().filter(|c| c.is_ascii_digit() || *c == 'T').collect();
+    PathBuf::from("scan-bench-results").join(format!("{name}-{stamp}"))
+}
+
+/// First Ctrl-C: stop starting requests, give open streams a short grace, write a partial
+/// report. Second: leave at once.
+fn install_interrupt_handler(stop: CancellationToken) -> Result<(), CliError> {
+    ctrlc::set_handler(move || {
+        if stop.is_cancelled() {
+            std::process::exit(i32::from(exit::INTERRUPTED));
+        }
+        eprintln!("\nscan-bench: interrupted; finishing open streams, Ctrl-C again to quit at once");
+        stop.cancel();
+    })
+    .map_err(|e| CliError::Run(format!("cannot catch Ctrl-C: {e}")))
+}
+
+fn progress_line(elapsed: Duration, total: Duration, vus: u64, live: &LiveView) {
+    let pair = |p: Option<(f64, f64)>| {
+        p.map_or("-".to_owned(), |(a, b)| format!("{}/{}", reports_ms(a), reports_ms(b)))
+    };
+    eprint!(
+        "\r\x1b[K{:>6.1}s/{:.1}s  vus {vus:>4}  done {:>6}  failed {:>5}  chain p50/p95 {}  ttfb p50/p95 {}",
+        elapsed.as_secs_f64(),
+        total.as_secs_f64(),
+        live.ended,
+        live.failed,
+        pair(live.chain_p50_p95),
+        pair(live.ttfb_p50_p95),
+    );
+}
+
+fn reports_ms(v: f64) -> String {
+    if v >= 1000.0 { format!("{:.2}s", v / 1000.0) } else { format!("{v:.0}ms") }
+}

@@ -1,0 +1,165 @@
+//! One run from a resolved scenario to a `RunReport`: start the embedded stack if needed,
+//! scrape the target's metrics around the load, drive the load, assemble the report.
+
+use std::time::{Duration, SystemTime};
+
+use reports::{Environment, RunReport, SCHEMA_VERSION};
+use scenarios::Scenario;
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::{self, EngineError};
+use crate::measure::LiveView;
+use crate::scrape::{Snapshot, server_view};
+use crate::stack::{EmbeddedStack, StackError};
+
+/// Why a run produced no report.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The embedded stack did not start.
+    #[error(transparent)]
+    Stack(#[from] StackError),
+    /// The engine failed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// The progress callback: elapsed, profile length, active VUs, live figures.
+pub type OnLive = Box<dyn Fn(Duration, Duration, u64, &LiveView) + Send + 'static>;
+
+/// Runs a resolved scenario to its report (thresholds evaluated). `stop` ends it early as
+/// interrupted; the report then says `partial`.
+pub async fn run(scenario: &Scenario, stop: CancellationToken, on_live: OnLive) -> Result<RunReport, RunError> {
+    let stack = match &scenario.target {
+        Some(_) => None,
+        None => Some(EmbeddedStack::start(scenario).await?),
+    };
+    let (target, metrics_url) = match (&stack, &scenario.target) {
+        (Some(stack), _) => (stack.target(), Some(stack.metrics_url())),
+        (None, Some(target)) => {
+            let metrics = scenario.target_metrics.clone().unwrap_or_else(|| format!("{}/metrics", target.trim_end_matches('/')));
+            (target.clone(), Some(metrics))
+        }
+        (None, None) => unreachable!("a scenario without target runs on the embedded stack"),
+    };
+    let scraper = metrics_url.map(|url| Scraper::start(url, stop.clone()));
+    let first = match &scraper {
+        Some(s) => s.snapshot().await,
+        None => None,
+    };
+
+    let result = engine::run(scenario, &target, stop, on_live).await;
+
+    let server = match scraper {
+        Some(scraper) => {
+            let last = scraper.snapshot().await;
+            let url = scraper.url.clone();
+            let peak = scraper.stop().await;
+            let window = result.as_ref().map(|r| r.duration).unwrap_or_default();
+            match (first, last) {
+                (Some(first), Some(last)) => Some(server_view(&url, &last.since(&first), peak, window)),
+                _ => None,
+            }
+        }
+        None => None,
+    };
+    if let Some(stack) = stack {
+        stack.shutdown().await;
+    }
+    let output = result?;
+    let m = &output.measurements;
+    let mut report = RunReport {
+        schema_version: SCHEMA_VERSION,
+        scenario: scenario.clone(),
+        environment: environment(scenario, &target, &output),
+        partial: output.interrupted,
+        totals: m.totals.clone(),
+        latencies: m.latency_metrics(),
+        stages: m.stage_metrics(),
+        nulls: m.nulls.clone(),
+        timeseries: m.timeseries.clone(),
+        server,
+        thresholds: Vec::new(),
+    };
+    report.thresholds = reports::thresholds::evaluate(&report);
+    Ok(report)
+}
+
+fn environment(scenario: &Scenario, target: &str, output: &engine::RunOutput) -> Environment {
+    let read = |path: &str| std::fs::read_to_string(path).ok();
+    let cpu_model = read("/proc/cpuinfo").and_then(|text| {
+        text.lines()
+            .find(|l| l.starts_with("model name"))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_owned())
+    });
+    Environment {
+        scan_bench_version: env!("CARGO_PKG_VERSION").to_owned(),
+        git_commit: option_env!("SCAN_BENCH_GIT_COMMIT").map(str::to_owned),
+        os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+        kernel: read("/proc/sys/kernel/osrelease").map(|s| s.trim().to_owned()),
+        cpu_model,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        started_at: rfc3339(output.started_at),
+        ended_at: rfc3339(output.ended_at),
+        duration_s: output.duration.as_secs_f64(),
+        time_scale: scenario.time_scale,
+        target: target.to_owned(),
+        embedded: scenario.target.is_none(),
+    }
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+/// Scrapes the target's metrics each second during the run, for the peak of active
+/// connections; first and last scrapes give the window.
+struct Scraper {
+    url: String,
+    client: reqwest::Client,
+    done: CancellationToken,
+    task: tokio::task::JoinHandle<Option<f64>>,
+}
+
+impl Scraper {
+    fn start(url: String, stop: CancellationToken) -> Self {
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("a plain client builds");
+        let done = stop.child_token();
+        let task = tokio::spawn({
+            let (client, url, done) = (client.clone(), url.clone(), done.clone());
+            async move {
+                let mut peak: Option<f64> = None;
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => {}
+                        _ = done.cancelled() => break,
+                    }
+                    if let Ok(snapshot) = Snapshot::fetch(&client, &url).await {
+                        if let Some(active) = snapshot.sum("scan_sse_connections_active", &[]) {
+                            peak = Some(peak.map_or(active, |p| p.max(active)));
+                        }
+                    }
+                }
+                peak
+            }
+        });
+        Self { url, client, done, task }
+    }
+
+    async fn snapshot(&self) -> Option<Snapshot> {
+        match Snapshot::fetch(&self.client, &self.url).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("scan-bench: no server view: {e}");
+                None
+            }
+        }
+    }
+
+    /// Stops scraping; the peak of active connections seen.
+    async fn stop(self) -> Option<f64> {
+        self.done.cancel();
+        self.task.await.ok().flatten()
+    }
+}

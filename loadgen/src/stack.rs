@@ -1,0 +1,73 @@
+//! The embedded stack: mock-openai and reference-pipeline started in-process on ephemeral
+//! loopback ports, configured from the scenario's `[mock]` and `[pipeline]` tables.
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use mock_openai::{MockHandle, MockServer};
+use reference_pipeline::{Pipeline, PipelineHandle, Provider};
+use scenarios::Scenario;
+
+/// The running mock and pipeline.
+pub struct EmbeddedStack {
+    mock: MockHandle,
+    pipeline: PipelineHandle,
+}
+
+/// A part of the stack did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    /// The mock did not start.
+    #[error("embedded mock-openai: {0}")]
+    Mock(#[from] mock_openai::StartError),
+    /// The pipeline did not start.
+    #[error("embedded reference-pipeline: {0}")]
+    Pipeline(#[from] reference_pipeline::StartError),
+}
+
+impl EmbeddedStack {
+    /// Starts the mock, then the pipeline pointed at it. The scenario's `time_scale` and
+    /// `seed` apply to both: each table's own `time_scale` is multiplied by the scenario's,
+    /// and the mock draws from the scenario's seed. The pipeline keeps its providers' keys
+    /// but sends every call to the mock.
+    pub async fn start(scenario: &Scenario) -> Result<Self, StackError> {
+        let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        let mut mock_config = scenario.mock.clone();
+        mock_config.time_scale *= scenario.time_scale;
+        mock_config.seed = scenario.seed;
+        let mock = MockServer::start(mock_config, loopback).await?;
+
+        let mut config = scenario.pipeline.clone();
+        config.time_scale *= scenario.time_scale;
+        let providers = &mut config.openai.providers;
+        if providers.is_empty() {
+            providers.push(Provider::new(mock.base_url()));
+        }
+        for provider in providers.iter_mut() {
+            provider.base_url = mock.base_url();
+        }
+        let pipeline = match Pipeline::start(config, loopback).await {
+            Ok(pipeline) => pipeline,
+            Err(e) => {
+                mock.shutdown().await;
+                return Err(e.into());
+            }
+        };
+        Ok(Self { mock, pipeline })
+    }
+
+    /// The pipeline's base URL: the target of the run.
+    pub fn target(&self) -> String {
+        self.pipeline.base_url()
+    }
+
+    /// The pipeline's Prometheus endpoint.
+    pub fn metrics_url(&self) -> String {
+        self.pipeline.metrics_url()
+    }
+
+    /// Stops the pipeline, then the mock.
+    pub async fn shutdown(self) {
+        self.pipeline.shutdown().await;
+        self.mock.shutdown().await;
+    }
+}
