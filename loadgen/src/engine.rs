@@ -145,7 +145,11 @@ pub async fn run(
     // A backstop only: the finisher ends the run well before this.
     let run_time = (shared.schedule.end() + grace + request_timeout).as_secs() as usize + 5;
     let attack = goose_attack(shared.clone(), target, peak, run_time)?;
+    // goose prints "All N users launched." to stdout whatever its settings; stdout is the
+    // summary's, so it is muted while goose runs (when it can be).
+    let muted = gag::Gag::stdout().ok();
     let result = attack.execute().await;
+    drop(muted);
     finisher.abort();
     progress.abort();
     let duration = start.elapsed();
@@ -182,8 +186,6 @@ fn goose_attack(shared: Arc<Shared>, target: &str, users: usize, run_time: usize
         .set_default(GooseDefault::NoErrorSummary, true)
         .map_err(goose)?
         .set_default(GooseDefault::NoTelnet, true)
-        .map_err(goose)?
-        .set_default(GooseDefault::NoWebSocket, true)
         .map_err(goose)?
         .set_default(GooseDefault::NoResetMetrics, true)
         .map_err(goose)?

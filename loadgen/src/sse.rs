@@ -126,6 +126,14 @@ fn on_event(rules: &StreamRules, event: &Event, at: Duration, record: &mut Reque
     if event.data.trim().is_empty() {
         return Step::Continue;
     }
+    // Rules on the raw text come first: OpenAI ends its streams with `data: [DONE]`.
+    let raw = |m: &EventMatch| m.data.as_ref().is_some_and(|d| *d == event.data) && m.fields.is_empty();
+    if spec.error.iter().any(|m| raw(m) && name_matches(m, event)) {
+        return Step::End(Outcome::Failed(FailureClass::ErrorEvent));
+    }
+    if spec.terminal.iter().any(|m| raw(m) && name_matches(m, event)) {
+        return terminal(spec, record, at, None);
+    }
     let Ok(data) = serde_json::from_str::<Value>(&event.data) else {
         return Step::End(Outcome::Failed(FailureClass::MalformedEvent));
     };
@@ -151,16 +159,23 @@ fn on_event(rules: &StreamRules, event: &Event, at: Duration, record: &mut Reque
         }
     }
     if spec.terminal.iter().any(|m| matches(m, event, &data)) {
-        record.chain = Some(at);
+        return terminal(spec, record, at, Some(&data));
+    }
+    Step::Continue
+}
+
+/// The run's terminal event: completed when every stage completed, else partial.
+fn terminal(spec: &StreamSpec, record: &mut RequestRecord, at: Duration, data: Option<&Value>) -> Step {
+    record.chain = Some(at);
+    if let Some(data) = data {
         for (bit, pointer) in spec.null_checks.iter().enumerate().take(64) {
             if data.pointer(pointer).is_some_and(Value::is_null) {
                 record.nulls |= 1 << bit;
             }
         }
-        let all_done = record.stages.iter().all(|s| s.completed.is_some());
-        return Step::End(if all_done { Outcome::Completed } else { Outcome::Partial });
     }
-    Step::Continue
+    let all_done = record.stages.iter().all(|s| s.completed.is_some());
+    Step::End(if all_done { Outcome::Completed } else { Outcome::Partial })
 }
 
 /// SSE's default event name is `message`.
@@ -168,8 +183,13 @@ fn event_name(event: &Event) -> &str {
     if event.event.is_empty() { "message" } else { &event.event }
 }
 
-fn matches(rule: &EventMatch, event: &Event, data: &Value) -> bool {
+fn name_matches(rule: &EventMatch, event: &Event) -> bool {
     rule.event.as_ref().is_none_or(|name| name == event_name(event))
+}
+
+fn matches(rule: &EventMatch, event: &Event, data: &Value) -> bool {
+    name_matches(rule, event)
+        && rule.data.as_ref().is_none_or(|d| *d == event.data)
         && rule.fields.iter().all(|(pointer, values)| {
             data.pointer(pointer).and_then(Value::as_str).is_some_and(|v| values.iter().any(|x| x == v))
         })
@@ -326,8 +346,8 @@ mod tests {
     fn named_event_protocol() {
         let spec = StreamSpec {
             stage_event: Some("stage".into()),
-            terminal: vec![EventMatch { event: Some("ready".into()), fields: Default::default() }],
-            error: vec![EventMatch { event: Some("error".into()), fields: Default::default() }],
+            terminal: vec![EventMatch { event: Some("ready".into()), data: None, fields: Default::default() }],
+            error: vec![EventMatch { event: Some("error".into()), data: None, fields: Default::default() }],
             ..StreamSpec::default()
         };
         let rules = StreamRules::new(spec);

@@ -336,6 +336,7 @@ impl Default for StreamSpec {
             completed: strings(&["completed"]),
             terminal: vec![EventMatch {
                 event: None,
+                data: None,
                 fields: BTreeMap::from([
                     ("/step".into(), strings(&["reward"])),
                     ("/status".into(), strings(&["completed"])),
@@ -343,6 +344,7 @@ impl Default for StreamSpec {
             }],
             error: vec![EventMatch {
                 event: None,
+                data: None,
                 fields: BTreeMap::from([(
                     "/status".into(),
                     strings(&["error", "timeout", "failed"]),
@@ -353,11 +355,12 @@ impl Default for StreamSpec {
     }
 }
 
-/// Matches an SSE event by name and by values inside its JSON data.
+/// Matches an SSE event by name, by its raw data, and by values inside its JSON data.
 ///
 /// ```toml
 /// terminal = [{ event = "ready" }]
 /// error = [{ fields = { "/status" = ["error", "timeout"] } }]
+/// terminal = [{ data = "[DONE]" }]      # OpenAI's streams
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -365,6 +368,9 @@ pub struct EventMatch {
     /// The event name must equal this, when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
+    /// The event's data must equal this text, when given (it need not be JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
     /// Each JSON pointer must hold a string equal to one of the values.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<String, Vec<String>>,

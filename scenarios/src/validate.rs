@@ -331,9 +331,9 @@ fn check_stream(stream: &StreamSpec) -> Check {
 
 fn check_event_match(m: &EventMatch, at: FieldPath) -> Check {
     ensure(
-        m.event.is_some() || !m.fields.is_empty(),
+        m.event.is_some() || m.data.is_some() || !m.fields.is_empty(),
         || at.clone(),
-        "an `event` name, `fields`, or both, e.g. { event = \"ready\" }",
+        "an `event` name, `data`, `fields`, or several, e.g. { event = \"ready\" }",
     )?;
     for (pointer, values) in &m.fields {
         let field = || at.key("fields").key(pointer);
