@@ -208,9 +208,13 @@ pub struct ServeArgs {
     /// A TOML configuration file of that server.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Address to listen on.
+    /// Address to listen on; port 0 picks a free port.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
+    /// Pipeline only: OpenAI-compatible base URL(s) to call; without one, an embedded
+    /// mock-openai is started on loopback.
+    #[arg(long = "openai-url", value_name = "URL")]
+    pub openai_urls: Vec<String>,
 }
 
 /// Servers `serve` can start.

@@ -29,6 +29,9 @@ pub enum CliError {
     /// The subcommand exists in the interface but its work is not built yet.
     #[error("`scan-bench {0}` is not built yet in this version of scan-bench")]
     NotBuilt(&'static str),
+    /// An input other than a scenario is bad (a server config, a flag).
+    #[error("{0}")]
+    BadInput(String),
     /// The run failed.
     #[error("{0}")]
     Run(String),
@@ -41,7 +44,7 @@ impl CliError {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> ExitCode {
         ExitCode::from(match self {
-            CliError::Scenario(_) => exit::USAGE,
+            CliError::Scenario(_) | CliError::BadInput(_) => exit::USAGE,
             CliError::Many(errors) => {
                 if errors.iter().all(|e| matches!(e, CliError::Scenario(_))) {
                     exit::USAGE

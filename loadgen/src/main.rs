@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         Command::Gate(_) => done(commands::not_built("gate")),
         Command::Merge(_) => done(commands::not_built("merge")),
         Command::Reproduce(_) => done(commands::not_built("reproduce")),
-        Command::Serve(_) => done(commands::not_built("serve")),
+        Command::Serve(args) => done(commands::serve(args, &mut out)),
     };
     let _ = out.flush();
     match result {

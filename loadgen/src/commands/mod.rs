@@ -2,9 +2,11 @@
 
 mod catalog;
 mod run;
+mod serve;
 
 pub use catalog::{list, show, validate};
 pub use run::run;
+pub use serve::serve;
 
 use crate::error::CliError;
 
