@@ -50,10 +50,15 @@ pub enum Command {
     )]
     Compare(CompareArgs),
     /// Fail (exit 99) when a candidate run regressed against a baseline.
-    #[command(after_help = "Example:
+    #[command(after_help = "A figure regresses when it is slower by more than its tolerance, by more than the
+--min-delta floor, and the 95% bootstrap interval of the change lies above zero. The
+candidate's own thresholds must hold too. Figures: METRIC.STAT with METRIC one of headers,
+ttfb, first_stage, chain or a stage name, STAT mean or pNN (p50, p95, p99.9).
+
+Example:
   scan-bench gate --baseline base.json --candidate new.json --tolerance chain.p95=10%,ttfb.p95=15%")]
     Gate(GateArgs),
-    /// Combine shard reports into one, exactly.
+    /// Combine shard reports into one, exactly; exit 99 when the merged thresholds fail.
     #[command(after_help = "Example:\n  scan-bench merge shard-*.json -o total.json")]
     Merge(MergeArgs),
     /// Run the published load tests locally and set the published figures beside ours.
@@ -98,6 +103,9 @@ pub struct RunArgs {
     /// Gate the run against this baseline report right after it.
     #[arg(long, value_name = "BASE.json")]
     pub baseline: Option<PathBuf>,
+    /// The gate's tolerances and floor, with --baseline.
+    #[command(flatten)]
+    pub gate: GateOptions,
     /// Run shard I of N: a deterministic share of the load.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
@@ -159,12 +167,23 @@ pub struct GateArgs {
     /// The run under judgement.
     #[arg(long, value_name = "NEW.json")]
     pub candidate: PathBuf,
-    /// Allowed relative worsening per metric, e.g. chain.p95=10%,ttfb.p95=15%.
-    #[arg(long, value_name = "METRIC=PCT,...")]
-    pub tolerance: Option<String>,
-    /// Changes smaller than this never count as regressions.
-    #[arg(long, value_name = "D", value_parser = parse_duration)]
-    pub min_delta: Option<Duration>,
+    /// Tolerances and floor.
+    #[command(flatten)]
+    pub options: GateOptions,
+    /// Output format (junit: one testcase per check and threshold).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Term)]
+    pub format: ReportFormat,
+}
+
+/// How strict the regression gate is.
+#[derive(Debug, Args)]
+pub struct GateOptions {
+    /// Figures checked, each with its allowed relative worsening.
+    #[arg(long, value_name = "FIGURE=PCT,...", default_value = reports::gate::DEFAULT_TOLERANCES)]
+    pub tolerance: String,
+    /// Changes of at most this much (measured time) never count as regressions.
+    #[arg(long, value_name = "D", value_parser = parse_duration, default_value = "1ms")]
+    pub min_delta: Duration,
 }
 
 /// `scan-bench merge`.

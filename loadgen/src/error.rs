@@ -38,15 +38,28 @@ pub enum CliError {
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
+    /// An input report is missing, not a report, or of another schema version.
+    #[error(transparent)]
+    Report(#[from] reports::ReportError),
+    /// The gate's settings are bad.
+    #[error(transparent)]
+    Gate(#[from] reports::gate::GateError),
+    /// Shard reports that do not belong together.
+    #[error(transparent)]
+    Merge(#[from] reports::merge::MergeError),
 }
 
 impl CliError {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> ExitCode {
         ExitCode::from(match self {
-            CliError::Scenario(_) | CliError::BadInput(_) => exit::USAGE,
+            CliError::Scenario(_)
+            | CliError::BadInput(_)
+            | CliError::Report(_)
+            | CliError::Gate(_)
+            | CliError::Merge(_) => exit::USAGE,
             CliError::Many(errors) => {
-                if errors.iter().all(|e| matches!(e, CliError::Scenario(_))) {
+                if errors.iter().all(|e| matches!(e, CliError::Scenario(_) | CliError::Report(_))) {
                     exit::USAGE
                 } else {
                     exit::RUNTIME

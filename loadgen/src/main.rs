@@ -22,9 +22,9 @@ fn main() -> ExitCode {
         Command::Show(args) => done(commands::show(args, &mut out)),
         Command::Validate(args) => done(commands::validate(args, &mut out)),
         Command::Run(args) => commands::run(args, &mut out),
-        Command::Compare(_) => done(commands::not_built("compare")),
-        Command::Gate(_) => done(commands::not_built("gate")),
-        Command::Merge(_) => done(commands::not_built("merge")),
+        Command::Compare(args) => done(commands::compare(args, &mut out)),
+        Command::Gate(args) => commands::gate(args, &mut out),
+        Command::Merge(args) => commands::merge(args, &mut out),
         Command::Reproduce(_) => done(commands::not_built("reproduce")),
         Command::Serve(args) => done(commands::serve(args, &mut out)),
     };

@@ -1,10 +1,17 @@
 //! One module per subcommand; each turns raw arguments into resolved settings, then works.
 
 mod catalog;
+mod compare;
+mod gate;
+mod merge;
+mod render;
 mod run;
 mod serve;
 
 pub use catalog::{list, show, validate};
+pub use compare::compare;
+pub use gate::gate;
+pub use merge::merge;
 pub use run::run;
 pub use serve::serve;
 

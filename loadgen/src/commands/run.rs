@@ -8,7 +8,10 @@ use loadgen::measure::LiveView;
 use scenarios::{Overrides, catalog};
 use tokio_util::sync::CancellationToken;
 
-use crate::args::{ReportFormat, RunArgs};
+use reports::render::Format;
+
+use crate::args::RunArgs;
+use crate::commands::render;
 use crate::error::{CliError, exit};
 
 /// Runs the scenario; the exit code says whether thresholds held.
@@ -26,19 +29,16 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
     for (given, what) in [
         (args.shard.is_some(), "run --shard"),
         (args.metrics_listen.is_some(), "run --metrics-listen"),
-        (args.baseline.is_some(), "run --baseline"),
     ] {
         if given {
             return Err(CliError::NotBuilt(what));
         }
     }
-    if let Some(format) = args.format.iter().find(|f| !matches!(f, ReportFormat::Term | ReportFormat::Json)) {
-        return Err(CliError::NotBuilt(match format {
-            ReportFormat::Md => "run --format md",
-            ReportFormat::Html => "run --format html",
-            _ => "run --format junit",
-        }));
-    }
+    // A bad baseline or tolerance is found before the run, not after it.
+    let baseline = match &args.baseline {
+        Some(path) => Some((render::label(path), reports::RunReport::read(path)?, render::gate_config(&args.gate)?)),
+        None => None,
+    };
     let dir = args.out.clone().unwrap_or_else(|| default_out_dir(&scenario.name));
 
     let stop = CancellationToken::new();
@@ -54,13 +54,23 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         eprint!("\r\x1b[K");
     }
     let report = report.map_err(|e| CliError::Run(e.to_string()))?;
-    let path = dir.join("report.json");
-    report.write_atomic(&path).map_err(|e| CliError::Run(e.to_string()))?;
-    write!(out, "{}", reports::render::terminal(&report))?;
-    writeln!(out, "\nreport: {}", path.display())?;
+    let verdict = match &baseline {
+        Some((label, base, config)) => {
+            let this = render::label(&dir.join("report.json"));
+            Some(reports::gate::gate((label, base), (&this, &report), config)?)
+        }
+        None => None,
+    };
+    let written = render::write_run(&dir, &report, verdict.as_ref(), &args.format)?;
+    write!(out, "{}", Format::Terminal.renderer().run(&report, verdict.as_ref()))?;
+    writeln!(out)?;
+    for path in written {
+        writeln!(out, "report: {}", path.display())?;
+    }
+    let held = reports::thresholds::all_passed(&report.thresholds) && verdict.is_none_or(|v| v.passed);
     Ok(if report.partial {
         exit::INTERRUPTED
-    } else if reports::thresholds::all_passed(&report.thresholds) {
+    } else if held {
         exit::OK
     } else {
         exit::THRESHOLDS

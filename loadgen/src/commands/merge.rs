@@ -1,0 +1,18 @@
+//! `scan-bench merge`: shard reports into the report of the whole run.
+
+use std::io::Write;
+
+use crate::args::MergeArgs;
+use crate::commands::render;
+use crate::error::{CliError, exit};
+
+/// Writes the merged report and prints its summary; exit 99 when its thresholds fail.
+pub fn merge(args: &MergeArgs, out: &mut dyn Write) -> Result<u8, CliError> {
+    let shards = render::read_all(&args.shards)?;
+    let labelled: Vec<(&str, &reports::RunReport)> = shards.iter().map(|(l, r)| (l.as_str(), r)).collect();
+    let merged = reports::merge::merge(&labelled)?;
+    merged.write_atomic(&args.output).map_err(|e| CliError::Run(e.to_string()))?;
+    write!(out, "{}", reports::render::terminal(&merged))?;
+    writeln!(out, "\nmerged {} shard reports into {}", shards.len(), args.output.display())?;
+    Ok(if reports::thresholds::all_passed(&merged.thresholds) { exit::OK } else { exit::THRESHOLDS })
+}

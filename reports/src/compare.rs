@@ -1,0 +1,360 @@
+//! Runs side by side: the same figures of each run, with absolute and relative deltas
+//! against the first run and whether each delta is better or worse.
+
+use serde::Serialize;
+
+use crate::figure::Stat;
+use crate::report::RunReport;
+
+/// Relative changes smaller than this are shown as unchanged (≈): below it, run-to-run noise
+/// of a load test dominates. The gate, not `compare`, decides what is significant.
+pub const UNCHANGED_BAND: f64 = 0.02;
+
+/// Several runs, figure by figure.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    /// The runs, the first being the reference of every delta.
+    pub runs: Vec<RunInfo>,
+    /// Groups of rows: requests, latencies, stages, server.
+    pub sections: Vec<Section>,
+    /// Reasons to doubt the comparison.
+    pub warnings: Vec<String>,
+}
+
+/// Which run a column is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunInfo {
+    /// Its label (its file, usually).
+    pub label: String,
+    /// The scenario.
+    pub scenario: String,
+    /// When it started.
+    pub started_at: String,
+    /// The git commit, when known.
+    pub git_commit: Option<String>,
+    /// Its time scale.
+    pub time_scale: f64,
+}
+
+/// A titled group of rows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Section {
+    /// The title.
+    pub title: String,
+    /// The rows.
+    pub rows: Vec<Row>,
+}
+
+/// One figure across the runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Row {
+    /// What the figure is, e.g. `chain p95`.
+    pub name: String,
+    /// How to show its values.
+    pub unit: Unit,
+    /// Whether less is better (latencies, failures), more is better (success), or neither.
+    pub better: Better,
+    /// One value per run; latencies at the first run's time scale.
+    pub values: Vec<Option<f64>>,
+}
+
+/// How a value is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// Milliseconds.
+    Ms,
+    /// A count.
+    Count,
+    /// A fraction shown as a percentage.
+    Ratio,
+    /// A rate per second.
+    PerSecond,
+}
+
+/// Which direction of change is an improvement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Better {
+    /// Less is better (latency, failures).
+    Lower,
+    /// More is better (success rate, throughput).
+    Higher,
+    /// Neither (request counts depend on the profile).
+    Neither,
+}
+
+/// The change of a value against the first run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Delta {
+    /// Absolute change.
+    pub absolute: f64,
+    /// Relative change, when the reference is not zero.
+    pub relative: Option<f64>,
+    /// Better, worse or unchanged.
+    pub direction: Direction,
+}
+
+/// How a change reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// An improvement beyond [`UNCHANGED_BAND`].
+    Better,
+    /// A worsening beyond [`UNCHANGED_BAND`].
+    Worse,
+    /// Within the band, or a figure with no better side.
+    Unchanged,
+}
+
+impl Row {
+    /// The change of run `index`'s value against the first run's.
+    pub fn delta(&self, index: usize) -> Option<Delta> {
+        let (reference, value) = (
+            self.values.first().copied().flatten()?,
+            self.values.get(index).copied().flatten()?,
+        );
+        let absolute = value - reference;
+        let relative = (reference != 0.0).then(|| absolute / reference);
+        let change = relative.unwrap_or(if absolute == 0.0 {
+            0.0
+        } else {
+            absolute.signum()
+        });
+        let direction = if change.abs() < UNCHANGED_BAND {
+            Direction::Unchanged
+        } else {
+            match (self.better, change > 0.0) {
+                (Better::Neither, _) => Direction::Unchanged,
+                (Better::Lower, true) | (Better::Higher, false) => Direction::Worse,
+                _ => Direction::Better,
+            }
+        };
+        Some(Delta {
+            absolute,
+            relative,
+            direction,
+        })
+    }
+}
+
+/// The latency statistics each metric shows.
+const LATENCY_STATS: [Stat; 4] = [
+    Stat::Mean,
+    Stat::Percentile(50.0),
+    Stat::Percentile(95.0),
+    Stat::Percentile(99.0),
+];
+/// The statistics each stage shows.
+const STAGE_STATS: [Stat; 2] = [Stat::Mean, Stat::Percentile(95.0)];
+
+/// Puts labelled runs side by side; deltas are against the first.
+pub fn compare(runs: &[(&str, &RunReport)]) -> Comparison {
+    let reference_scale = runs.first().map_or(1.0, |(_, r)| r.environment.time_scale);
+    let scales: Vec<f64> = runs
+        .iter()
+        .map(|(_, r)| reference_scale / r.environment.time_scale)
+        .collect();
+    let reports: Vec<&RunReport> = runs.iter().map(|(_, r)| *r).collect();
+    let row = |name: String, unit, better, value: &dyn Fn(&RunReport, f64) -> Option<f64>| Row {
+        name,
+        unit,
+        better,
+        values: reports
+            .iter()
+            .zip(&scales)
+            .map(|(r, s)| value(r, *s))
+            .collect(),
+    };
+
+    let ratio = |n: u64, d: u64| (d > 0).then(|| n as f64 / d as f64);
+    let requests = vec![
+        row("attempted".into(), Unit::Count, Better::Neither, &|r, _| {
+            Some(r.totals.attempted as f64)
+        }),
+        row("success".into(), Unit::Ratio, Better::Higher, &|r, _| {
+            ratio(r.totals.completed, r.totals.attempted)
+        }),
+        row("failed".into(), Unit::Count, Better::Lower, &|r, _| {
+            Some(r.totals.failed_total() as f64)
+        }),
+        row("partial".into(), Unit::Count, Better::Lower, &|r, _| {
+            Some(r.totals.partial as f64)
+        }),
+        row(
+            "throughput".into(),
+            Unit::PerSecond,
+            Better::Higher,
+            &|r, s| {
+                // At a smaller time scale the same system runs faster: rescale like latencies.
+                (r.environment.duration_s > 0.0)
+                    .then(|| r.totals.attempted as f64 / r.environment.duration_s / s)
+            },
+        ),
+    ];
+    let mut sections = vec![Section {
+        title: "requests".into(),
+        rows: requests,
+    }];
+
+    let latency_rows = |names: Vec<String>, stages: bool, stats: &[Stat]| -> Vec<Row> {
+        let mut rows = Vec::new();
+        for name in names {
+            for &stat in stats {
+                rows.push(row(
+                    format!("{name} {stat}"),
+                    Unit::Ms,
+                    Better::Lower,
+                    &|r, s| {
+                        let metric = if stages {
+                            r.stage(&name)
+                        } else {
+                            r.latency(&name)
+                        };
+                        metric
+                            .and_then(|m| m.decode().ok())
+                            .and_then(|h| stat.of(&h))
+                            .map(|v| v * s)
+                    },
+                ));
+            }
+        }
+        rows
+    };
+    let names = |stages: bool| {
+        let mut names: Vec<String> = Vec::new();
+        for r in &reports {
+            for m in if stages { &r.stages } else { &r.latencies } {
+                if !names.contains(&m.name) {
+                    names.push(m.name.clone());
+                }
+            }
+        }
+        names
+    };
+    sections.push(Section {
+        title: "latencies".into(),
+        rows: latency_rows(names(false), false, &LATENCY_STATS),
+    });
+    let stage_names = names(true);
+    if !stage_names.is_empty() {
+        sections.push(Section {
+            title: "stages".into(),
+            rows: latency_rows(stage_names, true, &STAGE_STATS),
+        });
+    }
+    if reports.iter().any(|r| r.server.is_some()) {
+        let server = |f: fn(&crate::ServerView) -> Option<f64>| {
+            move |r: &RunReport, _: f64| r.server.as_ref().and_then(f)
+        };
+        let server_ms = |f: fn(&crate::ServerView) -> Option<f64>| {
+            move |r: &RunReport, s: f64| r.server.as_ref().and_then(f).map(|v| v * 1000.0 * s)
+        };
+        sections.push(Section {
+            title: "server (/metrics)".into(),
+            rows: vec![
+                row(
+                    "success".into(),
+                    Unit::Ratio,
+                    Better::Higher,
+                    &server(|v| v.success_rate),
+                ),
+                row(
+                    "chain avg".into(),
+                    Unit::Ms,
+                    Better::Lower,
+                    &server_ms(|v| v.chain_avg_s),
+                ),
+                row(
+                    "ttfb p50".into(),
+                    Unit::Ms,
+                    Better::Lower,
+                    &server_ms(|v| v.ttfb_p50_s),
+                ),
+                row(
+                    "ttfb p95".into(),
+                    Unit::Ms,
+                    Better::Lower,
+                    &server_ms(|v| v.ttfb_p95_s),
+                ),
+                row("rps".into(), Unit::PerSecond, Better::Higher, &|r, s| {
+                    r.server.as_ref().and_then(|v| v.rps).map(|v| v / s)
+                }),
+            ],
+        });
+    }
+
+    let mut warnings = Vec::new();
+    if let Some((first, base)) = runs.first() {
+        for (label, report) in &runs[1..] {
+            for w in crate::gate::fingerprint_warnings(base, report) {
+                warnings.push(format!("{label} against {first}: {w}"));
+            }
+        }
+    }
+    Comparison {
+        runs: runs
+            .iter()
+            .map(|(label, r)| RunInfo {
+                label: (*label).to_owned(),
+                scenario: r.scenario.name.clone(),
+                started_at: r.environment.started_at.clone(),
+                git_commit: r.environment.git_commit.clone(),
+                time_scale: r.environment.time_scale,
+            })
+            .collect(),
+        sections,
+        warnings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(better: Better, values: &[f64]) -> Row {
+        Row {
+            name: "x".into(),
+            unit: Unit::Ms,
+            better,
+            values: values.iter().copied().map(Some).collect(),
+        }
+    }
+
+    #[test]
+    fn deltas_read_against_the_first_run() {
+        let r = row(Better::Lower, &[100.0, 120.0, 80.0, 101.0]);
+        let d = r.delta(1).unwrap();
+        assert_eq!(
+            (d.absolute, d.relative, d.direction),
+            (20.0, Some(0.2), Direction::Worse)
+        );
+        assert_eq!(r.delta(2).unwrap().direction, Direction::Better);
+        assert_eq!(
+            r.delta(3).unwrap().direction,
+            Direction::Unchanged,
+            "1 % is within the band"
+        );
+        assert_eq!(
+            row(Better::Higher, &[0.9, 0.5]).delta(1).unwrap().direction,
+            Direction::Worse
+        );
+        assert_eq!(
+            row(Better::Neither, &[10.0, 50.0])
+                .delta(1)
+                .unwrap()
+                .direction,
+            Direction::Unchanged
+        );
+        let from_zero = row(Better::Lower, &[0.0, 3.0]).delta(1).unwrap();
+        assert_eq!(
+            (from_zero.relative, from_zero.direction),
+            (None, Direction::Worse)
+        );
+        let missing = Row {
+            values: vec![None, Some(1.0)],
+            ..row(Better::Lower, &[])
+        };
+        assert_eq!(missing.delta(1), None);
+    }
+}

@@ -1,0 +1,494 @@
+//! SVG charts for the HTML report, drawn by hand: line charts over time or over percentiles
+//! and stacked horizontal bars. Plain inline SVG: no script, no font file, no external
+//! resource, so the report renders offline and from a CI artifact.
+
+use std::fmt::Write;
+
+use super::ms;
+
+/// A colour-blind-safe palette (Okabe and Ito).
+pub(crate) const PALETTE: [&str; 7] = [
+    "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#999999",
+];
+
+const WIDTH: f64 = 640.0;
+const HEIGHT: f64 = 280.0;
+const TOP: f64 = 48.0;
+const BOTTOM: f64 = 40.0;
+const LEFT: f64 = 64.0;
+
+/// How an axis labels its ticks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Ticks {
+    /// Milliseconds (`250µs`, `12.3ms`, `1.50s`).
+    Ms,
+    /// Plain numbers.
+    Number,
+    /// Seconds of a run (`30s`).
+    Seconds,
+    /// "Nines" of a percentile: 0 is 0 %, 1 is 90 %, 2 is 99 %, 3 is 99.9 %.
+    Nines,
+}
+
+impl Ticks {
+    fn label(self, v: f64) -> String {
+        match self {
+            Ticks::Ms => ms(v),
+            Ticks::Number if v.abs() >= 1000.0 || v == v.trunc() => format!("{v:.0}"),
+            Ticks::Number => format!("{v:.1}"),
+            Ticks::Seconds => format!("{v:.0}s"),
+            Ticks::Nines => {
+                let p = 100.0 * (1.0 - 10f64.powf(-v));
+                let digits = (v - 2.0).max(0.0).ceil() as usize;
+                format!("{p:.digits$}%")
+            }
+        }
+    }
+}
+
+/// One line of a chart.
+#[derive(Debug, Clone)]
+pub(crate) struct Series {
+    pub name: String,
+    pub color: &'static str,
+    /// (x, y); `None` leaves a gap.
+    pub points: Vec<(f64, Option<f64>)>,
+    /// Plotted against the right axis.
+    pub right: bool,
+    pub dashed: bool,
+}
+
+/// A line chart with one or two y axes.
+#[derive(Debug, Clone)]
+pub(crate) struct LineChart {
+    pub title: String,
+    pub x_ticks: Ticks,
+    pub x_label: String,
+    pub y_ticks: Ticks,
+    pub y_label: String,
+    /// The right axis, when some series use it.
+    pub y2: Option<(Ticks, String)>,
+    /// Logarithmic left axis (latency distributions span decades).
+    pub log_y: bool,
+    pub series: Vec<Series>,
+}
+
+impl LineChart {
+    pub fn svg(&self) -> String {
+        let right_margin = if self.y2.is_some() { 64.0 } else { 24.0 };
+        let plot = Rect {
+            x: LEFT,
+            y: TOP,
+            w: WIDTH - LEFT - right_margin,
+            h: HEIGHT - TOP - BOTTOM,
+        };
+        let mut out = open_svg(&self.title, HEIGHT);
+        let xs = self
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.0));
+        let (x_min, x_max) = bounds(xs).unwrap_or((0.0, 1.0));
+        let x_axis = if self.x_ticks == Ticks::Nines {
+            // The curve ends where the sample count stops resolving percentiles.
+            let top = x_max.max(1.0);
+            Axis::linear(0.0, top, (0..=top.floor() as i32).map(f64::from).collect())
+        } else {
+            Axis::nice(x_min.min(0.0), x_max)
+        };
+        let ys = |right: bool| {
+            self.series
+                .iter()
+                .filter(move |s| s.right == right)
+                .flat_map(|s| s.points.iter().filter_map(|p| p.1))
+        };
+        let y_axis = match bounds(ys(false)) {
+            Some((lo, hi)) if self.log_y => Axis::log(lo, hi),
+            Some((_, hi)) => Axis::nice(0.0, hi),
+            None => Axis::nice(0.0, 1.0),
+        };
+        let y2_axis = self
+            .y2
+            .as_ref()
+            .map(|_| Axis::nice(0.0, bounds(ys(true)).map_or(1.0, |b| b.1)));
+
+        // Grid and left ticks.
+        for &t in &y_axis.ticks {
+            let y = plot.y + plot.h - y_axis.fraction(t) * plot.h;
+            let _ = writeln!(
+                out,
+                r##"<line x1="{:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#e3e3e3"/><text x="{:.1}" y="{:.1}" text-anchor="end" class="tick">{}</text>"##,
+                plot.x,
+                plot.x + plot.w,
+                plot.x - 6.0,
+                y + 4.0,
+                escape(&self.y_ticks.label(t))
+            );
+        }
+        if let (Some(axis), Some((ticks, _))) = (&y2_axis, &self.y2) {
+            for &t in &axis.ticks {
+                let y = plot.y + plot.h - axis.fraction(t) * plot.h;
+                let _ = writeln!(
+                    out,
+                    r#"<text x="{:.1}" y="{:.1}" text-anchor="start" class="tick">{}</text>"#,
+                    plot.x + plot.w + 6.0,
+                    y + 4.0,
+                    escape(&ticks.label(t))
+                );
+            }
+        }
+        for &t in &x_axis.ticks {
+            let x = plot.x + x_axis.fraction(t) * plot.w;
+            let _ = writeln!(
+                out,
+                r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#666"/><text x="{x:.1}" y="{:.1}" text-anchor="middle" class="tick">{}</text>"##,
+                plot.y + plot.h,
+                plot.y + plot.h + 4.0,
+                plot.y + plot.h + 16.0,
+                escape(&self.x_ticks.label(t))
+            );
+        }
+        let _ = writeln!(
+            out,
+            r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="none" stroke="#999"/>"##,
+            plot.x, plot.y, plot.w, plot.h
+        );
+        // Axis titles.
+        let _ = writeln!(
+            out,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" class="axis">{}</text>"#,
+            plot.x + plot.w / 2.0,
+            HEIGHT - 6.0,
+            escape(&self.x_label)
+        );
+        let _ = writeln!(
+            out,
+            r#"<text transform="translate(14 {:.1}) rotate(-90)" text-anchor="middle" class="axis">{}</text>"#,
+            plot.y + plot.h / 2.0,
+            escape(&self.y_label)
+        );
+        if let Some((_, label)) = &self.y2 {
+            let _ = writeln!(
+                out,
+                r#"<text transform="translate({:.1} {:.1}) rotate(90)" text-anchor="middle" class="axis">{}</text>"#,
+                WIDTH - 10.0,
+                plot.y + plot.h / 2.0,
+                escape(label)
+            );
+        }
+        // Lines.
+        for s in &self.series {
+            let axis = if s.right {
+                y2_axis.as_ref().unwrap_or(&y_axis)
+            } else {
+                &y_axis
+            };
+            let dash = if s.dashed {
+                r#" stroke-dasharray="6 4""#
+            } else {
+                ""
+            };
+            let mut run: Vec<String> = Vec::new();
+            let flush = |run: &mut Vec<String>, out: &mut String| {
+                if run.len() > 1 {
+                    let _ = writeln!(
+                        out,
+                        r#"<polyline class="series" fill="none" stroke="{}" stroke-width="2"{dash} points="{}"/>"#,
+                        s.color,
+                        run.join(" ")
+                    );
+                } else if let Some(point) = run.first() {
+                    let (x, y) = point.split_once(',').unwrap_or(("0", "0"));
+                    let _ = writeln!(
+                        out,
+                        r#"<circle cx="{x}" cy="{y}" r="2.5" fill="{}"/>"#,
+                        s.color
+                    );
+                }
+                run.clear();
+            };
+            for &(x, y) in &s.points {
+                match y {
+                    Some(y) => {
+                        let px = plot.x + x_axis.fraction(x) * plot.w;
+                        let py = plot.y + plot.h - axis.fraction(y) * plot.h;
+                        run.push(format!("{px:.1},{py:.1}"));
+                    }
+                    None => flush(&mut run, &mut out),
+                }
+            }
+            flush(&mut run, &mut out);
+        }
+        legend(
+            &mut out,
+            self.series
+                .iter()
+                .map(|s| (s.name.as_str(), s.color, s.dashed)),
+        );
+        out.push_str("</svg>\n");
+        out
+    }
+}
+
+/// A bar made of segments, e.g. the stages of an average chain.
+#[derive(Debug, Clone)]
+pub(crate) struct Bar {
+    pub label: String,
+    /// (name, milliseconds, colour).
+    pub segments: Vec<(String, f64, &'static str)>,
+}
+
+/// Horizontal stacked bars on one millisecond scale.
+#[derive(Debug, Clone)]
+pub(crate) struct StackedBars {
+    pub title: String,
+    pub bars: Vec<Bar>,
+}
+
+impl StackedBars {
+    pub fn svg(&self) -> String {
+        const BAR: f64 = 34.0;
+        const GAP: f64 = 18.0;
+        let label_width = 110.0;
+        let height = TOP + self.bars.len() as f64 * (BAR + GAP) + BOTTOM;
+        let plot = Rect {
+            x: label_width,
+            y: TOP,
+            w: WIDTH - label_width - 24.0,
+            h: height - TOP - BOTTOM,
+        };
+        let mut out = open_svg(&self.title, height);
+        let total = |b: &Bar| b.segments.iter().map(|s| s.1.max(0.0)).sum::<f64>();
+        let axis = Axis::nice(
+            0.0,
+            self.bars.iter().map(total).fold(0.0, f64::max).max(1e-3),
+        );
+        for &t in &axis.ticks {
+            let x = plot.x + axis.fraction(t) * plot.w;
+            let _ = writeln!(
+                out,
+                r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#e3e3e3"/><text x="{x:.1}" y="{:.1}" text-anchor="middle" class="tick">{}</text>"##,
+                plot.y - 4.0,
+                plot.y + plot.h,
+                plot.y + plot.h + 16.0,
+                escape(&ms(t))
+            );
+        }
+        for (i, bar) in self.bars.iter().enumerate() {
+            let y = plot.y + i as f64 * (BAR + GAP) + GAP / 2.0;
+            let _ = writeln!(
+                out,
+                r#"<text x="{:.1}" y="{:.1}" text-anchor="end" class="label">{}</text>"#,
+                plot.x - 8.0,
+                y + BAR / 2.0 + 4.0,
+                escape(&bar.label)
+            );
+            let mut x = plot.x;
+            for (name, value, color) in &bar.segments {
+                let w = axis.fraction(value.max(0.0)) * plot.w;
+                let _ = writeln!(
+                    out,
+                    r##"<rect class="segment" x="{x:.1}" y="{y:.1}" width="{w:.1}" height="{BAR}" fill="{color}" stroke="#fff"><title>{}: {}</title></rect>"##,
+                    escape(name),
+                    escape(&ms(*value))
+                );
+                let text = format!("{name} {}", ms(*value));
+                if w > text.chars().count() as f64 * 6.6 + 8.0 {
+                    let _ = writeln!(
+                        out,
+                        r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" class="inbar">{}</text>"##,
+                        x + w / 2.0,
+                        y + BAR / 2.0 + 4.0,
+                        escape(&text)
+                    );
+                }
+                x += w;
+            }
+        }
+        let mut names: Vec<(&str, &str, bool)> = Vec::new();
+        for (name, _, color) in self.bars.iter().flat_map(|b| &b.segments) {
+            if !names.iter().any(|n| n.0 == name) {
+                names.push((name, color, false));
+            }
+        }
+        legend(&mut out, names.into_iter());
+        out.push_str("</svg>\n");
+        out
+    }
+}
+
+struct Rect {
+    x: f64,
+    y: f64,
+    w: f64,
+    h: f64,
+}
+
+/// Where values fall on an axis.
+struct Axis {
+    min: f64,
+    max: f64,
+    log: bool,
+    ticks: Vec<f64>,
+}
+
+impl Axis {
+    fn linear(min: f64, max: f64, ticks: Vec<f64>) -> Self {
+        Self {
+            min,
+            max,
+            log: false,
+            ticks,
+        }
+    }
+
+    /// A linear axis from `min` to at least `max`, on round ticks.
+    fn nice(min: f64, max: f64) -> Self {
+        let max = if max > min { max } else { min + 1.0 };
+        let step = nice_step((max - min) / 5.0);
+        let (lo, hi) = ((min / step).floor() * step, (max / step).ceil() * step);
+        let ticks = (0..=((hi - lo) / step).round() as usize)
+            .map(|i| lo + i as f64 * step)
+            .collect();
+        Self::linear(lo, hi, ticks)
+    }
+
+    /// A logarithmic axis over whole decades.
+    fn log(min: f64, max: f64) -> Self {
+        let lo = min.max(1e-3).log10().floor();
+        let hi = max.max(1e-3).log10().ceil().max(lo + 1.0);
+        let ticks = (lo as i32..=hi as i32).map(|e| 10f64.powi(e)).collect();
+        Self {
+            min: 10f64.powf(lo),
+            max: 10f64.powf(hi),
+            log: true,
+            ticks,
+        }
+    }
+
+    /// Position from 0 (min) to 1 (max).
+    fn fraction(&self, v: f64) -> f64 {
+        let f = if self.log {
+            (v.max(self.min).log10() - self.min.log10()) / (self.max.log10() - self.min.log10())
+        } else {
+            (v - self.min) / (self.max - self.min)
+        };
+        f.clamp(0.0, 1.0)
+    }
+}
+
+/// 1, 2 or 5 times a power of ten, at least `raw`.
+fn nice_step(raw: f64) -> f64 {
+    let raw = if raw > 0.0 && raw.is_finite() {
+        raw
+    } else {
+        1.0
+    };
+    let magnitude = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= raw * 0.999)
+        .unwrap_or(10.0 * magnitude)
+}
+
+fn bounds(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    values
+        .filter(|v| v.is_finite())
+        .fold(None, |acc, v| match acc {
+            None => Some((v, v)),
+            Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
+        })
+}
+
+fn open_svg(title: &str, height: f64) -> String {
+    format!(
+        "<svg class=\"chart\" viewBox=\"0 0 {WIDTH} {height}\" role=\"img\" aria-label=\"{0}\">\n<title>{0}</title>\n<text x=\"{LEFT}\" y=\"18\" class=\"title\">{0}</text>\n",
+        escape(title)
+    )
+}
+
+/// One row of legend entries under the title.
+fn legend<'a>(out: &mut String, entries: impl Iterator<Item = (&'a str, &'a str, bool)>) {
+    let mut x = LEFT;
+    for (name, color, dashed) in entries {
+        let dash = if dashed {
+            r#" stroke-dasharray="6 4""#
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            r#"<line x1="{x:.1}" y1="32" x2="{:.1}" y2="32" stroke="{color}" stroke-width="3"{dash}/><text x="{:.1}" y="36" class="legend">{}</text>"#,
+            x + 18.0,
+            x + 22.0,
+            escape(name)
+        );
+        x += 30.0 + name.chars().count() as f64 * 6.6;
+    }
+}
+
+/// Text as SVG/HTML character data or attribute value.
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_and_ticks_are_round() {
+        assert_eq!(nice_step(0.7), 1.0);
+        assert_eq!(nice_step(13.0), 20.0);
+        assert_eq!(nice_step(45.0), 50.0);
+        let axis = Axis::nice(0.0, 231.0);
+        assert_eq!(axis.ticks, [0.0, 50.0, 100.0, 150.0, 200.0, 250.0]);
+        assert_eq!(
+            Axis::log(0.03, 240.0).ticks,
+            [0.01, 0.1, 1.0, 10.0, 100.0, 1000.0]
+        );
+        assert_eq!(Ticks::Nines.label(0.0), "0%");
+        assert_eq!(Ticks::Nines.label(2.0), "99%");
+        assert_eq!(Ticks::Nines.label(3.0), "99.9%");
+    }
+
+    #[test]
+    fn gaps_split_lines() {
+        let chart = LineChart {
+            title: "t <1>".into(),
+            x_ticks: Ticks::Seconds,
+            x_label: "s".into(),
+            y_ticks: Ticks::Ms,
+            y_label: "ms".into(),
+            y2: None,
+            log_y: false,
+            series: vec![Series {
+                name: "a".into(),
+                color: PALETTE[0],
+                points: vec![
+                    (0.0, Some(1.0)),
+                    (1.0, Some(2.0)),
+                    (2.0, None),
+                    (3.0, Some(3.0)),
+                    (4.0, Some(1.0)),
+                ],
+                right: false,
+                dashed: false,
+            }],
+        };
+        let svg = chart.svg();
+        assert_eq!(svg.matches("<polyline").count(), 2, "{svg}");
+        assert!(svg.contains("t &lt;1&gt;"));
+    }
+}
