@@ -34,7 +34,7 @@ pub enum Command {
   scan-bench run                                 the default scenario (eco2-quick, ~20 s)
   scan-bench run eco2-vu34 --time-scale 0.05     the seed's test #2 in ~9 s
   scan-bench run my.toml --target http://127.0.0.1:8000 --vus 20")]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List the bundled scenarios.
     #[command(after_help = "Example:\n  scan-bench list")]
     List,
@@ -50,13 +50,15 @@ pub enum Command {
     )]
     Compare(CompareArgs),
     /// Fail (exit 99) when a candidate run regressed against a baseline.
-    #[command(after_help = "A figure regresses when it is slower by more than its tolerance, by more than the
+    #[command(
+        after_help = "A figure regresses when it is slower by more than its tolerance, by more than the
 --min-delta floor, and the 95% bootstrap interval of the change lies above zero. The
 candidate's own thresholds must hold too. Figures: METRIC.STAT with METRIC one of headers,
 ttfb, first_stage, chain or a stage name, STAT mean or pNN (p50, p95, p99.9).
 
 Example:
-  scan-bench gate --baseline base.json --candidate new.json --tolerance chain.p95=10%,ttfb.p95=15%")]
+  scan-bench gate --baseline base.json --candidate new.json --tolerance chain.p95=10%,ttfb.p95=15%"
+    )]
     Gate(GateArgs),
     /// Combine shard reports into one, exactly; exit 99 when the merged thresholds fail.
     #[command(after_help = "Example:\n  scan-bench merge shard-*.json -o total.json")]

@@ -59,7 +59,10 @@ impl CliError {
             | CliError::Gate(_)
             | CliError::Merge(_) => exit::USAGE,
             CliError::Many(errors) => {
-                if errors.iter().all(|e| matches!(e, CliError::Scenario(_) | CliError::Report(_))) {
+                if errors
+                    .iter()
+                    .all(|e| matches!(e, CliError::Scenario(_) | CliError::Report(_)))
+                {
                     exit::USAGE
                 } else {
                     exit::RUNTIME

@@ -8,7 +8,7 @@
 //! differences. The random draws are seeded: the same two reports always get the same
 //! interval, so a gate's verdict is reproducible.
 
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Binomial, Distribution};
 use serde::Serialize;
@@ -92,8 +92,13 @@ struct Buckets {
     /// Highest equivalent value, ms (what a percentile reads).
     high: Vec<f64>,
     counts: Vec<u64>,
+    /// The bucket of each recorded value, when there are few enough to draw them one by one.
+    owners: Vec<u32>,
     total: u64,
 }
+
+/// Up to this many values per bucket, drawing values one by one beats a binomial per bucket.
+const DIRECT_DRAWS_PER_BUCKET: u64 = 8;
 
 impl Buckets {
     fn of(h: &Latency) -> Self {
@@ -102,6 +107,7 @@ impl Buckets {
             mid: Vec::new(),
             high: Vec::new(),
             counts: Vec::new(),
+            owners: Vec::new(),
             total: h.len(),
         };
         for v in h.iter_recorded() {
@@ -111,6 +117,11 @@ impl Buckets {
             b.high.push(h.highest_equivalent(value) as f64 / 1000.0);
             b.counts.push(v.count_at_value());
         }
+        if b.total <= DIRECT_DRAWS_PER_BUCKET * b.counts.len() as u64 {
+            for (i, &c) in b.counts.iter().enumerate() {
+                b.owners.extend(std::iter::repeat_n(i as u32, c as usize));
+            }
+        }
         b
     }
 
@@ -118,8 +129,17 @@ impl Buckets {
         self.counts.len()
     }
 
-    /// A multinomial draw of `total` values over the buckets, as conditional binomials.
+    /// A multinomial draw of `total` values over the buckets: `total` uniform draws among the
+    /// recorded values when they are few, else one binomial draw per bucket (conditional on
+    /// the buckets before it), which costs the same however many values there are.
     fn resample(&self, rng: &mut ChaCha8Rng, out: &mut [u64]) {
+        if !self.owners.is_empty() {
+            out.fill(0);
+            for _ in 0..self.total {
+                out[self.owners[rng.random_range(0..self.owners.len())] as usize] += 1;
+            }
+            return;
+        }
         let (mut values_left, mut mass_left) = (self.total, self.total);
         for (slot, &count) in out.iter_mut().zip(&self.counts) {
             let drawn = if values_left == 0 {
@@ -217,6 +237,38 @@ mod tests {
             b.resample(&mut rng, &mut out);
             assert_eq!(out.iter().sum::<u64>(), 777);
         }
+    }
+
+    #[test]
+    fn both_ways_of_resampling_agree() {
+        // Many values per bucket: the binomial way; the same spread thinly: one by one.
+        let coarse = histogram((0..20_000u64).map(|i| 1_000 + (i * 7919 % 50) * 1_000));
+        let (a, mut b) = (Buckets::of(&coarse), Buckets::of(&coarse));
+        assert!(a.owners.is_empty());
+        b.owners = (0..b.len())
+            .flat_map(|i| std::iter::repeat_n(i as u32, b.counts[i] as usize))
+            .collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut out = vec![0; a.len()];
+        let mut spread = |buckets: &Buckets| {
+            let means: Vec<f64> = (0..400)
+                .map(|_| {
+                    buckets.resample(&mut rng, &mut out);
+                    buckets.stat(&out, Stat::Mean)
+                })
+                .collect();
+            let mean = means.iter().sum::<f64>() / means.len() as f64;
+            let sd =
+                (means.iter().map(|m| (m - mean).powi(2)).sum::<f64>() / means.len() as f64).sqrt();
+            (mean, sd)
+        };
+        let ((mean_a, sd_a), (mean_b, sd_b)) = (spread(&a), spread(&b));
+        let truth = Stat::Mean.of(&coarse).unwrap();
+        assert!(
+            (mean_a - truth).abs() < 0.05 && (mean_b - truth).abs() < 0.05,
+            "{mean_a} {mean_b} {truth}"
+        );
+        assert!((sd_a / sd_b - 1.0).abs() < 0.25, "{sd_a} vs {sd_b}");
     }
 
     #[test]

@@ -9,7 +9,8 @@ use crate::error::CliError;
 /// Prints the reports side by side in the asked format.
 pub fn compare(args: &CompareArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let runs = render::read_all(&args.reports)?;
-    let labelled: Vec<(&str, &reports::RunReport)> = runs.iter().map(|(l, r)| (l.as_str(), r)).collect();
+    let labelled: Vec<(&str, &reports::RunReport)> =
+        runs.iter().map(|(l, r)| (l.as_str(), r)).collect();
     let comparison = reports::compare::compare(&labelled);
     let text = render::format(args.format).renderer().comparison(&comparison).ok_or_else(|| {
         CliError::BadInput(format!(

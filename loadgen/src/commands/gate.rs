@@ -13,7 +13,20 @@ pub fn gate(args: &GateArgs, out: &mut dyn Write) -> Result<u8, CliError> {
     let mut runs = render::read_all(&[args.baseline.clone(), args.candidate.clone()])?;
     let (candidate_label, candidate) = runs.pop().expect("two reports read");
     let (baseline_label, baseline) = runs.pop().expect("two reports read");
-    let verdict = reports::gate::gate((&baseline_label, &baseline), (&candidate_label, &candidate), &config)?;
-    out.write_all(render::format(args.format).renderer().gate(&verdict).as_bytes())?;
-    Ok(if verdict.passed { exit::OK } else { exit::THRESHOLDS })
+    let verdict = reports::gate::gate(
+        (&baseline_label, &baseline),
+        (&candidate_label, &candidate),
+        &config,
+    )?;
+    out.write_all(
+        render::format(args.format)
+            .renderer()
+            .gate(&verdict)
+            .as_bytes(),
+    )?;
+    Ok(if verdict.passed {
+        exit::OK
+    } else {
+        exit::THRESHOLDS
+    })
 }

@@ -9,10 +9,22 @@ use crate::error::{CliError, exit};
 /// Writes the merged report and prints its summary; exit 99 when its thresholds fail.
 pub fn merge(args: &MergeArgs, out: &mut dyn Write) -> Result<u8, CliError> {
     let shards = render::read_all(&args.shards)?;
-    let labelled: Vec<(&str, &reports::RunReport)> = shards.iter().map(|(l, r)| (l.as_str(), r)).collect();
+    let labelled: Vec<(&str, &reports::RunReport)> =
+        shards.iter().map(|(l, r)| (l.as_str(), r)).collect();
     let merged = reports::merge::merge(&labelled)?;
-    merged.write_atomic(&args.output).map_err(|e| CliError::Run(e.to_string()))?;
+    merged
+        .write_atomic(&args.output)
+        .map_err(|e| CliError::Run(e.to_string()))?;
     write!(out, "{}", reports::render::terminal(&merged))?;
-    writeln!(out, "\nmerged {} shard reports into {}", shards.len(), args.output.display())?;
-    Ok(if reports::thresholds::all_passed(&merged.thresholds) { exit::OK } else { exit::THRESHOLDS })
+    writeln!(
+        out,
+        "\nmerged {} shard reports into {}",
+        shards.len(),
+        args.output.display()
+    )?;
+    Ok(if reports::thresholds::all_passed(&merged.thresholds) {
+        exit::OK
+    } else {
+        exit::THRESHOLDS
+    })
 }

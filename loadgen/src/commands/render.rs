@@ -25,7 +25,10 @@ pub fn format(format: ReportFormat) -> Format {
 /// --out DIR` writes), else its file name without `.json`.
 pub fn label(path: &Path) -> String {
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
-    let parent = path.parent().and_then(Path::file_name).map(|s| s.to_string_lossy().into_owned());
+    let parent = path
+        .parent()
+        .and_then(Path::file_name)
+        .map(|s| s.to_string_lossy().into_owned());
     match (stem, parent) {
         (Some(stem), Some(parent)) if stem == "report" => parent,
         (Some(stem), _) => stem,
@@ -79,7 +82,10 @@ pub fn write_run(
         reports::write_atomic(&path, text.as_bytes()).map_err(|e| CliError::Run(e.to_string()))?;
         Ok(path)
     };
-    let mut written = vec![write(Format::Json.file_name(), &Format::Json.renderer().run(report, None))?];
+    let mut written = vec![write(
+        Format::Json.file_name(),
+        &Format::Json.renderer().run(report, None),
+    )?];
     let mut done = vec![Format::Json];
     for f in formats.iter().copied().map(format) {
         // The terminal text goes to stdout; no need for a file.

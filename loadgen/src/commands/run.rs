@@ -36,7 +36,11 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
     }
     // A bad baseline or tolerance is found before the run, not after it.
     let baseline = match &args.baseline {
-        Some(path) => Some((render::label(path), reports::RunReport::read(path)?, render::gate_config(&args.gate)?)),
+        Some(path) => Some((
+            render::label(path),
+            reports::RunReport::read(path)?,
+            render::gate_config(&args.gate)?,
+        )),
         None => None,
     };
     let dir = args.out.clone().unwrap_or_else(|| default_out_dir(&scenario.name));
@@ -57,17 +61,20 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
     let verdict = match &baseline {
         Some((label, base, config)) => {
             let this = render::label(&dir.join("report.json"));
-            Some(reports::gate::gate((label, base), (&this, &report), config)?)
+            let candidate = (this.as_str(), &report);
+            Some(reports::gate::gate((label, base), candidate, config)?)
         }
         None => None,
     };
     let written = render::write_run(&dir, &report, verdict.as_ref(), &args.format)?;
-    write!(out, "{}", Format::Terminal.renderer().run(&report, verdict.as_ref()))?;
+    let summary = Format::Terminal.renderer().run(&report, verdict.as_ref());
+    write!(out, "{summary}")?;
     writeln!(out)?;
     for path in written {
         writeln!(out, "report: {}", path.display())?;
     }
-    let held = reports::thresholds::all_passed(&report.thresholds) && verdict.is_none_or(|v| v.passed);
+    let held =
+        reports::thresholds::all_passed(&report.thresholds) && verdict.is_none_or(|v| v.passed);
     Ok(if report.partial {
         exit::INTERRUPTED
     } else if held {

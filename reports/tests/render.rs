@@ -1,0 +1,244 @@
+//! Every renderer on fixed reports: the structure is checked (tables, headers, marks, charts,
+//! no external resource), not the pixels.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use reports::compare::compare;
+use reports::gate::{GateConfig, GateVerdict, gate, parse_tolerances};
+use reports::render::Format;
+use reports::{RunReport, ServerView};
+
+/// A run with a server view and one failed threshold, and a slower run gated against it.
+fn fixtures() -> (RunReport, RunReport, GateVerdict) {
+    let mut base = common::run(400, 1, 1.0);
+    base.scenario.description = "<b>bold</b> & | pipes".into();
+    base.server = Some(ServerView {
+        source: "http://127.0.0.1:9/metrics".into(),
+        requests: BTreeMap::from([("success".to_owned(), 400.0)]),
+        success_rate: Some(1.0),
+        chain_avg_s: Some(0.143),
+        ttfb_p50_s: Some(0.004),
+        ttfb_p95_s: Some(0.009),
+        rps: Some(97.0),
+        peak_connections: Some(8.0),
+        stage_avg_s: BTreeMap::from([("vision".to_owned(), 0.079), ("answer".to_owned(), 0.063)]),
+        rejected: Some(0.0),
+    });
+    let mut slow = common::run(400, 2, 1.3);
+    slow.thresholds[0].passed = false;
+    let config = GateConfig {
+        tolerances: parse_tolerances("chain.p95=10%,ttfb.p95=15%").unwrap(),
+        ..GateConfig::default()
+    };
+    let verdict = gate(("base", &base), ("slow", &slow), &config).unwrap();
+    assert!(!verdict.passed);
+    (base, slow, verdict)
+}
+
+#[test]
+fn terminal_has_tables_marks_and_the_server_side() {
+    let (base, slow, verdict) = fixtures();
+    let text = Format::Terminal.renderer().run(&base, None);
+    for needle in [
+        "┌",
+        "│ metric",
+        "│ k6",
+        "p95 real-time",
+        "│ vision",
+        "client (scan-bench)",
+        "server (/metrics)",
+        "✓ sse_ttfb p(95)<8000",
+        "nulls",
+    ] {
+        assert!(text.contains(needle), "{needle} missing:\n{text}");
+    }
+    let gated = Format::Terminal.renderer().run(&slow, Some(&verdict));
+    for needle in ["✗ sse_ttfb", "✗ REGRESSED", "gate FAILED: chain.p95"] {
+        assert!(gated.contains(needle), "{needle} missing:\n{gated}");
+    }
+    assert_eq!(
+        gated.matches("sse_ttfb p(95)<8000").count(),
+        1,
+        "thresholds shown once:\n{gated}"
+    );
+}
+
+#[test]
+fn markdown_tables_are_well_formed() {
+    let (base, slow, verdict) = fixtures();
+    let md = Format::Markdown.renderer().run(&slow, Some(&verdict));
+    for needle in [
+        "## scan-bench: ci-smoke ❌",
+        "### Latencies",
+        "### Stages",
+        "### Thresholds",
+        "### Gate ❌",
+        "| ❌ | `sse_ttfb` | `p(95)<8000` |",
+        "<details>",
+    ] {
+        assert!(md.contains(needle), "{needle} missing:\n{md}");
+    }
+    assert_tables_are_rectangular(&md);
+    let md = Format::Markdown.renderer().run(&base, None);
+    assert!(md.contains("### Client vs server"));
+    assert!(md.contains("| ✅ | `http_req_failed`"));
+    assert_tables_are_rectangular(&md);
+}
+
+/// Every GFM table row has as many cells as its header, and a separator follows the header.
+fn assert_tables_are_rectangular(md: &str) {
+    let cells = |line: &str| line.replace("\\|", "").matches('|').count() - 1;
+    let lines: Vec<&str> = md.lines().collect();
+    let mut tables = 0;
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].starts_with('|') {
+            tables += 1;
+            let width = cells(lines[i]);
+            assert!(
+                lines[i + 1].starts_with("|---"),
+                "no separator under {}",
+                lines[i]
+            );
+            while i < lines.len() && lines[i].starts_with('|') {
+                assert_eq!(cells(lines[i]), width, "{}", lines[i]);
+                i += 1;
+            }
+        }
+        i += 1;
+    }
+    assert!(tables >= 3, "{md}");
+}
+
+#[test]
+fn html_is_one_self_contained_page_with_charts() {
+    let (base, slow, verdict) = fixtures();
+    let html = Format::Html.renderer().run(&base, None);
+    assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
+    assert_eq!(
+        html.matches("<svg").count(),
+        6,
+        "VUs/RPS, chain and TTFB over time, stage bars, two percentile curves"
+    );
+    assert_eq!(html.matches("<svg").count(), html.matches("</svg>").count());
+    assert!(html.matches("<polyline").count() >= 10);
+    assert!(
+        html.contains("<rect class=\"segment\""),
+        "the stage breakdown is a stacked bar"
+    );
+    assert!(html.contains(">Where the time goes: mean chain by stage</text>"));
+    assert!(html.contains(">99%</text>"), "the percentile axis");
+    assert!(html.matches("<table").count() >= 5);
+    assert!(
+        html.contains("&lt;b&gt;bold&lt;/b&gt; &amp; | pipes") && !html.contains("<b>bold"),
+        "text is escaped"
+    );
+    assert_no_external_resource(&html);
+
+    let gated = Format::Html.renderer().run(&slow, Some(&verdict));
+    assert!(gated.contains("<h2>Gate <span class=\"badge fail\">failed</span></h2>"));
+    assert!(gated.contains(
+        "<tr class=\"fail\"><td><span class=\"mark fail\">✗</span></td><td><code>chain.p95</code>"
+    ));
+    assert_no_external_resource(&gated);
+}
+
+fn assert_no_external_resource(html: &str) {
+    let lower = html.to_lowercase();
+    for banned in [
+        "src=", "<link", "<script", "url(", "@import", "href=", "xlink:", "<iframe", "<object",
+        "<embed",
+    ] {
+        assert!(!lower.contains(banned), "{banned} in the page");
+    }
+}
+
+#[test]
+fn junit_has_a_testcase_per_threshold_and_check() {
+    let (_, slow, verdict) = fixtures();
+    let xml = Format::Junit.renderer().run(&slow, Some(&verdict));
+    let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "testsuites");
+    let cases: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    assert_eq!(cases.len(), slow.thresholds.len() + verdict.checks.len());
+    assert_eq!(
+        root.attribute("tests"),
+        Some(cases.len().to_string().as_str())
+    );
+    let failed: Vec<&str> = cases
+        .iter()
+        .filter(|c| c.children().any(|n| n.has_tag_name("failure")))
+        .map(|c| c.attribute("name").unwrap())
+        .collect();
+    assert_eq!(failed, ["sse_ttfb p(95)<8000", "chain.p95 within 10.0%"]);
+    assert_eq!(root.attribute("failures"), Some("2"));
+    let suites: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testsuite"))
+        .map(|s| s.attribute("name").unwrap())
+        .collect();
+    assert_eq!(
+        suites,
+        ["ci-smoke thresholds", "ci-smoke gate against base"]
+    );
+
+    let alone = Format::Junit.renderer().gate(&verdict);
+    let doc = roxmltree::Document::parse(&alone).expect("well-formed XML");
+    assert_eq!(
+        doc.descendants()
+            .filter(|n| n.has_tag_name("testcase"))
+            .count(),
+        verdict.checks.len() + verdict.thresholds.len()
+    );
+}
+
+#[test]
+fn json_is_the_document_itself() {
+    let (base, _, verdict) = fixtures();
+    let back: RunReport = serde_json::from_str(&Format::Json.renderer().run(&base, None)).unwrap();
+    assert_eq!(back, base);
+    let value: serde_json::Value =
+        serde_json::from_str(&Format::Json.renderer().gate(&verdict)).unwrap();
+    assert_eq!(value["passed"], false);
+    assert_eq!(value["checks"][0]["figure"], "chain.p95");
+    assert_eq!(value["checks"][0]["outcome"], "regressed");
+    assert!(value["checks"][0]["interval"]["low"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn comparisons_show_deltas_with_better_and_worse() {
+    let (base, slow, _) = fixtures();
+    let comparison = compare(&[("base", &base), ("slow", &slow)]);
+    let term = Format::Terminal.renderer().comparison(&comparison).unwrap();
+    for needle in [
+        "│ latencies",
+        "│ Δ slow",
+        "│ chain p95",
+        "worse",
+        "│ vision mean",
+        "server (/metrics)",
+    ] {
+        assert!(term.contains(needle), "{needle} missing:\n{term}");
+    }
+    let chain_p95 = term.lines().find(|l| l.contains("│ chain p95")).unwrap();
+    assert!(
+        chain_p95.contains("worse") && chain_p95.contains("(+"),
+        "{chain_p95}"
+    );
+    let md = Format::Markdown.renderer().comparison(&comparison).unwrap();
+    assert!(md.contains("🔴"), "{md}");
+    assert_tables_are_rectangular(&md);
+    let html = Format::Html.renderer().comparison(&comparison).unwrap();
+    assert!(html.contains("<td class=\"num worse\">"));
+    assert_no_external_resource(&html);
+    assert!(Format::Junit.renderer().comparison(&comparison).is_none());
+    let json: serde_json::Value =
+        serde_json::from_str(&Format::Json.renderer().comparison(&comparison).unwrap()).unwrap();
+    assert_eq!(json["runs"][1]["label"], "slow");
+}
