@@ -227,13 +227,12 @@ pub fn gate(
 ) -> Result<GateVerdict, GateError> {
     for t in &config.tolerances {
         if t.figure.metric_of(baseline).is_none() && t.figure.metric_of(candidate).is_none() {
-            let mut names: Vec<&str> = baseline
+            let names: Vec<&str> = baseline
                 .latencies
                 .iter()
                 .chain(&baseline.stages)
                 .map(|m| m.name.as_str())
                 .collect();
-            names.dedup();
             return Err(GateError::UnknownMetric {
                 metric: t.figure.metric.clone(),
                 available: names.join(", "),

@@ -340,14 +340,12 @@ fn timeseries(shards: &[(&str, &RunReport)], offsets: &[f64]) -> Vec<SecondSampl
             w[3].add(s.chain_p95, s.completed);
         }
     }
-    let last = seconds.keys().next_back().copied();
-    let mut series = Vec::new();
-    // Keep the series dense (one sample per second), as a single run's is.
-    for t in 0..=last.unwrap_or(0) {
-        if last.is_none() {
-            break;
-        }
-        series.push(match seconds.remove(&t) {
+    let Some(last) = seconds.keys().next_back().copied() else {
+        return Vec::new();
+    };
+    // Dense, one sample per second, as a single run's series is.
+    (0..=last)
+        .map(|t| match seconds.remove(&t) {
             Some((mut m, w)) => {
                 [m.ttfb_p50, m.ttfb_p95, m.chain_p50, m.chain_p95] =
                     [w[0].value(), w[1].value(), w[2].value(), w[3].value()];
@@ -357,9 +355,8 @@ fn timeseries(shards: &[(&str, &RunReport)], offsets: &[f64]) -> Vec<SecondSampl
                 t,
                 ..SecondSample::default()
             },
-        });
-    }
-    series
+        })
+        .collect()
 }
 
 fn server(shards: &[(&str, &RunReport)]) -> Option<ServerView> {
