@@ -38,9 +38,13 @@ pub(crate) struct OpenAiLabel {
     pub status: String,
 }
 
-/// Histogram of seconds with `length` buckets spread exponentially from `min` to `max`.
+/// Histogram of seconds with `length` buckets spread exponentially from `min` to `max`,
+/// rounded to 3 significant digits so the `le` labels stay readable (1, 1.45, 2.1, ... 180).
 fn seconds_histogram(min: f64, max: f64, length: u16) -> Histogram {
-    Histogram::new(exponential_buckets_range(min, max, length))
+    Histogram::new(exponential_buckets_range(min, max, length).map(|b| {
+        let scale = 10f64.powi(2 - b.log10().floor() as i32);
+        (b * scale).round() / scale
+    }))
 }
 
 fn stage_histogram() -> Histogram {
