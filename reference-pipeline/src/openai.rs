@@ -381,6 +381,42 @@ mod tests {
         assert_eq!(retry_after(&headers), None);
     }
 
+    fn client(urls: &[&str]) -> OpenAi {
+        let config = OpenAiConfig {
+            providers: urls
+                .iter()
+                .map(|u| crate::config::Provider::new(*u))
+                .collect(),
+            ..OpenAiConfig::default()
+        };
+        OpenAi::new(&config, 1.0, Arc::new(Metrics::new(&[]))).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_limited_provider_is_skipped_until_its_retry_after() {
+        let openai = client(&["http://a/v1", "http://b/v1"]);
+        assert_eq!(openai.pick(0), (0, Duration::ZERO));
+        let later = Instant::now() + Duration::from_secs(30);
+        *openai.providers[0].limited_until.lock().unwrap() = Some(later);
+        assert_eq!(openai.pick(0), (1, Duration::ZERO));
+        *openai.providers[1].limited_until.lock().unwrap() = Some(later + Duration::from_secs(5));
+        // Both limited: wait for the one free soonest, no earlier than its retry-after.
+        let (index, wait) = openai.pick(1);
+        assert_eq!(index, 0);
+        assert!(wait > Duration::from_secs(29) && wait <= Duration::from_secs(30));
+    }
+
+    #[test]
+    fn backoff_is_full_jitter_under_a_growing_cap() {
+        let openai = client(&["http://a/v1"]);
+        for attempt in 0..8 {
+            let cap = (openai.backoff_base * 2u32.pow(attempt)).min(openai.backoff_max);
+            for _ in 0..50 {
+                assert!(openai.backoff(attempt) <= cap);
+            }
+        }
+    }
+
     #[test]
     fn extracts_structured_output_text() {
         let responses = json!({"output": [

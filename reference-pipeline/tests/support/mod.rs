@@ -24,11 +24,13 @@ pub fn mock_config(latency: Duration, major: &str, middle: &str) -> MockConfig {
         inter_token: Delay::fixed(Duration::ZERO),
         output_tokens: TokenCount::Fixed { value: 10 },
     };
-    let mut config = MockConfig::default();
-    config.models = BTreeMap::from([
-        ("gpt-4o".to_string(), model.clone()),
-        ("gpt-4o-mini".to_string(), model),
-    ]);
+    let mut config = MockConfig {
+        models: BTreeMap::from([
+            ("gpt-4o".to_string(), model.clone()),
+            ("gpt-4o-mini".to_string(), model),
+        ]),
+        ..MockConfig::default()
+    };
     config.content.insufficiency_probability = 0.0;
     config.content.categories = vec![Category {
         major: major.into(),
@@ -47,12 +49,14 @@ pub async fn start_mock(config: MockConfig) -> MockHandle {
 
 /// A pipeline config pointed at `mocks`, with test-sized limits.
 pub fn pipeline_config(mocks: &[&MockHandle]) -> PipelineConfig {
-    let mut config = PipelineConfig::default();
+    let mut config = PipelineConfig {
+        shutdown_grace: Duration::from_secs(5),
+        ..PipelineConfig::default()
+    };
     config.openai.providers = mocks.iter().map(|m| Provider::new(m.base_url())).collect();
     config.openai.request_timeout = Duration::from_secs(10);
     config.openai.backoff_base = Duration::from_millis(10);
     config.openai.backoff_max = Duration::from_millis(100);
-    config.shutdown_grace = Duration::from_secs(5);
     config
 }
 
@@ -280,10 +284,6 @@ pub async fn max_gauges_during<F: std::future::Future>(
     let output = work.await;
     stop.cancel();
     (output, sampler.await.unwrap())
-}
-
-pub fn frames_stream_is_open(response: &reqwest::Response) -> bool {
-    response.status() == 200
 }
 
 /// Bytes of a response body as a stream of text chunks (for tests reading incrementally).
