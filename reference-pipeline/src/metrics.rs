@@ -1,6 +1,8 @@
 //! Prometheus metrics: the seed's `scan_sse_*` series (names and buckets of its Grafana
 //! dashboard) plus `scan_pipeline_*` series for what the seed did not measure.
 
+use std::borrow::Cow;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -34,8 +36,8 @@ pub(crate) struct OutcomeLabel {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct OpenAiLabel {
     pub call: &'static str,
-    pub provider: String,
-    pub status: String,
+    pub provider: &'static str,
+    pub status: Cow<'static, str>,
 }
 
 /// Histogram of seconds with `length` buckets spread exponentially from `min` to `max`,
