@@ -46,6 +46,7 @@
 //! max_retries = 2
 //! backoff_base = "500ms"
 //! backoff_max = "8s"
+//! max_connections = 1000        # requests in flight per provider
 //!
 //! [stage_timeouts]              # whole stage, retries included
 //! vision = "90s"

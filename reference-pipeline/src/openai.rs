@@ -14,6 +14,7 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::config::{OpenAiConfig, Routing};
@@ -80,6 +81,8 @@ struct Provider {
     headers: HeaderMap,
     /// Not tried before this instant (set from `retry-after` on 429).
     limited_until: Mutex<Option<Instant>>,
+    /// Requests in flight to this provider at most (`max_connections`).
+    connections: Semaphore,
 }
 
 impl Provider {
@@ -143,11 +146,13 @@ impl OpenAi {
                 base_url: Box::leak(p.base_url.trim_end_matches('/').into()),
                 headers,
                 limited_until: Mutex::new(None),
+                connections: Semaphore::new(config.max_connections),
             });
         }
         let http = reqwest::Client::builder()
             .tcp_nodelay(true)
             .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(config.max_connections)
             .build()
             .expect("building the HTTP client");
         Ok(Self {
@@ -182,7 +187,10 @@ impl OpenAi {
                 tokio::time::sleep(wait).await;
             }
             let provider = &self.providers[index];
-            let result = self.attempt(provider, path, body).await;
+            let result = {
+                let _connection = provider.connections.acquire().await.expect("never closed");
+                self.attempt(provider, path, body).await
+            };
             let status = match &result {
                 Ok(_) => Cow::Borrowed("200"),
                 Err((e, _)) => e.label(),

@@ -198,3 +198,24 @@ async fn a_slow_upstream_times_out_per_attempt_and_fails_the_stage() {
     pipeline.shutdown().await;
     mock.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_connections_bounds_the_calls_in_flight_per_provider() {
+    let call = Duration::from_millis(100);
+    let mock = start_mock(mock_config(call, "recyclable", "paper")).await;
+    let mut config = pipeline_config(&[&mock]);
+    config.openai.max_connections = 1;
+    let pipeline = start_pipeline(config).await;
+    let started = tokio::time::Instant::now();
+    for run in scan_many(&pipeline.base_url(), 3).await {
+        assert_eq!(k6_outcome(&run), "completed");
+    }
+    // Six calls, one at a time.
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= call * 6,
+        "six 100 ms calls overlapped: {elapsed:?}"
+    );
+    pipeline.shutdown().await;
+    mock.shutdown().await;
+}
