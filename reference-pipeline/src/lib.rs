@@ -16,8 +16,10 @@
 //!   `/readyz` (503 while draining).
 //!
 //! A client that disconnects cancels its run: queued work is skipped, running work is dropped.
-//! `scan_sse_requests_total{status}` counts `success`, `failed` and `timeout` as the seed did,
-//! plus `cancelled` for streams the client abandoned.
+//! `scan_sse_requests_total{status}` counts `success`, `failed` (a failed stage, the image
+//! error, a shutdown) and `timeout` as the seed did, plus `cancelled` for streams the client
+//! abandoned. `grafana/scan-sse-pipeline.json` is the seed's "Scan SSE Pipeline" dashboard
+//! over these series, with a row for the `scan_pipeline_*` ones.
 //!
 //! # Configuration
 //! [`PipelineConfig`] is serde data; as TOML (the `[pipeline]` table of a scenario, or a file

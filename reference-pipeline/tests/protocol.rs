@@ -515,3 +515,56 @@ async fn ownership_write_is_idempotent() {
     assert_eq!(rows[0].1, rows[1].1);
     mock.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_grafana_dashboard_queries_only_exported_metrics() {
+    let dashboard: Value =
+        serde_json::from_str(include_str!("../grafana/scan-sse-pipeline.json")).unwrap();
+    let mut mock_config = mock_config(Duration::ZERO, "recyclable", "paper");
+    mock_config.time_scale = 0.01;
+    let mock = start_mock(mock_config).await;
+    let mut config = pipeline_config(&[&mock]);
+    config.mode = reference_pipeline::Mode::Staged(Default::default());
+    config.time_scale = 0.01;
+    // Every call meets a 429 on the first provider, so every series family has a sample.
+    config.openai.providers.insert(
+        0,
+        reference_pipeline::Provider {
+            headers: [("x-mock-fault".to_string(), "429".to_string())].into(),
+            ..reference_pipeline::Provider::new(mock.base_url())
+        },
+    );
+    config.openai.routing = reference_pipeline::Routing::Failover;
+    let pipeline = start_pipeline(config).await;
+    let run = scan_many(&pipeline.base_url(), 1).await.remove(0);
+    assert_eq!(k6_outcome(&run), "completed");
+    let metrics = scrape(&client(), &pipeline.metrics_url()).await;
+    let mut queried = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let expr = target["expr"].as_str().unwrap();
+            let mut rest = expr;
+            while let Some(at) = rest.find("scan_") {
+                let name: String = rest[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                rest = &rest[at + name.len()..];
+                queried.push(name);
+            }
+        }
+    }
+    assert!(queried.len() > 20, "{queried:?}");
+    for name in queried {
+        let family = ["_total", "_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|suffix| name.strip_suffix(suffix))
+            .unwrap_or(&name);
+        assert!(
+            metrics.contains(&format!("# TYPE {family} ")),
+            "the dashboard queries {name}, which is not exported"
+        );
+    }
+    pipeline.shutdown().await;
+    mock.shutdown().await;
+}
