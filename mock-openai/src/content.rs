@@ -67,7 +67,7 @@ impl ContentModel {
             }
             OutputFormat::JsonSchema { name, schema } => {
                 match self.scan.answer(name, schema, prompt, rng) {
-                    Some(value) => value.to_string(),
+                    Some(text) => text,
                     None => crate::json_schema::generate(schema, rng).to_string(),
                 }
             }
