@@ -308,11 +308,12 @@ impl Default for MockConfig {
             inter_token: Delay::fixed(ms(inter_token_ms)),
             ..ModelConfig::default()
         };
-        // gpt-4o: ~60-token vision answer -> ~4.5 s; gpt-4o-mini: ~200-token disposal answer
-        // -> ~4.8 s (the Eco² figures at 10 users).
+        // Mean latency (lognormal mean = median * exp(sigma^2 / 2), plus pacing): gpt-4o with a
+        // ~50-token vision answer ~4.5 s; gpt-4o-mini with a ~130-token disposal answer ~4.8 s
+        // (the Eco² figures at 10 users).
         let models = BTreeMap::from([
             ("gpt-4o".to_owned(), model(3_700, 0.35, 12)),
-            ("gpt-4o-mini".to_owned(), model(1_700, 0.40, 15)),
+            ("gpt-4o-mini".to_owned(), model(2_600, 0.40, 15)),
             ("gpt-4.1".to_owned(), model(2_500, 0.40, 14)),
             ("gpt-4.1-mini".to_owned(), model(1_200, 0.40, 10)),
             ("gpt-4.1-nano".to_owned(), model(600, 0.40, 6)),

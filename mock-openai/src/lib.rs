@@ -96,10 +96,16 @@ pub enum StartError {
     },
 }
 
-/// Runs a server the way the `mock-openai` binary does: starts it, prints
-/// `mock-openai listening on http://ADDR` on stdout, serves until Ctrl-C (or SIGTERM), then shuts
-/// down gracefully.
+/// Runs a server the way the `mock-openai` binary does: raises the open-file limit to the hard
+/// limit, starts the server, prints
+/// `mock-openai listening on http://ADDR` on stdout, serves until Ctrl-C (or SIGTERM), then
+/// shuts down gracefully.
 pub async fn serve_until_signal(config: MockConfig, listen: SocketAddr) -> Result<(), StartError> {
+    // Each open stream holds a socket: allow as many as the hard limit does.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),
+    }
     let server = MockServer::start(config, listen).await?;
     println!("mock-openai listening on http://{}", server.addr());
     shutdown_signal().await;

@@ -452,8 +452,9 @@ async fn serve(
         ttft,
         inter_token,
         burst: fault == Some(Fault::Burst),
+        // Mid-way: at least one token out, and one held back when there are two or more.
         drop_after: (fault == Some(Fault::Drop))
-            .then(|| content_rng.random_range(0..answer.tokens.max(1))),
+            .then(|| content_rng.random_range(1..answer.tokens.max(2))),
     };
 
     if request.stream {
@@ -533,14 +534,14 @@ fn delayed_body(
 fn truncated_body(json: Vec<u8>, guard: InFlight) -> Body {
     let json = Bytes::from(json);
     let half = json.slice(..json.len() / 2);
-    let parts: [Result<Bytes, io::Error>; 2] = [
-        Ok(half),
-        Err(io::Error::other("fault injected: connection dropped")),
-    ];
-    let stream = futures_util::stream::iter(parts).map(move |part| {
-        let _in_flight = &guard;
-        part
-    });
+    let cut = async move {
+        // Pending once, so the server flushes the first half before the cut.
+        tokio::task::yield_now().await;
+        drop(guard);
+        Err(io::Error::other("fault injected: connection dropped"))
+    };
+    let stream =
+        futures_util::stream::once(async move { Ok(half) }).chain(futures_util::stream::once(cut));
     Body::from_stream(stream)
 }
 
