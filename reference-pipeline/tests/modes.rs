@@ -112,27 +112,14 @@ async fn staged_mode_holds_each_stage_pool_size() {
     // vision together, and leave it four at a time for answer).
     assert_eq!(max["vision"], 4.0, "{max:?}");
     assert_eq!(max["answer"], 2.0, "{max:?}");
-    let metrics = scrape(&client(), &pipeline.metrics_url()).await;
-    for pool in pools {
-        assert_eq!(
-            metric(
-                &metrics,
-                "scan_pipeline_pool_busy_workers",
-                &[("pool", pool)]
-            ),
-            0.0,
-            "{pool}"
-        );
-        assert_eq!(
-            metric(
-                &metrics,
-                "scan_pipeline_pool_queue_depth",
-                &[("pool", pool)]
-            ),
-            0.0,
-            "{pool}"
-        );
-    }
+    // Workers count themselves free just after the last event goes out.
+    wait_for_metrics(&client(), &pipeline.metrics_url(), "idle pools", |m| {
+        pools.iter().all(|pool| {
+            metric(m, "scan_pipeline_pool_busy_workers", &[("pool", pool)]) == 0.0
+                && metric(m, "scan_pipeline_pool_queue_depth", &[("pool", pool)]) == 0.0
+        })
+    })
+    .await;
     pipeline.shutdown().await;
     mock.shutdown().await;
 }
@@ -248,10 +235,11 @@ async fn disconnect_cancels_the_chain(mode: Mode) {
         1.0
     );
     assert_eq!(metric(&metrics, "scan_sse_connections_active", &[]), 0.0);
-    assert_eq!(
-        metric(&metrics, "scan_pipeline_pool_busy_workers", &[]),
-        0.0
-    );
+    // Workers count themselves free just after the last event goes out.
+    wait_for_metrics(&client, &url, "every worker free", |m| {
+        metric(m, "scan_pipeline_pool_busy_workers", &[]) == 0.0
+    })
+    .await;
     pipeline.shutdown().await;
     mock.shutdown().await;
 }
