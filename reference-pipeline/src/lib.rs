@@ -71,6 +71,12 @@
 //! subscription = { pool = 20, setup = "50ms", ready_timeout = "5s" }
 //! ```
 //!
+//! # Benchmark
+//! `cargo bench -p reference-pipeline --bench chains -- [--concurrency 1000] [--chains 20000]
+//! [--latency 0ms] [--mode async|threadpool|staged]` runs the release binary against an
+//! in-process mock and prints throughput, chain time and overhead percentiles, the pipeline's
+//! CPU time per chain and its peak RSS.
+//!
 //! # Example
 //! ```no_run
 //! use reference_pipeline::{Mode, Pipeline, PipelineConfig, Provider};
