@@ -839,6 +839,25 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_examples_parse() {
+        let docs: String = include_str!("lib.rs")
+            .lines()
+            .filter_map(|l| l.strip_prefix("//!"))
+            .map(|l| format!("{}\n", l.strip_prefix(' ').unwrap_or(l)))
+            .collect();
+        let blocks: Vec<&str> = docs
+            .split("```toml\n")
+            .skip(1)
+            .map(|rest| rest.split("```").next().unwrap())
+            .collect();
+        assert_eq!(blocks.len(), 2);
+        let general = PipelineConfig::from_toml_str(blocks[0], "lib.rs").unwrap();
+        assert_eq!(general.openai.providers.len(), 2);
+        let staged = PipelineConfig::from_toml_str(blocks[1], "lib.rs").unwrap();
+        assert_eq!(staged.mode, Mode::Staged(StagedMode::default()));
+    }
+
+    #[test]
     fn durations_are_human_friendly() {
         let config =
             PipelineConfig::from_toml_str("chain_timeout = \"1m30s\"\nkeepalive = \"250ms\"", "t")
