@@ -12,6 +12,9 @@
 //!   containing `toml`): replaces the whole config while running; an invalid one gets 400 and
 //!   the old one stays.
 //!
+//! HTTP/1.1, and HTTP/2 with prior knowledge (h2c), on one port; TCP_NODELAY on every
+//! connection.
+//!
 //! Errors have OpenAI's shape `{"error": {"message", "type", "param", "code"}}`: 400 (naming
 //! the parameter), 401, 404 (unknown model or route), 405, 413, 429, 500, 503.
 //!
@@ -31,6 +34,17 @@
 //! - Determinism: model request number `n` (in arrival order, counted from server start or the
 //!   last config swap) draws its fault, delays and content from stream `n` of one ChaCha8
 //!   generator seeded with `seed`. Same seed and same request order give the same faults.
+//!
+//! # Running it
+//! - In process: [`MockServer::start`] returns a [`MockHandle`] with the bound address,
+//!   [`MockHandle::base_url`] for an OpenAI client, [`MockHandle::set_config`] and a graceful
+//!   [`MockHandle::shutdown`].
+//! - Standalone: `mock-openai [--config FILE] [--listen 127.0.0.1:0]` prints
+//!   `mock-openai listening on http://ADDR` and serves until Ctrl-C; a bad config exits with
+//!   status 2 and a message naming file, line, column and field. `--example-config` prints the
+//!   example below. [`serve_until_signal`] is that binary in one call.
+//! - Benchmarks: `cargo bench -p mock-openai --bench mock_openai [-- completions | streams]`
+//!   (see `benches/mock_openai.rs`).
 //!
 //! # Configuration
 //! [`MockConfig`] is plain serde data (embedded as the `[mock]` table of a scan-bench scenario).

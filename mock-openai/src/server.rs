@@ -776,3 +776,35 @@ fn json_response<T: serde::Serialize>(status: StatusCode, value: &T) -> Response
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_factor_grows_above_capacity_and_is_capped() {
+        let load = LoadConfig::eco2();
+        // `others` excludes the arriving request.
+        assert_eq!(load.factor(0), 1.0);
+        assert_eq!(load.factor(9), 1.0);
+        assert!((load.factor(29) - 2.0).abs() < 1e-9);
+        assert_eq!(load.factor(1000), 2.5);
+        assert_eq!(LoadConfig::default().factor(1000), 1.0);
+    }
+
+    #[test]
+    fn scaling_saturates() {
+        assert_eq!(scaled(Duration::from_secs(2), 0.5), Duration::from_secs(1));
+        assert_eq!(scaled(Duration::from_secs(2), 0.0), Duration::ZERO);
+        assert_eq!(scaled(Duration::MAX, 10.0), Delay::CEILING);
+    }
+
+    #[test]
+    fn request_streams_are_independent_and_repeatable() {
+        let runtime = Runtime::new(MockConfig::instant());
+        let draw = |index, part| runtime.rng(index, part).random::<u64>();
+        assert_eq!(draw(5, Draw::Fault), draw(5, Draw::Fault));
+        assert_ne!(draw(5, Draw::Fault), draw(6, Draw::Fault));
+        assert_ne!(draw(5, Draw::Fault), draw(5, Draw::Latency));
+    }
+}

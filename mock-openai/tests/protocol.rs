@@ -358,3 +358,34 @@ async fn metrics_count_requests_faults_and_latency() {
     assert!(has("mock_openai_in_flight 0"), "{metrics}");
     assert!(metrics.contains("# TYPE mock_openai_time_to_first_token_seconds histogram"));
 }
+
+#[tokio::test]
+async fn http2_with_prior_knowledge() {
+    let server = common::start(common::instant(16)).await;
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .timeout(common::TIMEOUT)
+        .build()
+        .unwrap();
+    let chat = url(&server, "/v1/chat/completions");
+    let response = h2
+        .post(&chat)
+        .json(&chat_body("gpt-4o", "x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    assert_eq!(response.status(), 200);
+    let mut body = chat_body("gpt-4o", "x");
+    body["stream"] = json!(true);
+    let text = h2
+        .post(&chat)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.ends_with("data: [DONE]\n\n"));
+}
