@@ -427,7 +427,8 @@ async fn serve(
             model: request.model.clone(),
         })
         .inc_by(u64::from(answer.tokens));
-    let meta = meta(&request, &mut content_rng);
+    let (stream, include_usage) = (request.stream, request.include_usage);
+    let meta = meta(request, &mut content_rng);
     let mut response_headers = limit_headers;
     response_headers.insert(
         HeaderName::from_static("x-request-id"),
@@ -457,11 +458,11 @@ async fn serve(
             .then(|| content_rng.random_range(1..answer.tokens.max(2))),
     };
 
-    if request.stream {
+    if stream {
         let body = TokenStream::new(
             api,
             meta,
-            request.include_usage,
+            include_usage,
             answer,
             schedule,
             shared.shutdown.clone(),
@@ -631,7 +632,8 @@ fn api_key(headers: &HeaderMap) -> Option<&str> {
         .filter(|k| !k.is_empty())
 }
 
-fn meta(request: &ModelRequest, rng: &mut ChaCha8Rng) -> Meta {
+/// What the response bodies need from the request (moved, not copied: the schema may be big).
+fn meta(request: ModelRequest, rng: &mut ChaCha8Rng) -> Meta {
     let created = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -646,10 +648,10 @@ fn meta(request: &ModelRequest, rng: &mut ChaCha8Rng) -> Meta {
         id,
         item_id,
         created,
-        model: request.model.clone(),
+        model: request.model,
         prompt_tokens: request.prompt_tokens,
-        instructions: request.instructions.clone(),
-        format: request.format.clone(),
+        instructions: request.instructions,
+        format: request.format,
         max_output_tokens: request.max_output_tokens,
     }
 }
