@@ -436,10 +436,7 @@ async fn latency_model_delays_answers() {
     }
     let (first_token, total) = (first_token.unwrap(), start.elapsed());
     assert!(first_token >= Duration::from_millis(150), "{first_token:?}");
-    assert!(
-        total - first_token >= Duration::from_millis(100),
-        "{:?}",
-        total - first_token
-    );
+    // The last of 11 tokens is due (300 ms + 10 x 20 ms) x 0.5 after the request.
+    assert!(total >= Duration::from_millis(250), "{total:?}");
     assert!(text.ends_with("data: [DONE]\n\n"));
 }
