@@ -348,8 +348,7 @@ impl MockConfig {
         let document =
             toml::de::Deserializer::parse(text).map_err(|e| toml_error(text, origin, &e, None))?;
         let config: MockConfig = serde_path_to_error::deserialize(document).map_err(|e| {
-            let path = e.path().to_string();
-            let field = (path != ".").then_some(path);
+            let field = field_path(e.path());
             toml_error(text, origin, e.inner(), field)
         })?;
         config.validate().map_err(|e| e.locate(text, origin))?;
@@ -405,7 +404,7 @@ impl MockConfig {
                     "non-empty model names",
                 ));
             }
-            let field = format!("models.{name:?}");
+            let field = format!("models.{}", key(name));
             model.ttft.validate(&format!("{field}.ttft"))?;
             model
                 .inter_token
@@ -506,6 +505,34 @@ impl MockConfig {
         }
         Ok(())
     }
+}
+
+/// A key as written in a field path: bare when TOML allows, quoted otherwise.
+fn key(name: &str) -> String {
+    if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        name.to_owned()
+    } else {
+        format!("{name:?}")
+    }
+}
+
+/// A serde path as a field path (`models."gpt-4o".ttft`, `content.categories[2]`).
+fn field_path(path: &serde_path_to_error::Path) -> Option<String> {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key: name } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(&key(name));
+            }
+            Segment::Enum { .. } | Segment::Unknown => {}
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 fn check_probability(field: &str, p: f64) -> Result<(), ConfigError> {

@@ -128,22 +128,34 @@ impl ScanContent {
     }
 
     fn disposal_answer<R: Rng + ?Sized>(&self, prompt_text: &str, rng: &mut R) -> String {
-        let named = self
-            .names
-            .iter()
-            .find(|name| contains_identifier(prompt_text, name));
-        let steps = named
-            .and_then(|name| STEPS.iter().find(|(key, _)| *key == name.as_str()))
-            .map_or(GENERIC_STEPS, |(_, steps)| *steps);
+        // The category is read from a classification quoted as JSON in the prompt if there is
+        // one (the scan pipeline's answer stage sends it), else from any category name in it.
+        let quoted = [
+            json_string_field(prompt_text, "middle_category"),
+            json_string_field(prompt_text, "major_category"),
+        ];
+        let named = quoted
+            .into_iter()
+            .flatten()
+            .find(|name| steps_for(name).is_some())
+            .or_else(|| {
+                self.names
+                    .iter()
+                    .map(String::as_str)
+                    .find(|name| contains_identifier(prompt_text, name))
+            });
+        let steps = named.and_then(steps_for).unwrap_or(GENERIC_STEPS);
         let insufficiencies = if rng.random_bool(self.insufficiency_probability) {
             let n = rng.random_range(1..=2);
             INSUFFICIENCIES.choose_multiple(rng, n).copied().collect()
         } else {
             Vec::new()
         };
-        let item = named.map_or("this item".to_owned(), |n| {
-            format!("this {}", n.replace('_', " "))
-        });
+        let item = json_string_field(prompt_text, "minor_category")
+            .or(named)
+            .map_or("this item".to_owned(), |n| {
+                format!("this {}", n.replace('_', " "))
+            });
         let closing = CLOSINGS.choose(rng).copied().unwrap_or_default();
         let user_answer = format!(
             "Here is how to dispose of {item}. Follow the steps in order: the most common mistake is \
@@ -208,6 +220,25 @@ fn fits(schema: &Value, keys: &[&str]) -> bool {
             properties.len() == keys.len() && keys.iter().all(|k| properties.contains_key(*k))
         }
     }
+}
+
+fn steps_for(name: &str) -> Option<&'static [&'static str]> {
+    STEPS
+        .iter()
+        .find(|(key, _)| *key == name)
+        .map(|(_, steps)| *steps)
+}
+
+/// The string value of the first `"field": "value"` in `text` (JSON quoted in a prompt).
+fn json_string_field<'a>(text: &'a str, field: &str) -> Option<&'a str> {
+    let key = format!("\"{field}\"");
+    let after_key = &text[text.find(&key)? + key.len()..];
+    let value = after_key
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start()
+        .strip_prefix('"')?;
+    value.find('"').map(|end| &value[..end])
 }
 
 /// Whether `text` contains `name` as a whole identifier (not inside a longer word).
@@ -461,6 +492,45 @@ mod tests {
         );
         assert!(v["user_answer"].as_str().unwrap().contains("paper pack"));
         assert!(v["insufficiencies"].is_array());
+    }
+
+    #[test]
+    fn disposal_answer_prefers_the_quoted_classification() {
+        let content = ScanContent::new(&ContentConfig::default());
+        let format = OutputFormat::Text;
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        // Rules text naming other categories must not win over the classification.
+        let text = r#"{"classification":{"major_category":"recyclable","middle_category":"can","minor_category":"beer_can"},"disposal_rules":{"note":"not glass_bottle or small_electronics"}}"#;
+        let v = content
+            .answer(
+                ANSWER_SCHEMA,
+                &json!({}),
+                &prompt(&format, "", text),
+                &mut rng,
+            )
+            .unwrap();
+        let v: Value = serde_json::from_str(&v).unwrap();
+        assert!(
+            v["disposal_steps"]["step3"]
+                .as_str()
+                .unwrap()
+                .contains("can bin"),
+            "{v}"
+        );
+        assert!(
+            v["user_answer"].as_str().unwrap().contains("this beer can"),
+            "{v}"
+        );
+        let text = r#"{"major_category": "food", "middle_category": "food_waste"}"#;
+        let v = content
+            .answer(
+                ANSWER_SCHEMA,
+                &json!({}),
+                &prompt(&format, "", text),
+                &mut rng,
+            )
+            .unwrap();
+        assert!(v.contains("food waste bin"), "{v}");
     }
 
     #[test]

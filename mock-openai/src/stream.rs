@@ -56,7 +56,6 @@ pub(crate) struct TokenStream {
 }
 
 impl TokenStream {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         api: Api,
         meta: Meta,

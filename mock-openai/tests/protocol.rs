@@ -358,3 +358,85 @@ async fn metrics_count_requests_faults_and_latency() {
     assert!(has("mock_openai_in_flight 0"), "{metrics}");
     assert!(metrics.contains("# TYPE mock_openai_time_to_first_token_seconds histogram"));
 }
+
+#[tokio::test]
+async fn http2_with_prior_knowledge() {
+    let server = common::start(common::instant(16)).await;
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .timeout(common::TIMEOUT)
+        .build()
+        .unwrap();
+    let chat = url(&server, "/v1/chat/completions");
+    let response = h2
+        .post(&chat)
+        .json(&chat_body("gpt-4o", "x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    assert_eq!(response.status(), 200);
+    let mut body = chat_body("gpt-4o", "x");
+    body["stream"] = json!(true);
+    let text = h2
+        .post(&chat)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.ends_with("data: [DONE]\n\n"));
+}
+
+#[tokio::test]
+async fn latency_model_delays_answers() {
+    use std::collections::BTreeMap;
+    use std::time::{Duration, Instant};
+
+    use mock_openai::{Delay, ModelConfig, TokenCount};
+    // Lower bounds only: a loaded machine can make answers later, never earlier.
+    let model = ModelConfig {
+        ttft: Delay::fixed(Duration::from_millis(300)),
+        inter_token: Delay::fixed(Duration::from_millis(20)),
+        output_tokens: TokenCount::fixed(11),
+    };
+    let config = MockConfig {
+        time_scale: 0.5,
+        models: BTreeMap::from([("m".to_owned(), model)]),
+        ..MockConfig::default()
+    };
+    let server = common::start(config).await;
+    let start = Instant::now();
+    let whole = post(&server, "/v1/chat/completions", &chat_body("m", "x")).await;
+    assert_eq!(whole.status(), 200);
+    // (300 ms + 10 x 20 ms) x 0.5
+    assert!(
+        start.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        start.elapsed()
+    );
+
+    let mut body = chat_body("m", "x");
+    body["stream"] = json!(true);
+    let start = Instant::now();
+    let response = post(&server, "/v1/chat/completions", &body).await;
+    let mut stream = response.bytes_stream();
+    let mut first_token = None;
+    let mut text = String::new();
+    while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+        text.push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
+        if first_token.is_none()
+            && text.contains("\"content\":\"")
+            && text.matches("\"content\":").count() > 1
+        {
+            first_token = Some(start.elapsed());
+        }
+    }
+    let (first_token, total) = (first_token.unwrap(), start.elapsed());
+    assert!(first_token >= Duration::from_millis(150), "{first_token:?}");
+    // The last of 11 tokens is due (300 ms + 10 x 20 ms) x 0.5 after the request.
+    assert!(total >= Duration::from_millis(250), "{total:?}");
+    assert!(text.ends_with("data: [DONE]\n\n"));
+}
