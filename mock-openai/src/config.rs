@@ -308,11 +308,12 @@ impl Default for MockConfig {
             inter_token: Delay::fixed(ms(inter_token_ms)),
             ..ModelConfig::default()
         };
-        // gpt-4o: ~60-token vision answer -> ~4.5 s; gpt-4o-mini: ~200-token disposal answer
-        // -> ~4.8 s (the Eco² figures at 10 users).
+        // Mean latency (lognormal mean = median * exp(sigma^2 / 2), plus pacing): gpt-4o with a
+        // ~50-token vision answer ~4.5 s; gpt-4o-mini with a ~130-token disposal answer ~4.8 s
+        // (the Eco² figures at 10 users).
         let models = BTreeMap::from([
             ("gpt-4o".to_owned(), model(3_700, 0.35, 12)),
-            ("gpt-4o-mini".to_owned(), model(1_700, 0.40, 15)),
+            ("gpt-4o-mini".to_owned(), model(2_600, 0.40, 15)),
             ("gpt-4.1".to_owned(), model(2_500, 0.40, 14)),
             ("gpt-4.1-mini".to_owned(), model(1_200, 0.40, 10)),
             ("gpt-4.1-nano".to_owned(), model(600, 0.40, 6)),
@@ -347,8 +348,7 @@ impl MockConfig {
         let document =
             toml::de::Deserializer::parse(text).map_err(|e| toml_error(text, origin, &e, None))?;
         let config: MockConfig = serde_path_to_error::deserialize(document).map_err(|e| {
-            let path = e.path().to_string();
-            let field = (path != ".").then_some(path);
+            let field = field_path(e.path());
             toml_error(text, origin, e.inner(), field)
         })?;
         config.validate().map_err(|e| e.locate(text, origin))?;
@@ -404,7 +404,7 @@ impl MockConfig {
                     "non-empty model names",
                 ));
             }
-            let field = format!("models.{name:?}");
+            let field = format!("models.{}", key(name));
             model.ttft.validate(&format!("{field}.ttft"))?;
             model
                 .inter_token
@@ -505,6 +505,34 @@ impl MockConfig {
         }
         Ok(())
     }
+}
+
+/// A key as written in a field path: bare when TOML allows, quoted otherwise.
+fn key(name: &str) -> String {
+    if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        name.to_owned()
+    } else {
+        format!("{name:?}")
+    }
+}
+
+/// A serde path as a field path (`models."gpt-4o".ttft`, `content.categories[2]`).
+fn field_path(path: &serde_path_to_error::Path) -> Option<String> {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key: name } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(&key(name));
+            }
+            Segment::Enum { .. } | Segment::Unknown => {}
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 fn check_probability(field: &str, p: f64) -> Result<(), ConfigError> {

@@ -182,17 +182,6 @@ impl Delay {
         }
     }
 
-    /// Whether every draw is zero (lets the server skip timers entirely).
-    pub fn is_zero(&self) -> bool {
-        match *self {
-            Delay::Fixed { value } => value.is_zero(),
-            Delay::Uniform { max, .. } => max.is_zero(),
-            Delay::Normal { max, .. }
-            | Delay::LogNormal { max, .. }
-            | Delay::Pareto { max, .. } => max == Some(Duration::ZERO),
-        }
-    }
-
     /// Draws one duration.
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Duration {
         let (secs, min, max) = match *self {

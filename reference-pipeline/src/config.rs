@@ -219,6 +219,9 @@ pub struct OpenAiConfig {
     /// Cap of one back-off step.
     #[serde(with = "humantime_serde")]
     pub backoff_max: Duration,
+    /// Requests in flight per provider at most; more wait for a free one (the OpenAI Python
+    /// SDK's default connection limit is 1000). Also the idle connections kept per provider.
+    pub max_connections: usize,
 }
 
 impl Default for OpenAiConfig {
@@ -232,6 +235,7 @@ impl Default for OpenAiConfig {
             max_retries: 2,
             backoff_base: Duration::from_millis(500),
             backoff_max: Duration::from_secs(8),
+            max_connections: 1000,
         }
     }
 }
@@ -486,6 +490,7 @@ impl PipelineConfig {
             }
         }
         positive("openai.request_timeout", openai.request_timeout)?;
+        in_range("openai.max_connections", openai.max_connections, 1, 100_000)?;
         in_range("openai.max_retries", openai.max_retries as usize, 0, 20)?;
         if openai.backoff_max < openai.backoff_base {
             return Err(ConfigError::invalid(
@@ -831,6 +836,25 @@ mod tests {
             let err = PipelineConfig::from_toml_str(text, "t").unwrap_err();
             assert_eq!(err.field(), Some(field), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn the_documented_examples_parse() {
+        let docs: String = include_str!("lib.rs")
+            .lines()
+            .filter_map(|l| l.strip_prefix("//!"))
+            .map(|l| format!("{}\n", l.strip_prefix(' ').unwrap_or(l)))
+            .collect();
+        let blocks: Vec<&str> = docs
+            .split("```toml\n")
+            .skip(1)
+            .map(|rest| rest.split("```").next().unwrap())
+            .collect();
+        assert_eq!(blocks.len(), 2);
+        let general = PipelineConfig::from_toml_str(blocks[0], "lib.rs").unwrap();
+        assert_eq!(general.openai.providers.len(), 2);
+        let staged = PipelineConfig::from_toml_str(blocks[1], "lib.rs").unwrap();
+        assert_eq!(staged.mode, Mode::Staged(StagedMode::default()));
     }
 
     #[test]

@@ -16,8 +16,10 @@
 //!   `/readyz` (503 while draining).
 //!
 //! A client that disconnects cancels its run: queued work is skipped, running work is dropped.
-//! `scan_sse_requests_total{status}` counts `success`, `failed` and `timeout` as the seed did,
-//! plus `cancelled` for streams the client abandoned.
+//! `scan_sse_requests_total{status}` counts `success`, `failed` (a failed stage, the image
+//! error, a shutdown) and `timeout` as the seed did, plus `cancelled` for streams the client
+//! abandoned. `grafana/scan-sse-pipeline.json` is the seed's "Scan SSE Pipeline" dashboard
+//! over these series, with a row for the `scan_pipeline_*` ones.
 //!
 //! # Configuration
 //! [`PipelineConfig`] is serde data; as TOML (the `[pipeline]` table of a scenario, or a file
@@ -46,6 +48,7 @@
 //! max_retries = 2
 //! backoff_base = "500ms"
 //! backoff_max = "8s"
+//! max_connections = 1000        # requests in flight per provider
 //!
 //! [stage_timeouts]              # whole stage, retries included
 //! vision = "90s"
@@ -67,6 +70,12 @@
 //! character_match = { workers = 16, queue = 10000, hop_latency = "100ms" }
 //! subscription = { pool = 20, setup = "50ms", ready_timeout = "5s" }
 //! ```
+//!
+//! # Benchmark
+//! `cargo bench -p reference-pipeline --bench chains -- [--concurrency 1000] [--chains 20000]
+//! [--latency 0ms] [--mode async|threadpool|staged]` runs the release binary against an
+//! in-process mock and prints throughput, chain time and overhead percentiles, the pipeline's
+//! CPU time per chain and its peak RSS.
 //!
 //! # Example
 //! ```no_run

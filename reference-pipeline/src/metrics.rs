@@ -1,6 +1,8 @@
 //! Prometheus metrics: the seed's `scan_sse_*` series (names and buckets of its Grafana
 //! dashboard) plus `scan_pipeline_*` series for what the seed did not measure.
 
+use std::borrow::Cow;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -34,13 +36,17 @@ pub(crate) struct OutcomeLabel {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct OpenAiLabel {
     pub call: &'static str,
-    pub provider: String,
-    pub status: String,
+    pub provider: &'static str,
+    pub status: Cow<'static, str>,
 }
 
-/// Histogram of seconds with `length` buckets spread exponentially from `min` to `max`.
+/// Histogram of seconds with `length` buckets spread exponentially from `min` to `max`,
+/// rounded to 3 significant digits so the `le` labels stay readable (1, 1.45, 2.1, ... 180).
 fn seconds_histogram(min: f64, max: f64, length: u16) -> Histogram {
-    Histogram::new(exponential_buckets_range(min, max, length))
+    Histogram::new(exponential_buckets_range(min, max, length).map(|b| {
+        let scale = 10f64.powi(2 - b.log10().floor() as i32);
+        (b * scale).round() / scale
+    }))
 }
 
 fn stage_histogram() -> Histogram {

@@ -46,7 +46,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/metrics", get(metrics))
         .route(
             "/healthz",
-            get(|| async { Json::ok(json!({"status": "ok"})) }),
+            get(|| async { json(StatusCode::OK, json!({"status": "ok"})) }),
         )
         .route("/readyz", get(readyz))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such route") })
@@ -60,22 +60,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-/// A JSON response.
-struct Json;
-
-impl Json {
-    fn ok(value: Value) -> Response {
-        Self::with_status(StatusCode::OK, value)
-    }
-
-    fn with_status(status: StatusCode, value: Value) -> Response {
-        (
-            status,
-            [(header::CONTENT_TYPE, "application/json")],
-            value.to_string(),
-        )
-            .into_response()
-    }
+fn json(status: StatusCode, value: Value) -> Response {
+    (status, axum::Json(value)).into_response()
 }
 
 fn error(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Response {
@@ -103,7 +89,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = Json::with_status(
+        let mut response = json(
             self.status,
             json!({"error": self.code, "detail": self.detail}),
         );
@@ -132,7 +118,7 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
             "the server is shutting down",
         )
     } else {
-        Json::ok(json!({"status": "ready"}))
+        json(StatusCode::OK, json!({"status": "ready"}))
     }
 }
 
@@ -302,12 +288,12 @@ async fn classify(
                 status: StageStatus::Completed,
                 result: Some(result),
                 ..
-            } => Json::ok(serde_json::to_value(&*result).expect("result serializes")),
-            Event::Stage { stage, error, .. } => Json::with_status(
+            } => axum::Json(*result).into_response(),
+            Event::Stage { stage, error, .. } => json(
                 StatusCode::BAD_GATEWAY,
                 json!({"error": "STAGE_FAILED", "step": stage.name(), "detail": error}),
             ),
-            Event::Timeout { task_id } => Json::with_status(
+            Event::Timeout { task_id } => json(
                 StatusCode::GATEWAY_TIMEOUT,
                 json!({"error": "TIMEOUT", "task_id": task_id}),
             ),
