@@ -642,6 +642,46 @@ impl ConfigError {
         }
     }
 
+    /// For a config embedded as a table of a larger TOML file (e.g. a scenario's `[mock]`): puts
+    /// `table` in front of the field path and locates a validation error in the whole `text`.
+    ///
+    /// ```
+    /// # use mock_openai::MockConfig;
+    /// let scenario = "name = \"demo\"\n\n[mock]\ntime_scale = -1.0\n";
+    /// # #[derive(serde::Deserialize)] struct Scenario { mock: MockConfig }
+    /// let parsed: Scenario = toml::from_str(scenario).unwrap_or_else(|_| unreachable!());
+    /// let err = parsed.mock.validate().unwrap_err().in_table("mock", scenario, "demo.toml");
+    /// assert_eq!(err.field(), Some("mock.time_scale"));
+    /// assert!(err.to_string().starts_with("demo.toml:4:1: "));
+    /// ```
+    pub fn in_table(self, table: &str, text: &str, origin: &str) -> Self {
+        let prefixed = |field: String| format!("{table}.{field}");
+        match self {
+            ConfigError::Toml {
+                location,
+                field,
+                message,
+            } => ConfigError::Toml {
+                location,
+                field: field.map(prefixed),
+                message,
+            },
+            ConfigError::Invalid {
+                location,
+                field,
+                message,
+                expected,
+            } => ConfigError::Invalid {
+                location,
+                field: prefixed(field),
+                message,
+                expected,
+            }
+            .locate(text, origin),
+            read @ ConfigError::Read { .. } => read,
+        }
+    }
+
     /// Adds the location of the invalid field in `text` (best effort: the deepest part of the
     /// path that the text spells out).
     fn locate(self, text: &str, origin: &str) -> Self {
