@@ -20,7 +20,8 @@ pub struct MockConfig {
     /// Seed of every random draw (latency, content, faults). Same seed and same request order
     /// give the same answers, delays and faults.
     pub seed: u64,
-    /// Multiplies every injected delay and the rate-limit window; 0 removes all delays.
+    /// Multiplies every injected delay and the rate-limit window; 0 removes all delays (and
+    /// so the rate limits, whose window becomes instant).
     pub time_scale: f64,
     /// Largest accepted request body in bytes; larger bodies get 413.
     pub max_body_bytes: usize,
@@ -141,7 +142,8 @@ pub struct RateLimitConfig {
     /// Tokens per window; absent = unlimited.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tpm: Option<u32>,
-    /// The window (one minute, like the names say); scaled by `time_scale`.
+    /// The window (one minute, like the names say); scaled by `time_scale`, so a scenario run
+    /// 100 times faster also meets the limit 100 times sooner.
     #[serde(with = "humantime_serde")]
     pub window: Duration,
 }
@@ -168,7 +170,7 @@ impl RateLimitConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FaultConfig {
-    /// Immediate 429 (as if rate limited upstream).
+    /// Immediate 429 (as if rate limited upstream), with `retry-after` of 1 s (scaled).
     pub p429: f64,
     /// Immediate 500.
     pub p500: f64,
@@ -637,6 +639,46 @@ impl ConfigError {
             ConfigError::Toml { field, .. } => field.as_deref(),
             ConfigError::Invalid { field, .. } => Some(field),
             ConfigError::Read { .. } => None,
+        }
+    }
+
+    /// For a config embedded as a table of a larger TOML file (e.g. a scenario's `[mock]`): puts
+    /// `table` in front of the field path and locates a validation error in the whole `text`.
+    ///
+    /// ```
+    /// # use mock_openai::MockConfig;
+    /// let scenario = "name = \"demo\"\n\n[mock]\ntime_scale = -1.0\n";
+    /// # #[derive(serde::Deserialize)] struct Scenario { mock: MockConfig }
+    /// let parsed: Scenario = toml::from_str(scenario).unwrap_or_else(|_| unreachable!());
+    /// let err = parsed.mock.validate().unwrap_err().in_table("mock", scenario, "demo.toml");
+    /// assert_eq!(err.field(), Some("mock.time_scale"));
+    /// assert!(err.to_string().starts_with("demo.toml:4:1: "));
+    /// ```
+    pub fn in_table(self, table: &str, text: &str, origin: &str) -> Self {
+        let prefixed = |field: String| format!("{table}.{field}");
+        match self {
+            ConfigError::Toml {
+                location,
+                field,
+                message,
+            } => ConfigError::Toml {
+                location,
+                field: field.map(prefixed),
+                message,
+            },
+            ConfigError::Invalid {
+                location,
+                field,
+                message,
+                expected,
+            } => ConfigError::Invalid {
+                location,
+                field: prefixed(field),
+                message,
+                expected,
+            }
+            .locate(text, origin),
+            read @ ConfigError::Read { .. } => read,
         }
     }
 
