@@ -14,7 +14,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 use goose::config::{GooseConfiguration, GooseDefault, GooseDefaultType};
-use goose::goose::{GooseMethod, GooseRequest, GooseUser, Transaction, TransactionFunction, TransactionResult};
+use goose::goose::{
+    GooseMethod, GooseRequest, GooseUser, Transaction, TransactionFunction, TransactionResult,
+};
 use goose::metrics::GooseCoordinatedOmissionMitigation;
 use goose::prelude::GooseAttack;
 use scenarios::{LoadModel, Scenario};
@@ -157,17 +159,31 @@ pub async fn run(
     let interrupted = stop.is_cancelled();
     drop(shared);
     result.map_err(|e| EngineError::Goose(e.to_string()))?;
-    let measurements = collecting.await.map_err(|e| EngineError::Goose(e.to_string()))?;
-    Ok(RunOutput { measurements, started_at, ended_at, duration, interrupted })
+    let measurements = collecting
+        .await
+        .map_err(|e| EngineError::Goose(e.to_string()))?;
+    Ok(RunOutput {
+        measurements,
+        started_at,
+        ended_at,
+        duration,
+        interrupted,
+    })
 }
 
-fn goose_attack(shared: Arc<Shared>, target: &str, users: usize, run_time: usize) -> Result<GooseAttack, EngineError> {
+fn goose_attack(
+    shared: Arc<Shared>,
+    target: &str,
+    users: usize,
+    run_time: usize,
+) -> Result<GooseAttack, EngineError> {
     let goose = |e: goose::GooseError| EngineError::Goose(e.to_string());
     let function: TransactionFunction = Arc::new(move |user: &mut GooseUser| {
         let shared = shared.clone();
         Box::pin(async move { iteration(user, &shared).await })
     });
-    let scenario = goose::goose::Scenario::new("scan").register_transaction(Transaction::new(function).set_name("scan"));
+    let scenario = goose::goose::Scenario::new("scan")
+        .register_transaction(Transaction::new(function).set_name("scan"));
     let attack = GooseAttack::initialize_with_config(GooseConfiguration::default())
         .map_err(goose)?
         .register_scenario(scenario)
@@ -189,7 +205,10 @@ fn goose_attack(shared: Arc<Shared>, target: &str, users: usize, run_time: usize
         .map_err(goose)?
         .set_default(GooseDefault::NoResetMetrics, true)
         .map_err(goose)?
-        .set_default(GooseDefault::CoordinatedOmissionMitigation, GooseCoordinatedOmissionMitigation::Disabled)
+        .set_default(
+            GooseDefault::CoordinatedOmissionMitigation,
+            GooseCoordinatedOmissionMitigation::Disabled,
+        )
         .map_err(goose)?;
     Ok(*attack)
 }
@@ -205,7 +224,13 @@ async fn finish(shared: Arc<Shared>, grace: Duration, stop: CancellationToken) {
     shared.draining.cancel();
     let cut_at = Instant::now() + grace;
     let wait_for_streams = async {
-        while shared.recorder.gauges().open_streams.load(Ordering::Acquire) > 0 {
+        while shared
+            .recorder
+            .gauges()
+            .open_streams
+            .load(Ordering::Acquire)
+            > 0
+        {
             shared.streams_done.notified().await;
         }
     };
@@ -244,13 +269,20 @@ async fn iteration(user: &mut GooseUser, shared: &Shared) -> TransactionResult {
         // One pooled client for every user: per-user clients cost memory and CPU at scale.
         user.client = shared.client.clone();
         let vars = shared.template.vu_vars(vu + 1);
-        user.set_session_data(VuSession { vars, active: false });
+        user.set_session_data(VuSession {
+            vars,
+            active: false,
+        });
     }
     if !wait_for_turn(user, shared, vu).await {
         return Ok(());
     }
     let connect_failed = scan(user, shared).await;
-    let pause = if connect_failed { shared.think.max(CONNECT_BACKOFF) } else { shared.think };
+    let pause = if connect_failed {
+        shared.think.max(CONNECT_BACKOFF)
+    } else {
+        shared.think
+    };
     tokio::select! {
         _ = tokio::time::sleep(pause) => {}
         _ = shared.draining.cancelled() => {}
@@ -303,15 +335,21 @@ fn set_active(user: &mut GooseUser, shared: &Shared, active: bool) {
 
 /// Sends one request and reads its stream; true when the connection failed.
 async fn scan(user: &mut GooseUser, shared: &Shared) -> bool {
-    let rendered = shared.template.render(&mut user.get_session_data_unchecked_mut::<VuSession>().vars);
+    let rendered = shared
+        .template
+        .render(&mut user.get_session_data_unchecked_mut::<VuSession>().vars);
     let gauges = shared.recorder.gauges();
     gauges.open_streams.fetch_add(1, Ordering::AcqRel);
     let start = Instant::now();
     let started_at = start - shared.start;
     let mut record = RequestRecord::new(shared.rules.stages().len());
 
-    let method = goose::goose::goose_method_from_method(rendered.method.clone()).unwrap_or(GooseMethod::Post);
-    let mut builder = user.client.request(rendered.method, &rendered.url).headers(rendered.headers);
+    let method = goose::goose::goose_method_from_method(rendered.method.clone())
+        .unwrap_or(GooseMethod::Post);
+    let mut builder = user
+        .client
+        .request(rendered.method, &rendered.url)
+        .headers(rendered.headers);
     if let Some(body) = rendered.body {
         builder = builder.body(body);
     }
@@ -335,15 +373,30 @@ async fn scan(user: &mut GooseUser, shared: &Shared) -> bool {
             match goose.response {
                 Err(e) => {
                     record.headers = None;
-                    record.outcome =
-                        Outcome::Failed(if e.is_timeout() { FailureClass::Timeout } else { FailureClass::Connect });
+                    record.outcome = Outcome::Failed(if e.is_timeout() {
+                        FailureClass::Timeout
+                    } else {
+                        FailureClass::Connect
+                    });
                 }
                 Ok(response) if !response.status().is_success() => {
-                    record.outcome = Outcome::Failed(FailureClass::HttpStatus(response.status().as_u16()));
+                    record.outcome =
+                        Outcome::Failed(FailureClass::HttpStatus(response.status().as_u16()));
                 }
                 Ok(response) => {
-                    let limits = StreamLimits { deadline: start + shared.request_timeout, idle: shared.idle_timeout };
-                    read_stream(response, start, &shared.rules, limits, &shared.hard_stop, &mut record).await;
+                    let limits = StreamLimits {
+                        deadline: start + shared.request_timeout,
+                        idle: shared.idle_timeout,
+                    };
+                    read_stream(
+                        response,
+                        start,
+                        &shared.rules,
+                        limits,
+                        &shared.hard_stop,
+                        &mut record,
+                    )
+                    .await;
                 }
             }
         }

@@ -83,12 +83,18 @@ pub struct Measurements {
 impl Measurements {
     /// The latency metrics as report entries.
     pub fn latency_metrics(&self) -> Vec<LatencyMetric> {
-        self.latencies.iter().map(|(name, k6, h)| LatencyMetric::new(name, *k6, h)).collect()
+        self.latencies
+            .iter()
+            .map(|(name, k6, h)| LatencyMetric::new(name, *k6, h))
+            .collect()
     }
 
     /// The stage metrics as report entries.
     pub fn stage_metrics(&self) -> Vec<LatencyMetric> {
-        self.stages.iter().map(|(name, h)| LatencyMetric::new(name, None, h)).collect()
+        self.stages
+            .iter()
+            .map(|(name, h)| LatencyMetric::new(name, None, h))
+            .collect()
     }
 }
 
@@ -152,7 +158,8 @@ impl Collector {
 
     /// Collects until every recorder is gone, sampling gauges each second from `start`.
     pub async fn run(mut self, start: tokio::time::Instant) -> Measurements {
-        let mut tick = tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
+        let mut tick =
+            tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut refresh = tokio::time::interval(Duration::from_millis(250));
         loop {
@@ -208,17 +215,21 @@ impl Collector {
             (record.first_stage, &mut self.first_stage),
         ] {
             if let Some(d) = value {
-                h.record(us(d)).expect("an auto-resizing histogram takes any u64");
+                h.record(us(d))
+                    .expect("an auto-resizing histogram takes any u64");
             }
         }
-        if record.outcome == Outcome::Completed {
-            if let Some(d) = record.chain {
-                self.chain.record(us(d)).expect("an auto-resizing histogram takes any u64");
-            }
+        if record.outcome == Outcome::Completed
+            && let Some(d) = record.chain
+        {
+            self.chain
+                .record(us(d))
+                .expect("an auto-resizing histogram takes any u64");
         }
         for ((_, h), timing) in self.stages.iter_mut().zip(&record.stages) {
             if let Some(d) = timing.duration() {
-                h.record(us(d)).expect("an auto-resizing histogram takes any u64");
+                h.record(us(d))
+                    .expect("an auto-resizing histogram takes any u64");
             }
         }
         if record.chain.is_some() {
@@ -238,17 +249,29 @@ impl Collector {
             Outcome::Interrupted => {}
         }
         if let Some(d) = record.ttfb {
-            ended.ttfb.get_or_insert_with(new_latency).record(us(d)).expect("an auto-resizing histogram takes any u64");
+            ended
+                .ttfb
+                .get_or_insert_with(new_latency)
+                .record(us(d))
+                .expect("an auto-resizing histogram takes any u64");
         }
         if let (Outcome::Completed, Some(d)) = (record.outcome, record.chain) {
-            ended.chain.get_or_insert_with(new_latency).record(us(d)).expect("an auto-resizing histogram takes any u64");
+            ended
+                .chain
+                .get_or_insert_with(new_latency)
+                .record(us(d))
+                .expect("an auto-resizing histogram takes any u64");
         }
     }
 
     fn refresh_live(&mut self) {
         let p = |h: &Latency| {
-            (!h.is_empty())
-                .then(|| (h.value_at_quantile(0.5) as f64 / 1000.0, h.value_at_quantile(0.95) as f64 / 1000.0))
+            (!h.is_empty()).then(|| {
+                (
+                    h.value_at_quantile(0.5) as f64 / 1000.0,
+                    h.value_at_quantile(0.95) as f64 / 1000.0,
+                )
+            })
         };
         let view = LiveView {
             ended: self.totals.attempted,
@@ -261,7 +284,9 @@ impl Collector {
     }
 
     fn finish(self) -> Measurements {
-        let quantile = |h: &Option<Latency>, q: f64| h.as_ref().map(|h| h.value_at_quantile(q) as f64 / 1000.0);
+        let quantile = |h: &Option<Latency>, q: f64| {
+            h.as_ref().map(|h| h.value_at_quantile(q) as f64 / 1000.0)
+        };
         let timeseries = self
             .seconds
             .iter()
@@ -284,7 +309,11 @@ impl Collector {
             .null_pointers
             .iter()
             .zip(&self.nulls)
-            .map(|(pointer, n)| NullCount { pointer: pointer.clone(), nulls: *n, of: self.terminal_events })
+            .map(|(pointer, n)| NullCount {
+                pointer: pointer.clone(),
+                nulls: *n,
+                of: self.terminal_events,
+            })
             .collect();
         Measurements {
             totals: self.totals,
@@ -319,8 +348,14 @@ mod tests {
         done.ttfb = Some(ms(10));
         done.first_stage = Some(ms(12));
         done.stages = vec![
-            StageTiming { started: Some(ms(12)), completed: Some(ms(40)) },
-            StageTiming { started: Some(ms(40)), completed: Some(ms(90)) },
+            StageTiming {
+                started: Some(ms(12)),
+                completed: Some(ms(40)),
+            },
+            StageTiming {
+                started: Some(ms(40)),
+                completed: Some(ms(90)),
+            },
         ];
         done.chain = Some(ms(90));
         done.nulls = 1;
@@ -334,11 +369,17 @@ mod tests {
         recorder.record(ms(2_100), failed);
         drop(recorder);
         let m = collector.run(tokio::time::Instant::now()).await;
-        assert_eq!((m.totals.attempted, m.totals.completed, m.totals.http_failed), (3, 2, 1));
+        assert_eq!(
+            (m.totals.attempted, m.totals.completed, m.totals.http_failed),
+            (3, 2, 1)
+        );
         assert_eq!(m.totals.failed.get("http_503"), Some(&1));
         let chain = &m.latencies[3].2;
         assert_eq!(chain.len(), 2);
-        assert_eq!(chain.value_at_quantile(1.0), chain.highest_equivalent(90_000));
+        assert_eq!(
+            chain.value_at_quantile(1.0),
+            chain.highest_equivalent(90_000)
+        );
         assert_eq!(m.stages[1].1.len(), 2);
         assert_eq!(m.nulls[0].nulls, 2);
         let started: Vec<_> = m.timeseries.iter().map(|s| s.started).collect();

@@ -23,11 +23,21 @@ fn scenario(dir: &Path, name: &str, body: &str) -> PathBuf {
 /// Runs `scan-bench run ARGS --out DIR --quiet`; the exit code and the report.
 fn run(dir: &Path, args: &[&str]) -> (i32, RunReport) {
     let out = dir.join("out");
-    let assert = scan_bench().arg("run").args(args).arg("--out").arg(&out).arg("--quiet").assert();
+    let assert = scan_bench()
+        .arg("run")
+        .args(args)
+        .arg("--out")
+        .arg(&out)
+        .arg("--quiet")
+        .assert();
     let output = assert.get_output();
     let code = output.status.code().unwrap_or(-1);
     let report = RunReport::read(&out.join("report.json")).unwrap_or_else(|e| {
-        panic!("no report ({e}); exit {code}\nstdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+        panic!(
+            "no report ({e}); exit {code}\nstdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
     });
     (code, report)
 }
@@ -69,7 +79,10 @@ fn a_run_measures_what_was_injected() {
     let ms = |name: &str| report.latency(name).unwrap().summary;
     let (ttfb, first, chain) = (ms("ttfb"), ms("first_stage"), ms("chain"));
     assert!(ttfb.min >= 60.0 && ttfb.p50 < 60.0 + 500.0, "ttfb {ttfb:?}");
-    assert!(first.min >= ttfb.min, "the first stage event comes after the first byte");
+    assert!(
+        first.min >= ttfb.min,
+        "the first stage event comes after the first byte"
+    );
     assert!(chain.min >= 60.0 + 120.0 + 80.0, "chain {chain:?}");
     let stages: Vec<_> = report.stages.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(stages, ["vision", "rule", "answer", "reward"]);
@@ -83,12 +96,18 @@ fn ci_smoke_passes_and_the_server_view_matches_the_pipeline() {
     let (code, report) = run(dir.path(), &["ci-smoke"]);
     assert_eq!(code, 0, "{:?}", report.thresholds);
     assert!(report.thresholds.iter().all(|t| t.passed) && !report.thresholds.is_empty());
-    let server = report.server.as_ref().expect("the embedded stack has /metrics");
+    let server = report
+        .server
+        .as_ref()
+        .expect("the embedded stack has /metrics");
     let t = &report.totals;
     assert!(t.completed > 10, "{t:?}");
     let success = server.requests.get("success").copied().unwrap_or(0.0);
     let all: f64 = server.requests.values().sum();
-    assert_eq!(success, t.completed as f64, "server success = client completed");
+    assert_eq!(
+        success, t.completed as f64,
+        "server success = client completed"
+    );
     assert_eq!(all, t.attempted as f64, "every request reached the handler");
     assert_eq!(server.success_rate, Some(1.0));
 }
@@ -119,7 +138,11 @@ fn the_closed_model_follows_its_stages() {
     let planned = [2, 4, 4, 4];
     for (sample, want) in report.timeseries.iter().zip(planned) {
         let got = i64::from(sample.active_vus);
-        assert!((got - want).abs() <= 1, "second {}: {got} active, plan {want}", sample.t);
+        assert!(
+            (got - want).abs() <= 1,
+            "second {}: {got} active, plan {want}",
+            sample.t
+        );
     }
     assert!(report.timeseries.len() >= planned.len());
 }
@@ -135,9 +158,19 @@ fn admission_rejections_and_error_events_are_failures_by_class() {
     let (_, report) = run(dir.path(), &[file.to_str().unwrap()]);
     let t = &report.totals;
     assert!(t.failed.get("http_503").copied().unwrap_or(0) > 0, "{t:?}");
-    assert_eq!(t.http_failed, t.failed["http_503"], "503s count in http_req_failed");
-    let rejected = report.server.as_ref().and_then(|s| s.rejected).unwrap_or(0.0);
-    assert_eq!(rejected, t.failed["http_503"] as f64, "the pipeline counts its rejections apart");
+    assert_eq!(
+        t.http_failed, t.failed["http_503"],
+        "503s count in http_req_failed"
+    );
+    let rejected = report
+        .server
+        .as_ref()
+        .and_then(|s| s.rejected)
+        .unwrap_or(0.0);
+    assert_eq!(
+        rejected, t.failed["http_503"] as f64,
+        "the pipeline counts its rejections apart"
+    );
 
     let file = scenario(
         dir.path(),
@@ -147,7 +180,11 @@ fn admission_rejections_and_error_events_are_failures_by_class() {
     let (_, report) = run(dir.path(), &[file.to_str().unwrap()]);
     let t = &report.totals;
     assert!(t.attempted > 0);
-    assert_eq!(t.failed.get("error_event"), Some(&(t.attempted - t.interrupted)), "{t:?}");
+    assert_eq!(
+        t.failed.get("error_event"),
+        Some(&(t.attempted - t.interrupted)),
+        "{t:?}"
+    );
     assert_eq!(t.http_failed, 0, "an error event is no HTTP failure");
 }
 
@@ -200,13 +237,24 @@ struct Served {
 impl Served {
     fn start(args: &[&str], lines: usize) -> Self {
         let bin = assert_cmd::cargo::cargo_bin("scan-bench");
-        let mut child = Process::new(bin).arg("serve").args(args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        let mut child = Process::new(bin)
+            .arg("serve")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         let mut reader = BufReader::new(child.stdout.take().unwrap());
         let mut urls = Vec::new();
         for _ in 0..lines {
             let mut line = String::new();
             reader.read_line(&mut line).unwrap();
-            urls.push(line.split_whitespace().last().expect("a listening line").to_owned());
+            urls.push(
+                line.split_whitespace()
+                    .last()
+                    .expect("a listening line")
+                    .to_owned(),
+            );
         }
         Served { child, urls }
     }
@@ -221,26 +269,52 @@ impl Drop for Served {
 
 #[test]
 fn upstream_faults_become_outcome_classes() {
-    let mock = Served::start(&["mock-openai"], 1);
-    let target = mock.urls[0].trim_end_matches("/v1").to_owned();
     let dir = tempfile::tempdir().unwrap();
+    let mock = fast_mock(dir.path());
+    let target = mock.urls[0].trim_end_matches("/v1").to_owned();
 
     let ok = openai_stream_scenario(dir.path(), "ok", "none", &target);
     let (_, report) = run(dir.path(), &[ok.to_str().unwrap()]);
-    assert!(report.totals.completed > 0 && report.totals.failed.is_empty(), "{:?}", report.totals);
+    assert!(
+        report.totals.completed > 0 && report.totals.failed.is_empty(),
+        "{:?}",
+        report.totals
+    );
 
     for (fault, class) in [("429", "http_429"), ("stall", "timeout")] {
         let file = openai_stream_scenario(dir.path(), fault, fault, &target);
         let (_, report) = run(dir.path(), &[file.to_str().unwrap()]);
         let t = &report.totals;
-        assert!(t.failed.get(class).copied().unwrap_or(0) > 0, "{fault}: {t:?}");
+        assert!(
+            t.failed.get(class).copied().unwrap_or(0) > 0,
+            "{fault}: {t:?}"
+        );
         assert_eq!(t.completed, 0, "{fault}: {t:?}");
     }
     let file = openai_stream_scenario(dir.path(), "drop", "drop", &target);
     let (_, report) = run(dir.path(), &[file.to_str().unwrap()]);
     let t = &report.totals;
-    assert!(t.partial + t.failed.get("stream_reset").copied().unwrap_or(0) > 0, "drop: {t:?}");
+    assert!(
+        t.partial + t.failed.get("stream_reset").copied().unwrap_or(0) > 0,
+        "drop: {t:?}"
+    );
     assert_eq!(t.completed, 0, "drop: {t:?}");
+}
+
+/// mock-openai served by `scan-bench serve`, fifty times faster than OpenAI.
+fn fast_mock(dir: &Path) -> Served {
+    let config = dir.join("fast-mock.toml");
+    std::fs::write(&config, "time_scale = 0.02\n").unwrap();
+    Served::start(&["mock-openai", "--config", config.to_str().unwrap()], 1)
+}
+
+/// A pipeline served by `scan-bench serve` in its own process, against a mock that is fifty
+/// times faster than OpenAI: (mock, pipeline, the pipeline's base URL).
+fn fast_stack(dir: &Path) -> (Served, Served, String) {
+    let mock = fast_mock(dir);
+    let pipeline = Served::start(&["pipeline", "--openai-url", &mock.urls[0]], 1);
+    let target = pipeline.urls[0].clone();
+    (mock, pipeline, target)
 }
 
 /// Waits until the pipeline at `base` has answered at least `n` scans.
@@ -268,10 +342,16 @@ fn wait_for_scans(base: &str, n: f64) {
 fn http_get(url: &str) -> std::io::Result<String> {
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap();
+    let (host, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap();
     let mut stream = std::net::TcpStream::connect(host)?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )?;
     let mut text = String::new();
     stream.read_to_string(&mut text)?;
     Ok(text)
@@ -279,17 +359,24 @@ fn http_get(url: &str) -> std::io::Result<String> {
 
 #[test]
 fn a_target_killed_mid_run_gives_connect_errors_and_a_report() {
-    let mut served = Served::start(&["pipeline"], 2);
-    let target = served.urls[1].clone();
     let dir = tempfile::tempdir().unwrap();
+    let (_mock, mut served, target) = fast_stack(dir.path());
     let file = scenario(
         dir.path(),
         "doomed",
-        &format!("target = \"{target}\"\ntime_scale = 0.02\n[load]\nstages = [{{ duration = \"150s\", target = 4 }}]\n"),
+        &format!(
+            "target = \"{target}\"\ntime_scale = 0.02\n[load]\nstages = [{{ duration = \"150s\", target = 4 }}]\n"
+        ),
     );
     let out = dir.path().join("out");
     let mut runner = Process::new(assert_cmd::cargo::cargo_bin("scan-bench"))
-        .args(["run", file.to_str().unwrap(), "--quiet", "--out", out.to_str().unwrap()])
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -301,29 +388,45 @@ fn a_target_killed_mid_run_gives_connect_errors_and_a_report() {
     assert!(status.code().is_some(), "the run ended by itself");
     let report = RunReport::read(&out.join("report.json")).unwrap();
     let t = &report.totals;
-    assert!(t.completed > 0 && t.failed.get("connect").copied().unwrap_or(0) > 0, "{t:?}");
+    assert!(
+        t.completed > 0 && t.failed.get("connect").copied().unwrap_or(0) > 0,
+        "{t:?}"
+    );
 }
 
 #[test]
 fn sigint_writes_a_partial_report_and_exits_130() {
-    let served = Served::start(&["pipeline"], 2);
-    let target = served.urls[1].clone();
     let dir = tempfile::tempdir().unwrap();
+    let (_mock, served, target) = fast_stack(dir.path());
     let file = scenario(
         dir.path(),
         "long",
-        &format!("target = \"{target}\"\ntime_scale = 0.05\n[load]\nstages = [{{ duration = \"20m\", target = 3 }}]\n"),
+        &format!(
+            "target = \"{target}\"\ntime_scale = 0.05\n[load]\nstages = [{{ duration = \"20m\", target = 3 }}]\n"
+        ),
     );
     let out = dir.path().join("out");
     let mut runner = Process::new(assert_cmd::cargo::cargo_bin("scan-bench"))
-        .args(["run", file.to_str().unwrap(), "--quiet", "--out", out.to_str().unwrap()])
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     wait_for_scans(&target, 3.0);
     let pid = runner.id().to_string();
-    assert!(Process::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    assert!(
+        Process::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let status = runner.wait().unwrap();
     assert_eq!(status.code(), Some(130));
     let report = RunReport::read(&out.join("report.json")).unwrap();

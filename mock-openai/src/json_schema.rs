@@ -60,22 +60,22 @@ impl<'a, R: Rng + ?Sized> Generator<'a, R> {
         if let Some(value) = schema.get("const") {
             return value.clone();
         }
-        if let Some(Value::Array(choices)) = schema.get("enum") {
-            if let Some(choice) = choices.choose(self.rng) {
-                return choice.clone();
-            }
+        if let Some(Value::Array(choices)) = schema.get("enum")
+            && let Some(choice) = choices.choose(self.rng)
+        {
+            return choice.clone();
         }
         for key in ["anyOf", "oneOf"] {
-            if let Some(Value::Array(branches)) = schema.get(key) {
-                if let Some(branch) = self.pick_branch(branches, depth) {
-                    return self.value(branch, depth + 1);
-                }
+            if let Some(Value::Array(branches)) = schema.get(key)
+                && let Some(branch) = self.pick_branch(branches, depth)
+            {
+                return self.value(branch, depth + 1);
             }
         }
-        if let Some(Value::Array(branches)) = schema.get("allOf") {
-            if let Some(first) = branches.first() {
-                return self.value(first, depth + 1);
-            }
+        if let Some(Value::Array(branches)) = schema.get("allOf")
+            && let Some(first) = branches.first()
+        {
+            return self.value(first, depth + 1);
         }
         let kind = match schema.get("type") {
             Some(Value::String(kind)) => kind.as_str(),

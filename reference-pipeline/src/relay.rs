@@ -179,16 +179,16 @@ impl Relay {
 
     fn observe(&mut self, event: &Event) {
         let now = Instant::now();
-        if let Event::Stage { stage, status, .. } = event {
-            if self.kind == Kind::Stream {
-                if !self.first_stage_seen {
-                    self.first_stage_seen = true;
-                    self.metrics
-                        .ttfb
-                        .observe((now - self.started_at).as_secs_f64());
-                }
-                self.observe_stage(*stage, *status, now);
+        if let Event::Stage { stage, status, .. } = event
+            && self.kind == Kind::Stream
+        {
+            if !self.first_stage_seen {
+                self.first_stage_seen = true;
+                self.metrics
+                    .ttfb
+                    .observe((now - self.started_at).as_secs_f64());
             }
+            self.observe_stage(*stage, *status, now);
         }
         if event.is_terminal() {
             self.finish(Outcome::of(event), now);

@@ -31,8 +31,12 @@ pub struct DecodeError(String);
 
 /// Reads back what [`encode`] wrote.
 pub fn decode(text: &str) -> Result<Latency, DecodeError> {
-    let bytes = STANDARD.decode(text).map_err(|e| DecodeError(e.to_string()))?;
-    Deserializer::new().deserialize(&mut bytes.as_slice()).map_err(|e| DecodeError(format!("{e:?}")))
+    let bytes = STANDARD
+        .decode(text)
+        .map_err(|e| DecodeError(e.to_string()))?;
+    Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .map_err(|e| DecodeError(format!("{e:?}")))
 }
 
 /// The usual figures of a latency distribution, in milliseconds.
@@ -62,7 +66,17 @@ impl Summary {
     /// The summary of a histogram of microseconds.
     pub fn of(h: &Latency) -> Self {
         if h.is_empty() {
-            return Summary { count: 0, mean: 0.0, min: 0.0, p50: 0.0, p90: 0.0, p95: 0.0, p99: 0.0, p999: 0.0, max: 0.0 };
+            return Summary {
+                count: 0,
+                mean: 0.0,
+                min: 0.0,
+                p50: 0.0,
+                p90: 0.0,
+                p95: 0.0,
+                p99: 0.0,
+                p999: 0.0,
+                max: 0.0,
+            };
         }
         let ms = |us: u64| us as f64 / 1000.0;
         Summary {
@@ -120,7 +134,11 @@ mod tests {
         for v in 1..=5_000u64 {
             let value = v * v % 1_000_003;
             whole.record(value).unwrap();
-            if v % 2 == 0 { a.record(value).unwrap() } else { b.record(value).unwrap() }
+            if v % 2 == 0 {
+                a.record(value).unwrap()
+            } else {
+                b.record(value).unwrap()
+            }
         }
         let mut merged = decode(&encode(&a)).unwrap();
         merged.add(decode(&encode(&b)).unwrap()).unwrap();

@@ -246,16 +246,33 @@ impl RunReport {
     /// Reads a report, refusing other schema versions with a clear error.
     pub fn read(path: &Path) -> Result<Self, ReportError> {
         let name = path.display().to_string();
-        let text = std::fs::read(path).map_err(|source| ReportError::Io { path: name.clone(), source })?;
-        let value: serde_json::Value = serde_json::from_slice(&text)
-            .map_err(|e| ReportError::Invalid { path: name.clone(), message: e.to_string() })?;
-        let found = value.get("schema_version").and_then(serde_json::Value::as_u64).ok_or_else(|| {
-            ReportError::Invalid { path: name.clone(), message: "no `schema_version` field".into() }
+        let text = std::fs::read(path).map_err(|source| ReportError::Io {
+            path: name.clone(),
+            source,
         })?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&text).map_err(|e| ReportError::Invalid {
+                path: name.clone(),
+                message: e.to_string(),
+            })?;
+        let found = value
+            .get("schema_version")
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(|| ReportError::Invalid {
+                path: name.clone(),
+                message: "no `schema_version` field".into(),
+            })?;
         if found != u64::from(SCHEMA_VERSION) {
-            return Err(ReportError::Version { path: name, found, expected: SCHEMA_VERSION });
+            return Err(ReportError::Version {
+                path: name,
+                found,
+                expected: SCHEMA_VERSION,
+            });
         }
-        serde_json::from_value(value).map_err(|e| ReportError::Invalid { path: name, message: e.to_string() })
+        serde_json::from_value(value).map_err(|e| ReportError::Invalid {
+            path: name,
+            message: e.to_string(),
+        })
     }
 
     /// The latency metric of that name (`ttfb`, `chain`, ...) or stage.
@@ -272,8 +289,14 @@ impl RunReport {
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     use std::io::Write;
-    let io = |source| ReportError::Io { path: path.display().to_string(), source };
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let io = |source| ReportError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io)?;
     let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
     file.write_all(bytes).map_err(io)?;

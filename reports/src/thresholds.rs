@@ -56,7 +56,11 @@ fn observe(report: &RunReport, key: &MetricKey, threshold: &Threshold) -> Option
         Metric::ScanFailed => ratio(totals.failed_total() + totals.partial, totals.attempted),
         Metric::SseRewardNull => report.nulls.first().and_then(|n| ratio(n.nulls, n.of)),
         Metric::Iterations | Metric::DroppedIterations => {
-            let count = if key.metric == Metric::Iterations { totals.attempted } else { totals.dropped };
+            let count = if key.metric == Metric::Iterations {
+                totals.attempted
+            } else {
+                totals.dropped
+            };
             match threshold.aggregate {
                 Aggregate::Count => Some(count as f64),
                 _ => {

@@ -13,7 +13,10 @@ use crate::error::{CliError, exit};
 
 /// Runs the scenario; the exit code says whether thresholds held.
 pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
-    let name = args.scenario.as_deref().unwrap_or(catalog::DEFAULT_SCENARIO);
+    let name = args
+        .scenario
+        .as_deref()
+        .unwrap_or(catalog::DEFAULT_SCENARIO);
     let overrides = Overrides {
         target: args.target.clone(),
         target_metrics: args.target_metrics.clone(),
@@ -32,30 +35,46 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
             return Err(CliError::NotBuilt(what));
         }
     }
-    if let Some(format) = args.format.iter().find(|f| !matches!(f, ReportFormat::Term | ReportFormat::Json)) {
+    if let Some(format) = args
+        .format
+        .iter()
+        .find(|f| !matches!(f, ReportFormat::Term | ReportFormat::Json))
+    {
         return Err(CliError::NotBuilt(match format {
             ReportFormat::Md => "run --format md",
             ReportFormat::Html => "run --format html",
             _ => "run --format junit",
         }));
     }
-    let dir = args.out.clone().unwrap_or_else(|| default_out_dir(&scenario.name));
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out_dir(&scenario.name));
 
     let stop = CancellationToken::new();
     install_interrupt_handler(stop.clone())?;
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(CliError::Output)?;
-    let report = runtime.block_on(loadgen::run::run(&scenario, stop.clone(), Box::new(move |elapsed, total, vus, live| {
-        if show_progress {
-            progress_line(elapsed, total, vus, live);
-        }
-    })));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Output)?;
+    let report = runtime.block_on(loadgen::run::run(
+        &scenario,
+        stop.clone(),
+        Box::new(move |elapsed, total, vus, live| {
+            if show_progress {
+                progress_line(elapsed, total, vus, live);
+            }
+        }),
+    ));
     if show_progress {
         eprint!("\r\x1b[K");
     }
     let report = report.map_err(|e| CliError::Run(e.to_string()))?;
     let path = dir.join("report.json");
-    report.write_atomic(&path).map_err(|e| CliError::Run(e.to_string()))?;
+    report
+        .write_atomic(&path)
+        .map_err(|e| CliError::Run(e.to_string()))?;
     write!(out, "{}", reports::render::terminal(&report))?;
     writeln!(out, "\nreport: {}", path.display())?;
     Ok(if report.partial {
@@ -70,7 +89,10 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
 /// `./scan-bench-results/<scenario>-<UTC timestamp>/`.
 fn default_out_dir(name: &str) -> PathBuf {
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    let stamp: String = now.chars().filter(|c| c.is_ascii_digit() || *c == 'T').collect();
+    let stamp: String = now
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == 'T')
+        .collect();
     PathBuf::from("scan-bench-results").join(format!("{name}-{stamp}"))
 }
 
@@ -81,7 +103,9 @@ fn install_interrupt_handler(stop: CancellationToken) -> Result<(), CliError> {
         if stop.is_cancelled() {
             std::process::exit(i32::from(exit::INTERRUPTED));
         }
-        eprintln!("\nscan-bench: interrupted; finishing open streams, Ctrl-C again to quit at once");
+        eprintln!(
+            "\nscan-bench: interrupted; finishing open streams, Ctrl-C again to quit at once"
+        );
         stop.cancel();
     })
     .map_err(|e| CliError::Run(format!("cannot catch Ctrl-C: {e}")))
@@ -89,7 +113,9 @@ fn install_interrupt_handler(stop: CancellationToken) -> Result<(), CliError> {
 
 fn progress_line(elapsed: Duration, total: Duration, vus: u64, live: &LiveView) {
     let pair = |p: Option<(f64, f64)>| {
-        p.map_or("-".to_owned(), |(a, b)| format!("{}/{}", reports_ms(a), reports_ms(b)))
+        p.map_or("-".to_owned(), |(a, b)| {
+            format!("{}/{}", reports_ms(a), reports_ms(b))
+        })
     };
     eprint!(
         "\r\x1b[K{:>6.1}s/{:.1}s  vus {vus:>4}  done {:>6}  failed {:>5}  chain p50/p95 {}  ttfb p50/p95 {}",
@@ -103,5 +129,9 @@ fn progress_line(elapsed: Duration, total: Duration, vus: u64, live: &LiveView) 
 }
 
 fn reports_ms(v: f64) -> String {
-    if v >= 1000.0 { format!("{:.2}s", v / 1000.0) } else { format!("{v:.0}ms") }
+    if v >= 1000.0 {
+        format!("{:.2}s", v / 1000.0)
+    } else {
+        format!("{v:.0}ms")
+    }
 }

@@ -150,10 +150,10 @@ pub fn events(frames: &[Frame]) -> Vec<Value> {
 pub fn k6_outcome(events: &[Value]) -> &'static str {
     let mut done = std::collections::BTreeSet::new();
     for e in events {
-        if e["status"] == "completed" {
-            if let Some(step) = e["step"].as_str() {
-                done.insert(step.to_string());
-            }
+        if e["status"] == "completed"
+            && let Some(step) = e["step"].as_str()
+        {
+            done.insert(step.to_string());
         }
     }
     let all = ["vision", "rule", "answer", "reward"];
@@ -175,10 +175,10 @@ pub async fn read_until(
             while let Some(end) = buffer.find("\n\n") {
                 let frame: String = buffer.drain(..end + 2).collect();
                 for f in parse_frames(&frame) {
-                    if let Frame::Event { data, .. } = f {
-                        if pred(&data) {
-                            return data;
-                        }
+                    if let Frame::Event { data, .. } = f
+                        && pred(&data)
+                    {
+                        return data;
                     }
                 }
             }

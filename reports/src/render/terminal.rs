@@ -19,15 +19,32 @@ pub fn terminal(report: &RunReport) -> String {
         out,
         "scenario {} against {}{}, {:.1}s{}",
         report.scenario.name,
-        if env.embedded { "the embedded stack at " } else { "" },
+        if env.embedded {
+            "the embedded stack at "
+        } else {
+            ""
+        },
         env.target,
         env.duration_s,
-        if report.partial { " (interrupted: partial figures)" } else { "" },
+        if report.partial {
+            " (interrupted: partial figures)"
+        } else {
+            ""
+        },
     );
     if scale != 1.0 {
-        let _ = writeln!(out, "time scale {scale}: the `real-time` column divides latencies back by it");
+        let _ = writeln!(
+            out,
+            "time scale {scale}: the `real-time` column divides latencies back by it"
+        );
     }
-    let share = |n: u64| if t.attempted > 0 { pct(n as f64 / t.attempted as f64) } else { "-".into() };
+    let share = |n: u64| {
+        if t.attempted > 0 {
+            pct(n as f64 / t.attempted as f64)
+        } else {
+            "-".into()
+        }
+    };
     let _ = writeln!(
         out,
         "\nrequests  {} attempted, {} completed ({}), {} partial, {} failed, {} interrupted",
@@ -39,7 +56,11 @@ pub fn terminal(report: &RunReport) -> String {
         t.interrupted
     );
     if !t.failed.is_empty() {
-        let list: Vec<_> = t.failed.iter().map(|(class, n)| format!("{class} {n}")).collect();
+        let list: Vec<_> = t
+            .failed
+            .iter()
+            .map(|(class, n)| format!("{class} {n}"))
+            .collect();
         let _ = writeln!(out, "failures  {}", list.join(", "));
     }
     for null in &report.nulls {
@@ -69,7 +90,11 @@ pub fn terminal(report: &RunReport) -> String {
         let secs = |s: f64| ms(s * 1000.0);
         let first = report.latency("first_stage").map(|m| m.summary);
         let chain = report.latency("chain").map(|m| m.summary);
-        b.push_record(["success", &opt(client_success, &pct), &opt(server.success_rate, &pct)]);
+        b.push_record([
+            "success",
+            &opt(client_success, &pct),
+            &opt(server.success_rate, &pct),
+        ]);
         b.push_record([
             "chain avg",
             &opt(chain.filter(|s| s.count > 0).map(|s| s.mean), &ms),
@@ -86,9 +111,22 @@ pub fn terminal(report: &RunReport) -> String {
             &opt(server.ttfb_p95_s, &secs),
         ]);
         let client_rps = (env.duration_s > 0.0).then(|| t.attempted as f64 / env.duration_s);
-        b.push_record(["rps", &opt(client_rps, &|v| format!("{v:.2}")), &opt(server.rps, &|v| format!("{v:.2}"))]);
-        let peak = report.timeseries.iter().map(|s| s.open_streams).max().map(|v| v as f64);
-        b.push_record(["peak connections", &opt(peak, &|v| format!("{v:.0}")), &opt(server.peak_connections, &|v| format!("{v:.0}"))]);
+        b.push_record([
+            "rps",
+            &opt(client_rps, &|v| format!("{v:.2}")),
+            &opt(server.rps, &|v| format!("{v:.2}")),
+        ]);
+        let peak = report
+            .timeseries
+            .iter()
+            .map(|s| s.open_streams)
+            .max()
+            .map(|v| v as f64);
+        b.push_record([
+            "peak connections",
+            &opt(peak, &|v| format!("{v:.0}")),
+            &opt(server.peak_connections, &|v| format!("{v:.0}")),
+        ]);
         let mut table = b.build();
         table.with(Style::sharp());
         let _ = writeln!(out, "{table}");
@@ -98,7 +136,11 @@ pub fn terminal(report: &RunReport) -> String {
         for r in &report.thresholds {
             let observed = r.observed.map_or("no data".into(), |v| format!("{v:.3}"));
             let mark = if r.passed { "✓" } else { "✗" };
-            let _ = writeln!(out, "  {mark} {} {} (observed {observed})", r.metric, r.expression);
+            let _ = writeln!(
+                out,
+                "  {mark} {} {} (observed {observed})",
+                r.metric, r.expression
+            );
         }
     }
     out
@@ -128,7 +170,11 @@ fn latency_table(metrics: &[LatencyMetric], scale: f64, with_k6: bool) -> String
             row.extend([s.mean, s.min, s.p50, s.p90, s.p95, s.p99, s.max].map(ms));
         }
         if scale != 1.0 {
-            row.push(if s.count == 0 { "-".into() } else { ms(s.p95 / scale) });
+            row.push(if s.count == 0 {
+                "-".into()
+            } else {
+                ms(s.p95 / scale)
+            });
         }
         b.push_record(row);
     }
