@@ -51,6 +51,9 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         .clone()
         .unwrap_or_else(|| default_out_dir(&scenario.name));
 
+    // Each virtual user holds a socket (the embedded stack another); without room for them a
+    // descriptor shortage would show up as connect errors.
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
     let stop = CancellationToken::new();
     install_interrupt_handler(stop.clone())?;
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
