@@ -24,6 +24,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::connect::ConnectTimer;
 use crate::measure::{Collector, LiveView, Measurements, Recorder};
 use crate::record::{FailureClass, Outcome, RequestRecord};
 use crate::request::{RequestTemplate, TemplateError, VuVars};
@@ -115,13 +116,14 @@ pub async fn run(
     let peak = schedule.peak().max(1) as usize;
     let request_timeout = scenario.load.request_timeout.mul_f64(scale);
     let grace = scenario.load.graceful_ramp_down.mul_f64(scale);
+    let rules = StreamRules::new(scenario.stream.clone());
+    let (collector, recorder) = Collector::new(rules.stages(), rules.null_checks());
     let client = reqwest::Client::builder()
         .tcp_nodelay(true)
         .timeout(request_timeout)
         .pool_max_idle_per_host(usize::MAX)
+        .connector_layer(ConnectTimer::new(recorder.clone()))
         .build()?;
-    let rules = StreamRules::new(scenario.stream.clone());
-    let (collector, recorder) = Collector::new(rules.stages(), rules.null_checks());
     let live = collector.live();
     let start = Instant::now();
     let started_at = SystemTime::now();
@@ -140,7 +142,8 @@ pub async fn run(
         finished: CancellationToken::new(),
         streams_done: Notify::new(),
     });
-    let collecting = tokio::spawn(collector.run(start));
+    let collected = CancellationToken::new();
+    let collecting = tokio::spawn(collector.run(start, collected.clone()));
     let progress = tokio::spawn(report_live(shared.clone(), live, on_live));
     let finisher = tokio::spawn(finish(shared.clone(), grace, stop.clone()));
 
@@ -158,6 +161,9 @@ pub async fn run(
     let ended_at = SystemTime::now();
     let interrupted = stop.is_cancelled();
     drop(shared);
+    // Every request has ended (the finisher waited for the last stream), so its record is in
+    // the collector's channel; clients goose may still hold keep a recorder alive.
+    collected.cancel();
     result.map_err(|e| EngineError::Goose(e.to_string()))?;
     let measurements = collecting
         .await

@@ -11,6 +11,7 @@ use std::time::Duration;
 use reports::histogram::{Latency, new_latency};
 use reports::{LatencyMetric, NullCount, SecondSample, Totals};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::record::{Outcome, RequestRecord};
 
@@ -23,17 +24,19 @@ pub struct Gauges {
     pub open_streams: AtomicU64,
 }
 
-/// A finished request, with when it started in the run.
+/// What users tell the collector.
 #[derive(Debug)]
-struct Finished {
-    started_at: Duration,
-    record: RequestRecord,
+enum Message {
+    /// A request ended; with when it started in the run.
+    Finished { started_at: Duration, record: RequestRecord },
+    /// A new connection took this long to set up.
+    Connected(Duration),
 }
 
 /// The users' handle to the collector: cheap to clone, never blocks.
 #[derive(Debug, Clone)]
 pub struct Recorder {
-    tx: mpsc::UnboundedSender<Finished>,
+    tx: mpsc::UnboundedSender<Message>,
     gauges: Arc<Gauges>,
 }
 
@@ -41,7 +44,12 @@ impl Recorder {
     /// Hands a finished request to the collector.
     pub fn record(&self, started_at: Duration, record: RequestRecord) {
         // The collector outlives every user; a send after it stopped has nowhere to go.
-        let _ = self.tx.send(Finished { started_at, record });
+        let _ = self.tx.send(Message::Finished { started_at, record });
+    }
+
+    /// Hands a connection's set-up time to the collector.
+    pub fn connected(&self, took: Duration) {
+        let _ = self.tx.send(Message::Connected(took));
     }
 
     /// The live gauges.
@@ -65,12 +73,16 @@ pub struct LiveView {
     pub ttfb_p50_p95: Option<(f64, f64)>,
 }
 
+fn micros(d: Duration) -> u64 {
+    d.as_micros().min(u128::from(u64::MAX)) as u64
+}
+
 /// Everything a run measured.
 #[derive(Debug)]
 pub struct Measurements {
     /// Outcome counts.
     pub totals: Totals,
-    /// `headers`, `ttfb`, `first_stage`, `chain`.
+    /// `connect` (per new connection), `headers`, `ttfb`, `first_stage`, `chain`.
     pub latencies: Vec<(&'static str, Option<&'static str>, Latency)>,
     /// Per stage, in stream order.
     pub stages: Vec<(String, Latency)>,
@@ -112,10 +124,11 @@ struct Second {
 
 /// Owns the histograms; runs as one task until every [`Recorder`] is dropped.
 pub struct Collector {
-    rx: mpsc::UnboundedReceiver<Finished>,
+    rx: mpsc::UnboundedReceiver<Message>,
     gauges: Arc<Gauges>,
     live: Arc<Mutex<LiveView>>,
     totals: Totals,
+    connect: Latency,
     headers: Latency,
     ttfb: Latency,
     first_stage: Latency,
@@ -138,6 +151,7 @@ impl Collector {
             gauges: gauges.clone(),
             live: Arc::default(),
             totals: Totals::default(),
+            connect: new_latency(),
             headers: new_latency(),
             ttfb: new_latency(),
             first_stage: new_latency(),
@@ -156,8 +170,9 @@ impl Collector {
         self.live.clone()
     }
 
-    /// Collects until every recorder is gone, sampling gauges each second from `start`.
-    pub async fn run(mut self, start: tokio::time::Instant) -> Measurements {
+    /// Collects until `closed` fires (then drains what was sent) or every recorder is gone,
+    /// sampling gauges each second from `start`.
+    pub async fn run(mut self, start: tokio::time::Instant, closed: CancellationToken) -> Measurements {
         let mut tick =
             tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -165,9 +180,15 @@ impl Collector {
         loop {
             tokio::select! {
                 message = self.rx.recv() => match message {
-                    Some(finished) => self.add(finished),
+                    Some(message) => self.take(message),
                     None => break,
                 },
+                _ = closed.cancelled() => {
+                    while let Ok(message) = self.rx.try_recv() {
+                        self.take(message);
+                    }
+                    break;
+                }
                 now = tick.tick() => self.sample((now - start).as_secs_f64().round() as usize),
                 _ = refresh.tick() => self.refresh_live(),
             }
@@ -192,8 +213,17 @@ impl Collector {
         second.open_streams = open;
     }
 
-    fn add(&mut self, Finished { started_at, record }: Finished) {
-        let us = |d: Duration| d.as_micros().min(u128::from(u64::MAX)) as u64;
+    fn take(&mut self, message: Message) {
+        match message {
+            Message::Finished { started_at, record } => self.add(started_at, record),
+            Message::Connected(took) => {
+                self.connect.record(micros(took)).expect("an auto-resizing histogram takes any u64");
+            }
+        }
+    }
+
+    fn add(&mut self, started_at: Duration, record: RequestRecord) {
+        let us = micros;
         let t = &mut self.totals;
         t.attempted += 1;
         t.keepalives += u64::from(record.keepalives);
@@ -318,6 +348,7 @@ impl Collector {
         Measurements {
             totals: self.totals,
             latencies: vec![
+                ("connect", None, self.connect),
                 ("headers", None, self.headers),
                 ("ttfb", Some("sse_ttfb"), self.ttfb),
                 ("first_stage", None, self.first_stage),
@@ -368,13 +399,13 @@ mod tests {
         recorder.record(ms(1_950), done);
         recorder.record(ms(2_100), failed);
         drop(recorder);
-        let m = collector.run(tokio::time::Instant::now()).await;
+        let m = collector.run(tokio::time::Instant::now(), CancellationToken::new()).await;
         assert_eq!(
             (m.totals.attempted, m.totals.completed, m.totals.http_failed),
             (3, 2, 1)
         );
         assert_eq!(m.totals.failed.get("http_503"), Some(&1));
-        let chain = &m.latencies[3].2;
+        let chain = &m.latencies[4].2;
         assert_eq!(chain.len(), 2);
         assert_eq!(
             chain.value_at_quantile(1.0),
