@@ -34,6 +34,11 @@ pub(crate) struct OutcomeLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct FaultLabel {
+    pub kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct OpenAiLabel {
     pub call: &'static str,
     pub provider: &'static str,
@@ -88,6 +93,8 @@ pub(crate) struct Metrics {
     pub classify_requests: Family<StatusLabel, Counter>,
     /// Non-streaming request durations.
     pub classify_duration: Histogram,
+    /// Faults injected into streams, by kind.
+    pub faults: Family<FaultLabel, Counter>,
 }
 
 impl Metrics {
@@ -110,6 +117,7 @@ impl Metrics {
             ownership_writes: Family::default(),
             classify_requests: Family::default(),
             classify_duration: seconds_histogram(1.0, 180.0, 15),
+            faults: Family::default(),
         };
         // Series that dashboards divide by exist from the start, at zero.
         for status in ["success", "failed", "timeout"] {
@@ -119,6 +127,9 @@ impl Metrics {
             let _ = m.stage_duration.get_or_create(&StageLabel {
                 stage: stage.name(),
             });
+        }
+        for fault in crate::faults::Fault::ALL {
+            let _ = m.faults.get_or_create(&FaultLabel { kind: fault.name() });
         }
         for outcome in ["matched", "null"] {
             let _ = m.rewards.get_or_create(&OutcomeLabel { outcome });
@@ -214,6 +225,11 @@ impl Metrics {
             "scan_pipeline_classify_duration_seconds",
             "Non-streaming classify request duration",
             self.classify_duration.clone(),
+        );
+        r.register(
+            "scan_pipeline_faults",
+            "Faults injected into streams, by kind (drop, malformed, error, stall)",
+            self.faults.clone(),
         );
     }
 
