@@ -30,7 +30,10 @@ impl<S> Layer<S> for ConnectTimer {
     type Service = Timed<S>;
 
     fn layer(&self, inner: S) -> Timed<S> {
-        Timed { inner, recorder: self.recorder.clone() }
+        Timed {
+            inner,
+            recorder: self.recorder.clone(),
+        }
     }
 }
 

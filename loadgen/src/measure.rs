@@ -28,7 +28,10 @@ pub struct Gauges {
 #[derive(Debug)]
 enum Message {
     /// A request ended; with when it started in the run.
-    Finished { started_at: Duration, record: RequestRecord },
+    Finished {
+        started_at: Duration,
+        record: RequestRecord,
+    },
     /// A new connection took this long to set up.
     Connected(Duration),
 }
@@ -172,7 +175,11 @@ impl Collector {
 
     /// Collects until `closed` fires (then drains what was sent) or every recorder is gone,
     /// sampling gauges each second from `start`.
-    pub async fn run(mut self, start: tokio::time::Instant, closed: CancellationToken) -> Measurements {
+    pub async fn run(
+        mut self,
+        start: tokio::time::Instant,
+        closed: CancellationToken,
+    ) -> Measurements {
         let mut tick =
             tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -217,7 +224,9 @@ impl Collector {
         match message {
             Message::Finished { started_at, record } => self.add(started_at, record),
             Message::Connected(took) => {
-                self.connect.record(micros(took)).expect("an auto-resizing histogram takes any u64");
+                self.connect
+                    .record(micros(took))
+                    .expect("an auto-resizing histogram takes any u64");
             }
         }
     }
@@ -399,7 +408,9 @@ mod tests {
         recorder.record(ms(1_950), done);
         recorder.record(ms(2_100), failed);
         drop(recorder);
-        let m = collector.run(tokio::time::Instant::now(), CancellationToken::new()).await;
+        let m = collector
+            .run(tokio::time::Instant::now(), CancellationToken::new())
+            .await;
         assert_eq!(
             (m.totals.attempted, m.totals.completed, m.totals.http_failed),
             (3, 2, 1)
