@@ -78,6 +78,11 @@ fn a_run_measures_what_was_injected() {
     assert_eq!(t.completed + t.interrupted, t.attempted, "{t:?}");
     let ms = |name: &str| report.latency(name).unwrap().summary;
     let (ttfb, first, chain) = (ms("ttfb"), ms("first_stage"), ms("chain"));
+    let connect = ms("connect");
+    assert!(
+        connect.count >= 1 && connect.count <= t.attempted,
+        "pooled connections: {connect:?}"
+    );
     assert!(ttfb.min >= 60.0 && ttfb.p50 < 60.0 + 500.0, "ttfb {ttfb:?}");
     assert!(
         first.min >= ttfb.min,
@@ -433,4 +438,36 @@ fn sigint_writes_a_partial_report_and_exits_130() {
     assert!(report.partial);
     assert!(report.totals.completed > 0, "{:?}", report.totals);
     drop(served);
+}
+
+#[test]
+fn pipeline_faults_become_outcome_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    for (fault, class) in [
+        ("p_drop_stream", "partial"),
+        ("p_malformed_event", "malformed_event"),
+        ("p_error_event", "error_event"),
+        ("p_stall", "timeout"),
+    ] {
+        let file = scenario(
+            dir.path(),
+            fault,
+            &format!(
+                "time_scale = 0.02\n[load]\nstages = [{{ duration = \"0s\", target = 2 }}, {{ duration = \"30s\", target = 2 }}]\nidle_timeout = \"10s\"\n[pipeline.faults]\n{fault} = 1.0\n"
+            ),
+        );
+        let (_, report) = run(dir.path(), &[file.to_str().unwrap()]);
+        let t = &report.totals;
+        let got = if class == "partial" {
+            t.partial
+        } else {
+            t.failed.get(class).copied().unwrap_or(0)
+        };
+        assert!(got > 0, "{fault}: {t:?}");
+        assert_eq!(
+            got + t.interrupted,
+            t.attempted,
+            "{fault}: every scan ends as {class}: {t:?}"
+        );
+    }
 }
