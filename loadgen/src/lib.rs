@@ -1,6 +1,7 @@
 //! The scan-bench load generator: goose drives virtual users, each request's SSE stream is
 //! read and timed here, and the measurements become a `reports::RunReport`.
 
+pub mod arrivals;
 pub mod connect;
 pub mod engine;
 pub mod measure;

@@ -34,6 +34,12 @@ enum Message {
     },
     /// A new connection took this long to set up.
     Connected(Duration),
+    /// An open-model request started this late against its intended start.
+    Lagged(Duration),
+    /// An open-model arrival due at this time (from the run's start) found no free user.
+    Dropped(Duration),
+    /// The open model's target rate in the second starting at this time.
+    TargetRate { at: Duration, rate: f64 },
 }
 
 /// The users' handle to the collector: cheap to clone, never blocks.
@@ -48,6 +54,21 @@ impl Recorder {
     pub fn record(&self, started_at: Duration, record: RequestRecord) {
         // The collector outlives every user; a send after it stopped has nowhere to go.
         let _ = self.tx.send(Message::Finished { started_at, record });
+    }
+
+    /// Records how late a request started against its intended start.
+    pub fn lagged(&self, late: Duration) {
+        let _ = self.tx.send(Message::Lagged(late));
+    }
+
+    /// Counts an arrival, due `due` after the run's start, that found no free user.
+    pub fn dropped(&self, due: Duration) {
+        let _ = self.tx.send(Message::Dropped(due));
+    }
+
+    /// Notes the open model's target rate for the second starting `at` after the start.
+    pub fn target_rate(&self, at: Duration, rate: f64) {
+        let _ = self.tx.send(Message::TargetRate { at, rate });
     }
 
     /// Hands a connection's set-up time to the collector.
@@ -123,6 +144,8 @@ struct Second {
     open_streams: u64,
     ttfb: Option<Latency>,
     chain: Option<Latency>,
+    dropped: u64,
+    target_rate: Option<f64>,
 }
 
 /// Owns the histograms; runs as one task until every [`Recorder`] is dropped.
@@ -132,6 +155,7 @@ pub struct Collector {
     live: Arc<Mutex<LiveView>>,
     totals: Totals,
     connect: Latency,
+    scheduling_lag: Option<Latency>,
     headers: Latency,
     ttfb: Latency,
     first_stage: Latency,
@@ -155,6 +179,7 @@ impl Collector {
             live: Arc::default(),
             totals: Totals::default(),
             connect: new_latency(),
+            scheduling_lag: None,
             headers: new_latency(),
             ttfb: new_latency(),
             first_stage: new_latency(),
@@ -227,6 +252,18 @@ impl Collector {
                 self.connect
                     .record(micros(took))
                     .expect("an auto-resizing histogram takes any u64");
+            }
+            Message::Lagged(late) => {
+                let lag = self.scheduling_lag.get_or_insert_with(new_latency);
+                lag.record(micros(late))
+                    .expect("an auto-resizing histogram takes any u64");
+            }
+            Message::Dropped(due) => {
+                self.totals.dropped += 1;
+                self.second(due.as_secs() as usize).dropped += 1;
+            }
+            Message::TargetRate { at, rate } => {
+                self.second(at.as_secs() as usize).target_rate = Some(rate);
             }
         }
     }
@@ -342,6 +379,8 @@ impl Collector {
                 ttfb_p95: quantile(&s.ttfb, 0.95),
                 chain_p50: quantile(&s.chain, 0.5),
                 chain_p95: quantile(&s.chain, 0.95),
+                dropped: s.dropped,
+                target_rate: s.target_rate,
             })
             .collect();
         let nulls = self
@@ -354,15 +393,19 @@ impl Collector {
                 of: self.terminal_events,
             })
             .collect();
+        let mut latencies = vec![
+            ("connect", None, self.connect),
+            ("headers", None, self.headers),
+            ("ttfb", Some("sse_ttfb"), self.ttfb),
+            ("first_stage", None, self.first_stage),
+            ("chain", Some("sse_total_duration"), self.chain),
+        ];
+        if let Some(lag) = self.scheduling_lag {
+            latencies.push(("scheduling_lag", None, lag));
+        }
         Measurements {
             totals: self.totals,
-            latencies: vec![
-                ("connect", None, self.connect),
-                ("headers", None, self.headers),
-                ("ttfb", Some("sse_ttfb"), self.ttfb),
-                ("first_stage", None, self.first_stage),
-                ("chain", Some("sse_total_duration"), self.chain),
-            ],
+            latencies,
             stages: self.stages,
             nulls,
             timeseries,

@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use reports::{Environment, RunReport, SCHEMA_VERSION};
-use scenarios::Scenario;
+use scenarios::{Scenario, Shard};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::{self, EngineError};
@@ -30,6 +30,7 @@ pub type OnLive = Box<dyn Fn(Duration, Duration, u64, &LiveView) + Send + 'stati
 /// interrupted; the report then says `partial`.
 pub async fn run(
     scenario: &Scenario,
+    shard: Shard,
     stop: CancellationToken,
     on_live: OnLive,
 ) -> Result<RunReport, RunError> {
@@ -54,7 +55,7 @@ pub async fn run(
         None => None,
     };
 
-    let result = engine::run(scenario, &target, stop, on_live).await;
+    let result = engine::run(scenario, &target, shard, stop, on_live).await;
 
     let server = match scraper {
         Some(scraper) => {

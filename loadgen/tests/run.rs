@@ -471,3 +471,80 @@ fn pipeline_faults_become_outcome_classes() {
         );
     }
 }
+
+/// An open-model scenario against a mock whose every call takes `ttft`.
+fn open_scenario(dir: &Path, name: &str, rate: f64, max_vus: u32, ttft: &str) -> PathBuf {
+    scenario(
+        dir,
+        name,
+        &format!(
+            r#"[load.arrival]
+start_rate = {rate}
+stages = [{{ duration = "2s", target = {rate} }}]
+pre_allocated_vus = {max_vus}
+max_vus = {max_vus}
+
+[mock.models."gpt-4o"]
+ttft = "{ttft}"
+inter_token = "0ms"
+
+[mock.models."gpt-4o-mini"]
+ttft = "1ms"
+inter_token = "0ms"
+"#
+        ),
+    )
+}
+
+#[test]
+fn the_open_model_keeps_its_rate_and_counts_drops() {
+    let dir = tempfile::tempdir().unwrap();
+    // Each scan takes over 300 ms and 3 users take them: at most ~10/s of the 30/s get a user.
+    let file = open_scenario(dir.path(), "saturated", 30.0, 3, "300ms");
+    let (_, report) = run(dir.path(), &[file.to_str().unwrap()]);
+    let t = &report.totals;
+    assert_eq!(
+        t.attempted + t.dropped,
+        60,
+        "every arrival was started or dropped: {t:?}"
+    );
+    assert!(t.dropped > 20, "{t:?}");
+    let chain = report.latency("chain").unwrap().summary;
+    assert!(
+        chain.min >= 300.0,
+        "measured from the intended start: {chain:?}"
+    );
+    assert!(report.latency("scheduling_lag").is_some());
+    assert!(
+        report
+            .timeseries
+            .iter()
+            .any(|s| s.target_rate == Some(30.0))
+    );
+
+    // With users to spare nothing is dropped.
+    let file = open_scenario(dir.path(), "roomy", 30.0, 30, "20ms");
+    let (_, report) = run(dir.path(), &[file.to_str().unwrap()]);
+    assert_eq!(
+        (report.totals.attempted, report.totals.dropped),
+        (60, 0),
+        "{:?}",
+        report.totals
+    );
+}
+
+#[test]
+fn shards_share_the_load_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = open_scenario(dir.path(), "sharded", 21.0, 30, "20ms");
+    let mut arrivals = 0;
+    for shard in ["0/3", "1/3", "2/3"] {
+        let (_, report) = run(dir.path(), &[file.to_str().unwrap(), "--shard", shard]);
+        arrivals += report.totals.attempted + report.totals.dropped;
+    }
+    assert_eq!(arrivals, 42, "three shards together make the 21/s of 2 s");
+    scan_bench()
+        .args(["run", "ci-smoke", "--shard", "3/3"])
+        .assert()
+        .code(2);
+}

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use loadgen::measure::LiveView;
-use scenarios::{Overrides, catalog};
+use scenarios::{Overrides, Shard, catalog};
 use tokio_util::sync::CancellationToken;
 
 use crate::args::{ReportFormat, RunArgs};
@@ -26,8 +26,13 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         seed: args.seed,
     };
     let scenario = scenarios::open(name)?.resolve(&overrides)?;
+    let shard = match &args.shard {
+        Some(text) => text
+            .parse()
+            .map_err(|e: String| CliError::BadInput(format!("--shard: {e}")))?,
+        None => Shard::WHOLE,
+    };
     for (given, what) in [
-        (args.shard.is_some(), "run --shard"),
         (args.metrics_listen.is_some(), "run --metrics-listen"),
         (args.baseline.is_some(), "run --baseline"),
     ] {
@@ -63,6 +68,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         .map_err(CliError::Output)?;
     let report = runtime.block_on(loadgen::run::run(
         &scenario,
+        shard,
         stop.clone(),
         Box::new(move |elapsed, total, vus, live| {
             if show_progress {
