@@ -31,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::arrivals::Arrivals;
 use crate::connect::ConnectTimer;
+use crate::live::LiveMetrics;
 use crate::measure::{Collector, LiveView, Measurements, Recorder};
 use crate::record::{FailureClass, Outcome, RequestRecord};
 use crate::request::{RequestTemplate, TemplateError, VuVars};
@@ -139,15 +140,35 @@ struct VuSession {
     active: bool,
 }
 
-/// Runs `shard`'s share of `scenario` against `target` (a base URL) until the profile ends or
-/// `stop` fires. `on_live` is called twice a second with the live view, for a progress display.
+/// How a run is carried out, besides its scenario.
+pub struct RunOptions {
+    /// The share of the load this process runs.
+    pub shard: Shard,
+    /// Fires on Ctrl-C: stop starting requests, give open streams a short grace.
+    pub stop: CancellationToken,
+    /// Live `scan_bench_*` metrics to keep, when served.
+    pub live: Option<Arc<LiveMetrics>>,
+    /// Called twice a second with elapsed time, profile length, active users and the live
+    /// view, for a progress display.
+    pub on_live: OnLive,
+}
+
+/// The progress callback of [`RunOptions`].
+pub type OnLive = Box<dyn Fn(Duration, Duration, u64, &LiveView) + Send + 'static>;
+
+/// Runs `options.shard`'s share of `scenario` against `target` (a base URL) until the profile
+/// ends or `options.stop` fires.
 pub async fn run(
     scenario: &Scenario,
     target: &str,
-    shard: Shard,
-    stop: CancellationToken,
-    on_live: impl Fn(Duration, Duration, u64, &LiveView) + Send + 'static,
+    options: RunOptions,
 ) -> Result<RunOutput, EngineError> {
+    let RunOptions {
+        shard,
+        stop,
+        live: live_metrics,
+        on_live,
+    } = options;
     let scale = scenario.time_scale;
     let (model, arrivals, users) = match scenario.load.model() {
         LoadModel::Closed { start_vus, stages } => {
@@ -187,7 +208,7 @@ pub async fn run(
     let request_timeout = scenario.load.request_timeout.mul_f64(scale);
     let grace = scenario.load.graceful_ramp_down.mul_f64(scale);
     let rules = StreamRules::new(scenario.stream.clone());
-    let (collector, recorder) = Collector::new(rules.stages(), rules.null_checks());
+    let (collector, recorder) = Collector::new(rules.stages(), rules.null_checks(), live_metrics);
     let client = reqwest::Client::builder()
         .tcp_nodelay(true)
         .timeout(request_timeout)
@@ -335,11 +356,7 @@ async fn finish(shared: Arc<Shared>, grace: Duration, stop: CancellationToken) {
     goose::trigger_killswitch("scan-bench: the load profile is over");
 }
 
-async fn report_live(
-    shared: Arc<Shared>,
-    live: Arc<std::sync::Mutex<LiveView>>,
-    on_live: impl Fn(Duration, Duration, u64, &LiveView),
-) {
+async fn report_live(shared: Arc<Shared>, live: Arc<std::sync::Mutex<LiveView>>, on_live: OnLive) {
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     loop {
         tick.tick().await;

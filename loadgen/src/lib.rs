@@ -4,6 +4,7 @@
 pub mod arrivals;
 pub mod connect;
 pub mod engine;
+pub mod live;
 pub mod measure;
 pub mod record;
 pub mod request;

@@ -13,6 +13,7 @@ use reports::{LatencyMetric, NullCount, SecondSample, Totals};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::live::LiveMetrics;
 use crate::record::{Outcome, RequestRecord};
 
 /// Live gauges the users update directly.
@@ -153,6 +154,7 @@ pub struct Collector {
     rx: mpsc::UnboundedReceiver<Message>,
     gauges: Arc<Gauges>,
     live: Arc<Mutex<LiveView>>,
+    live_metrics: Option<Arc<LiveMetrics>>,
     totals: Totals,
     connect: Latency,
     scheduling_lag: Option<Latency>,
@@ -170,13 +172,18 @@ pub struct Collector {
 impl Collector {
     /// A collector for a stream of `stages` with `null_checks` pointers, and the recorder
     /// that feeds it.
-    pub fn new(stages: &[String], null_checks: &[String]) -> (Self, Recorder) {
+    pub fn new(
+        stages: &[String],
+        null_checks: &[String],
+        live_metrics: Option<Arc<LiveMetrics>>,
+    ) -> (Self, Recorder) {
         let (tx, rx) = mpsc::unbounded_channel();
         let gauges = Arc::new(Gauges::default());
         let collector = Self {
             rx,
             gauges: gauges.clone(),
             live: Arc::default(),
+            live_metrics,
             totals: Totals::default(),
             connect: new_latency(),
             scheduling_lag: None,
@@ -246,6 +253,14 @@ impl Collector {
     }
 
     fn take(&mut self, message: Message) {
+        if let Some(live) = &self.live_metrics {
+            match &message {
+                Message::Finished { record, .. } => live.finished(record),
+                Message::Lagged(late) => live.lagged(*late),
+                Message::Dropped(_) => live.dropped(),
+                Message::Connected(_) | Message::TargetRate { .. } => {}
+            }
+        }
         match message {
             Message::Finished { started_at, record } => self.add(started_at, record),
             Message::Connected(took) => {
@@ -341,6 +356,10 @@ impl Collector {
     }
 
     fn refresh_live(&mut self) {
+        if let Some(live) = &self.live_metrics {
+            live.active_vus
+                .set(self.gauges.active_vus.load(Ordering::Relaxed) as i64);
+        }
         let p = |h: &Latency| {
             (!h.is_empty()).then(|| {
                 (
@@ -425,7 +444,7 @@ mod tests {
     #[tokio::test]
     async fn aggregates_outcomes_histograms_and_seconds() {
         let stages = vec!["a".to_owned(), "b".to_owned()];
-        let (collector, recorder) = Collector::new(&stages, &["/r".to_owned()]);
+        let (collector, recorder) = Collector::new(&stages, &["/r".to_owned()], None);
         let mut done = RequestRecord::new(2);
         done.headers = Some(ms(5));
         done.ttfb = Some(ms(10));

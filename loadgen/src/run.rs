@@ -4,11 +4,10 @@
 use std::time::{Duration, SystemTime};
 
 use reports::{Environment, RunReport, SCHEMA_VERSION};
-use scenarios::{Scenario, Shard};
+use scenarios::Scenario;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::{self, EngineError};
-use crate::measure::LiveView;
+use crate::engine::{self, EngineError, RunOptions};
 use crate::scrape::{Snapshot, server_view};
 use crate::stack::{EmbeddedStack, StackError};
 
@@ -23,17 +22,10 @@ pub enum RunError {
     Engine(#[from] EngineError),
 }
 
-/// The progress callback: elapsed, profile length, active VUs, live figures.
-pub type OnLive = Box<dyn Fn(Duration, Duration, u64, &LiveView) + Send + 'static>;
-
 /// Runs a resolved scenario to its report (thresholds evaluated). `stop` ends it early as
 /// interrupted; the report then says `partial`.
-pub async fn run(
-    scenario: &Scenario,
-    shard: Shard,
-    stop: CancellationToken,
-    on_live: OnLive,
-) -> Result<RunReport, RunError> {
+pub async fn run(scenario: &Scenario, options: RunOptions) -> Result<RunReport, RunError> {
+    let stop = options.stop.clone();
     let stack = match &scenario.target {
         Some(_) => None,
         None => Some(EmbeddedStack::start(scenario).await?),
@@ -55,7 +47,7 @@ pub async fn run(
         None => None,
     };
 
-    let result = engine::run(scenario, &target, shard, stop, on_live).await;
+    let result = engine::run(scenario, &target, options).await;
 
     let server = match scraper {
         Some(scraper) => {

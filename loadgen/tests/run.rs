@@ -548,3 +548,70 @@ fn shards_share_the_load_exactly() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn live_metrics_are_served_during_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(
+        dir.path(),
+        "watched",
+        "time_scale = 0.02\n[load]\nstages = [{ duration = \"0s\", target = 3 }, { duration = \"150s\", target = 3 }]\n",
+    );
+    let out = dir.path().join("out");
+    let mut runner = Process::new(assert_cmd::cargo::cargo_bin("scan-bench"))
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "--quiet",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--out", out.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(runner.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let url = line
+        .split_whitespace()
+        .last()
+        .expect("the live metrics address")
+        .to_owned();
+
+    let started = |text: &str| -> Option<f64> {
+        let scrape =
+            prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).ok()?;
+        scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == "scan_bench_requests_started_total")
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) => v,
+                _ => 0.0,
+            })
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let seen = loop {
+        let body = http_get(&url)
+            .ok()
+            .and_then(|t| t.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()));
+        if let Some(n) = body.as_deref().and_then(started).filter(|n| *n > 0.0) {
+            break n;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no requests in the live metrics within 30 s"
+        );
+        // A poll interval for a condition with a deadline, not a guess at timing.
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(runner.wait().unwrap().success());
+    let report = RunReport::read(&out.join("report.json")).unwrap();
+    assert!(
+        seen <= report.totals.attempted as f64,
+        "live {seen} > final {}",
+        report.totals.attempted
+    );
+}

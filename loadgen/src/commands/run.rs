@@ -4,6 +4,10 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use loadgen::engine::RunOptions;
+use loadgen::live::LiveMetrics;
 use loadgen::measure::LiveView;
 use scenarios::{Overrides, Shard, catalog};
 use tokio_util::sync::CancellationToken;
@@ -32,10 +36,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
             .map_err(|e: String| CliError::BadInput(format!("--shard: {e}")))?,
         None => Shard::WHOLE,
     };
-    for (given, what) in [
-        (args.metrics_listen.is_some(), "run --metrics-listen"),
-        (args.baseline.is_some(), "run --baseline"),
-    ] {
+    for (given, what) in [(args.baseline.is_some(), "run --baseline")] {
         if given {
             return Err(CliError::NotBuilt(what));
         }
@@ -66,20 +67,42 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         .enable_all()
         .build()
         .map_err(CliError::Output)?;
-    let report = runtime.block_on(loadgen::run::run(
-        &scenario,
-        shard,
-        stop.clone(),
-        Box::new(move |elapsed, total, vus, live| {
-            if show_progress {
-                progress_line(elapsed, total, vus, live);
+    let report = runtime.block_on(async {
+        let live = match args.metrics_listen {
+            Some(addr) => {
+                let live = Arc::new(LiveMetrics::new(&scenario.stream.stages));
+                let bound = live
+                    .clone()
+                    .serve(addr, stop.child_token())
+                    .await
+                    .map_err(|e| {
+                        CliError::BadInput(format!(
+                            "--metrics-listen: cannot listen on {addr}: {e}"
+                        ))
+                    })?;
+                eprintln!("scan-bench: live metrics on http://{bound}/metrics");
+                Some(live)
             }
-        }),
-    ));
+            None => None,
+        };
+        let options = RunOptions {
+            shard,
+            stop: stop.clone(),
+            live,
+            on_live: Box::new(move |elapsed, total, vus, live| {
+                if show_progress {
+                    progress_line(elapsed, total, vus, live);
+                }
+            }),
+        };
+        loadgen::run::run(&scenario, options)
+            .await
+            .map_err(|e| CliError::Run(e.to_string()))
+    });
     if show_progress {
         eprint!("\r\x1b[K");
     }
-    let report = report.map_err(|e| CliError::Run(e.to_string()))?;
+    let report = report?;
     let path = dir.join("report.json");
     report
         .write_atomic(&path)
