@@ -75,7 +75,15 @@ pub struct RunOutput {
     pub duration: Duration,
     /// Cut short by the stop token (Ctrl-C).
     pub interrupted: bool,
+    /// The latest any of the engine's timers fired: above [`LAG_BOUND`], the load generator
+    /// itself was short of CPU and its latencies are inflated.
+    pub max_timer_lag: Duration,
+    /// CPU seconds (user + system) this process spent during the run, where readable.
+    pub cpu_seconds: Option<f64>,
 }
+
+/// How late a timer may fire before the run is marked as overloaded.
+pub const LAG_BOUND: Duration = Duration::from_millis(10);
 
 /// Which users work when.
 enum Model {
@@ -121,6 +129,18 @@ struct Shared {
     finished: CancellationToken,
     /// Signalled when the last open stream ends.
     streams_done: Notify,
+    /// The latest a timer fired, in microseconds.
+    max_timer_lag_us: AtomicU64,
+}
+
+impl Shared {
+    /// Notes how late a timer due at `due` fired.
+    fn timer_fired(&self, due: Instant) -> Duration {
+        let late = Instant::now().saturating_duration_since(due);
+        self.max_timer_lag_us
+            .fetch_max(late.as_micros() as u64, Ordering::Relaxed);
+        late
+    }
 }
 
 impl Shared {
@@ -233,7 +253,9 @@ pub async fn run(
         hard_stop: CancellationToken::new(),
         finished: CancellationToken::new(),
         streams_done: Notify::new(),
+        max_timer_lag_us: AtomicU64::new(0),
     });
+    let cpu_before = process_cpu_seconds();
     let collected = CancellationToken::new();
     let collecting = tokio::spawn(collector.run(start, collected.clone()));
     let progress = tokio::spawn(report_live(shared.clone(), live, on_live));
@@ -257,6 +279,10 @@ pub async fn run(
     let duration = start.elapsed();
     let ended_at = SystemTime::now();
     let interrupted = stop.is_cancelled();
+    let max_timer_lag = Duration::from_micros(shared.max_timer_lag_us.load(Ordering::Relaxed));
+    let cpu_seconds = process_cpu_seconds()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
     drop(shared);
     // Every request has ended (the finisher waited for the last stream), so its record is in
     // the collector's channel; clients goose may still hold keep a recorder alive.
@@ -271,6 +297,8 @@ pub async fn run(
         ended_at,
         duration,
         interrupted,
+        max_timer_lag,
+        cpu_seconds,
     })
 }
 
@@ -359,8 +387,10 @@ async fn finish(shared: Arc<Shared>, grace: Duration, stop: CancellationToken) {
 async fn report_live(shared: Arc<Shared>, live: Arc<std::sync::Mutex<LiveView>>, on_live: OnLive) {
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     loop {
-        tick.tick().await;
-        let view = live.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let due = tick.tick().await;
+        let late = shared.timer_fired(due);
+        let mut view = live.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        view.timer_lag = late;
         let vus = shared.recorder.gauges().active_vus.load(Ordering::Relaxed);
         on_live(shared.start.elapsed(), shared.end(), vus, &view);
     }
@@ -447,7 +477,9 @@ async fn dispatch(
                 .target_rate(Duration::from_secs(second), arrivals.rate_at(due));
         }
         tokio::select! {
-            _ = tokio::time::sleep_until(intended) => {}
+            _ = tokio::time::sleep_until(intended) => {
+                shared.timer_fired(intended);
+            }
             _ = stop.cancelled() => break,
         }
         let idle = &pool.idle;
@@ -603,4 +635,14 @@ async fn scan(user: &mut GooseUser, shared: &Shared, start: Instant) -> bool {
         shared.streams_done.notify_one();
     }
     connect_failed
+}
+
+/// CPU seconds (user + system) of this process so far, from `/proc/self/stat`.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // The kernel's USER_HZ is 100 on every Linux architecture scan-bench runs on.
+    Some(ticks / 100.0)
 }

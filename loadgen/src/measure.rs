@@ -96,6 +96,8 @@ pub struct LiveView {
     pub chain_p50_p95: Option<(f64, f64)>,
     /// TTFB p50 and p95 so far, ms.
     pub ttfb_p50_p95: Option<(f64, f64)>,
+    /// How late the progress timer fired last: the load generator's own scheduling lag.
+    pub timer_lag: Duration,
 }
 
 fn micros(d: Duration) -> u64 {
@@ -374,6 +376,7 @@ impl Collector {
             failed: self.totals.failed_total(),
             chain_p50_p95: p(&self.chain),
             ttfb_p50_p95: p(&self.ttfb),
+            timer_lag: Duration::ZERO,
         };
         *self.live.lock().unwrap_or_else(|e| e.into_inner()) = view;
     }

@@ -144,13 +144,21 @@ fn install_interrupt_handler(stop: CancellationToken) -> Result<(), CliError> {
 }
 
 fn progress_line(elapsed: Duration, total: Duration, vus: u64, live: &LiveView) {
+    let overloaded = if live.timer_lag > loadgen::engine::LAG_BOUND {
+        format!(
+            "  OVERLOADED: timers {}ms late, latencies inflated",
+            live.timer_lag.as_millis()
+        )
+    } else {
+        String::new()
+    };
     let pair = |p: Option<(f64, f64)>| {
         p.map_or("-".to_owned(), |(a, b)| {
             format!("{}/{}", reports_ms(a), reports_ms(b))
         })
     };
     eprint!(
-        "\r\x1b[K{:>6.1}s/{:.1}s  vus {vus:>4}  done {:>6}  failed {:>5}  chain p50/p95 {}  ttfb p50/p95 {}",
+        "\r\x1b[K{:>6.1}s/{:.1}s  vus {vus:>4}  done {:>6}  failed {:>5}  chain p50/p95 {}  ttfb p50/p95 {}{overloaded}",
         elapsed.as_secs_f64(),
         total.as_secs_f64(),
         live.ended,
