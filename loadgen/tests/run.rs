@@ -362,6 +362,21 @@ fn http_get(url: &str) -> std::io::Result<String> {
     Ok(text)
 }
 
+/// Starts `scan-bench run FILE --quiet --out OUT EXTRA...` in the background.
+fn spawn_run(file: &Path, out: &Path, extra: &[&str]) -> Child {
+    Process::new(assert_cmd::cargo::cargo_bin("scan-bench"))
+        .arg("run")
+        .arg(file)
+        .arg("--quiet")
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn a_target_killed_mid_run_gives_connect_errors_and_a_report() {
     let dir = tempfile::tempdir().unwrap();
@@ -374,18 +389,7 @@ fn a_target_killed_mid_run_gives_connect_errors_and_a_report() {
         ),
     );
     let out = dir.path().join("out");
-    let mut runner = Process::new(assert_cmd::cargo::cargo_bin("scan-bench"))
-        .args([
-            "run",
-            file.to_str().unwrap(),
-            "--quiet",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut runner = spawn_run(&file, &out, &[]);
     wait_for_scans(&target, 4.0);
     served.child.kill().unwrap();
     served.child.wait().unwrap();
@@ -411,18 +415,7 @@ fn sigint_writes_a_partial_report_and_exits_130() {
         ),
     );
     let out = dir.path().join("out");
-    let mut runner = Process::new(assert_cmd::cargo::cargo_bin("scan-bench"))
-        .args([
-            "run",
-            file.to_str().unwrap(),
-            "--quiet",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut runner = spawn_run(&file, &out, &[]);
     wait_for_scans(&target, 3.0);
     let pid = runner.id().to_string();
     assert!(
@@ -558,19 +551,7 @@ fn live_metrics_are_served_during_a_run() {
         "time_scale = 0.02\n[load]\nstages = [{ duration = \"0s\", target = 3 }, { duration = \"150s\", target = 3 }]\n",
     );
     let out = dir.path().join("out");
-    let mut runner = Process::new(assert_cmd::cargo::cargo_bin("scan-bench"))
-        .args([
-            "run",
-            file.to_str().unwrap(),
-            "--quiet",
-            "--metrics-listen",
-            "127.0.0.1:0",
-        ])
-        .args(["--out", out.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut runner = spawn_run(&file, &out, &["--metrics-listen", "127.0.0.1:0"]);
     let mut stderr = BufReader::new(runner.stderr.take().unwrap());
     let mut line = String::new();
     stderr.read_line(&mut line).unwrap();
