@@ -460,7 +460,7 @@ fn manifests_are_kubernetes_objects_of_the_expected_kinds() {
             .flatten()
             .filter_map(|v| v.config_map.as_ref())
         {
-            manifests.config_map(&source.name);
+            manifests.config_map(&source.name); // panics when it is missing
         }
     }
 }
@@ -603,12 +603,14 @@ fn shards_are_an_indexed_job_whose_index_picks_the_shard_and_its_report() {
     for path in reports.iter().map(String::as_str).chain([output]) {
         assert_eq!(claim_of(merge.pod, merge.container, path), claim, "{path}");
     }
-    let reader = &manifests.pods[0];
-    let reader_spec = reader.spec.as_ref().unwrap();
-    assert_eq!(
-        claim_of(reader_spec, &reader_spec.containers[0], output),
-        claim
-    );
+    // The pod kept for `kubectl cp` sees the same reports.
+    let reader = manifests
+        .pods
+        .iter()
+        .find(|p| p.metadata.name.as_deref() == Some("scan-bench-reports"))
+        .and_then(|p| p.spec.as_ref())
+        .expect("Pod scan-bench-reports");
+    assert_eq!(claim_of(reader, &reader.containers[0], output), claim);
 }
 
 #[test]
