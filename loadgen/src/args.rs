@@ -98,7 +98,8 @@ pub struct RunArgs {
     /// Gate the run against this baseline report right after it.
     #[arg(long, value_name = "BASE.json")]
     pub baseline: Option<PathBuf>,
-    /// Run shard I of N: a deterministic share of the load.
+    /// Run shard I of N (0-based): a deterministic share of the VUs or arrival rate, so N
+    /// machines together make the whole load; thresholds are judged on the merged report.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
     /// Serve live scan_bench_* Prometheus metrics here during the run.

@@ -11,6 +11,8 @@ use crate::error::CliError;
 
 /// Serves until a signal; addresses go to stdout, one line per server.
 pub fn serve(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    // One descriptor per open stream: take what the machine allows.
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
