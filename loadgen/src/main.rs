@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         Command::Compare(_) => done(commands::not_built("compare")),
         Command::Gate(_) => done(commands::not_built("gate")),
         Command::Merge(_) => done(commands::not_built("merge")),
-        Command::Reproduce(_) => done(commands::not_built("reproduce")),
+        Command::Reproduce(args) => done(commands::reproduce(args, &mut out)),
         Command::Serve(args) => done(commands::serve(args, &mut out)),
     };
     let _ = out.flush();

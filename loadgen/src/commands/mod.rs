@@ -1,10 +1,12 @@
 //! One module per subcommand; each turns raw arguments into resolved settings, then works.
 
 mod catalog;
+mod reproduce;
 mod run;
 mod serve;
 
 pub use catalog::{list, show, validate};
+pub use reproduce::reproduce;
 pub use run::run;
 pub use serve::serve;
 
