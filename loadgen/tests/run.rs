@@ -596,3 +596,27 @@ fn live_metrics_are_served_during_a_run() {
         report.totals.attempted
     );
 }
+
+#[test]
+fn reproduce_sets_local_panels_beside_the_published_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("repro");
+    let assert = scan_bench()
+        .args(["reproduce", "eco2", "--time-scale", "0.01", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    for want in ["#1 published", "#3 local", "19.00 s", "82.8 %"] {
+        assert!(text.contains(want), "no `{want}` in\n{text}");
+    }
+    for scenario in ["eco2-vu10", "eco2-vu34", "eco2-vu30"] {
+        let report = RunReport::read(&out.join(scenario).join("report.json")).unwrap();
+        assert!(
+            report.totals.completed > 0,
+            "{scenario}: {:?}",
+            report.totals
+        );
+        assert!(report.server.is_some(), "{scenario}: no server view");
+    }
+}
