@@ -108,7 +108,8 @@ pub struct RunArgs {
     /// The gate's tolerances and floor, with --baseline.
     #[command(flatten)]
     pub gate: GateOptions,
-    /// Run shard I of N: a deterministic share of the load.
+    /// Run shard I of N (0-based): a deterministic share of the VUs or arrival rate, so N
+    /// machines together make the whole load; thresholds are judged on the merged report.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
     /// Serve live scan_bench_* Prometheus metrics here during the run.

@@ -7,21 +7,31 @@
 //! start an iteration (k6's `ramping-vus` semantics). The engine ends goose's run itself once
 //! the profile is over and the last stream has ended or been cut after the ramp-down grace.
 //!
+//! The open model (k6's arrival-rate executors) is built on the same pool: a dispatcher hands
+//! each arrival, at its intended start, to a free user, and counts it dropped when none is
+//! free. Every latency of an arrival is measured from its intended start, so a stalled target
+//! shows in the figures instead of hiding behind fewer requests (coordinated omission).
+//!
 //! goose keeps process-wide state (its kill switch), so one engine runs per process.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use goose::config::{GooseConfiguration, GooseDefault, GooseDefaultType};
-use goose::goose::{GooseMethod, GooseRequest, GooseUser, Transaction, TransactionFunction, TransactionResult};
+use goose::goose::{
+    GooseMethod, GooseRequest, GooseUser, Transaction, TransactionFunction, TransactionResult,
+};
 use goose::metrics::GooseCoordinatedOmissionMitigation;
 use goose::prelude::GooseAttack;
-use scenarios::{LoadModel, Scenario};
+use scenarios::{LoadModel, Scenario, Shard, VuStage};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::arrivals::Arrivals;
+use crate::connect::ConnectTimer;
+use crate::live::LiveMetrics;
 use crate::measure::{Collector, LiveView, Measurements, Recorder};
 use crate::record::{FailureClass, Outcome, RequestRecord};
 use crate::request::{RequestTemplate, TemplateError, VuVars};
@@ -30,6 +40,9 @@ use crate::sse::{StreamLimits, StreamRules, read_stream};
 
 /// Longest grace for open streams after Ctrl-C.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(5);
+
+/// Longest wait for the open model's pre-allocated users before arrivals start anyway.
+const POOL_READY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Pause after a connection error before the next try, so a refused or exhausted target does
 /// not turn into a hot retry loop.
@@ -47,9 +60,6 @@ pub enum EngineError {
     /// The HTTP client could not be built.
     #[error("HTTP client: {0}")]
     Client(#[from] reqwest::Error),
-    /// The scenario asks for something this engine does not do yet.
-    #[error("{0}")]
-    Unsupported(&'static str),
 }
 
 /// What a run produced.
@@ -65,11 +75,44 @@ pub struct RunOutput {
     pub duration: Duration,
     /// Cut short by the stop token (Ctrl-C).
     pub interrupted: bool,
+    /// The latest any of the engine's timers fired: above [`LAG_BOUND`], the load generator
+    /// itself was short of CPU and its latencies are inflated.
+    pub max_timer_lag: Duration,
+    /// CPU seconds (user + system) this process spent during the run, where readable.
+    pub cpu_seconds: Option<f64>,
+}
+
+/// How late a timer may fire before the run is marked as overloaded.
+pub const LAG_BOUND: Duration = Duration::from_millis(10);
+
+/// Which users work when.
+enum Model {
+    /// The schedule says how many users are active.
+    Closed(VuSchedule),
+    /// A dispatcher hands arrivals to free users.
+    Open(OpenPool),
+}
+
+/// The open model's hand-off between dispatcher and users.
+struct OpenPool {
+    /// Arrivals, each with its intended start; closed when the profile is over.
+    queue: async_channel::Receiver<Instant>,
+    /// Users waiting for an arrival and not yet promised one.
+    idle: AtomicU64,
+    /// Signalled when a user becomes idle, while the pool fills up.
+    idle_added: Notify,
+    /// Users that must be idle before the first arrival (k6's pre-allocated VUs).
+    ready_at: u64,
+    /// Fired when the last arrival has been dispatched.
+    dispatched: CancellationToken,
+    /// When the profile ends.
+    end: Duration,
 }
 
 /// Everything the users share.
 struct Shared {
-    schedule: VuSchedule,
+    model: Model,
+    shard: Shard,
     template: RequestTemplate,
     rules: StreamRules,
     client: reqwest::Client,
@@ -86,6 +129,28 @@ struct Shared {
     finished: CancellationToken,
     /// Signalled when the last open stream ends.
     streams_done: Notify,
+    /// The latest a timer fired, in microseconds.
+    max_timer_lag_us: AtomicU64,
+}
+
+impl Shared {
+    /// Notes how late a timer due at `due` fired.
+    fn timer_fired(&self, due: Instant) -> Duration {
+        let late = Instant::now().saturating_duration_since(due);
+        self.max_timer_lag_us
+            .fetch_max(late.as_micros() as u64, Ordering::Relaxed);
+        late
+    }
+}
+
+impl Shared {
+    /// When the load profile ends.
+    fn end(&self) -> Duration {
+        match &self.model {
+            Model::Closed(schedule) => schedule.end(),
+            Model::Open(pool) => pool.end,
+        }
+    }
 }
 
 /// The per-user state goose keeps for us.
@@ -95,37 +160,88 @@ struct VuSession {
     active: bool,
 }
 
-/// Runs `scenario` against `target` (a base URL) until the profile ends or `stop` fires.
-/// `on_live` is called twice a second with the live view, for a progress display.
+/// How a run is carried out, besides its scenario.
+pub struct RunOptions {
+    /// The share of the load this process runs.
+    pub shard: Shard,
+    /// Fires on Ctrl-C: stop starting requests, give open streams a short grace.
+    pub stop: CancellationToken,
+    /// Live `scan_bench_*` metrics to keep, when served.
+    pub live: Option<Arc<LiveMetrics>>,
+    /// Called twice a second with elapsed time, profile length, active users and the live
+    /// view, for a progress display.
+    pub on_live: OnLive,
+}
+
+/// The progress callback of [`RunOptions`].
+pub type OnLive = Box<dyn Fn(Duration, Duration, u64, &LiveView) + Send + 'static>;
+
+/// Runs `options.shard`'s share of `scenario` against `target` (a base URL) until the profile
+/// ends or `options.stop` fires.
 pub async fn run(
     scenario: &Scenario,
     target: &str,
-    stop: CancellationToken,
-    on_live: impl Fn(Duration, Duration, u64, &LiveView) + Send + 'static,
+    options: RunOptions,
 ) -> Result<RunOutput, EngineError> {
-    let LoadModel::Closed { start_vus, stages } = scenario.load.model() else {
-        return Err(EngineError::Unsupported(
-            "the open model ([load.arrival]) is not built yet in this version of scan-bench",
-        ));
-    };
+    let RunOptions {
+        shard,
+        stop,
+        live: live_metrics,
+        on_live,
+    } = options;
     let scale = scenario.time_scale;
-    let schedule = VuSchedule::closed(start_vus, stages, scale);
-    let peak = schedule.peak().max(1) as usize;
+    let (model, arrivals, users) = match scenario.load.model() {
+        LoadModel::Closed { start_vus, stages } => {
+            let stages: Vec<VuStage> = stages
+                .iter()
+                .map(|s| VuStage {
+                    duration: s.duration,
+                    target: shard.share(s.target),
+                })
+                .collect();
+            let schedule = VuSchedule::closed(shard.share(start_vus), &stages, scale);
+            let users = schedule.peak();
+            (Model::Closed(schedule), None, users)
+        }
+        LoadModel::Open(profile) => {
+            let share = 1.0 / f64::from(shard.count);
+            let seed = scenario.seed ^ u64::from(shard.index);
+            let arrivals = Arrivals::new(profile, scale, share, seed);
+            let (tx, rx) = async_channel::unbounded();
+            let users = shard.share(profile.max_vus);
+            let pool = OpenPool {
+                queue: rx,
+                idle: AtomicU64::new(0),
+                idle_added: Notify::new(),
+                ready_at: u64::from(
+                    shard
+                        .share(profile.pre_allocated_vus)
+                        .clamp(1, users.max(1)),
+                ),
+                dispatched: CancellationToken::new(),
+                end: arrivals.end(),
+            };
+            (Model::Open(pool), Some((arrivals, tx)), users)
+        }
+    };
+    let users = users.max(1) as usize;
     let request_timeout = scenario.load.request_timeout.mul_f64(scale);
     let grace = scenario.load.graceful_ramp_down.mul_f64(scale);
+    let rules = StreamRules::new(scenario.stream.clone());
+    let (collector, recorder) = Collector::new(rules.stages(), rules.null_checks(), live_metrics);
     let client = reqwest::Client::builder()
         .tcp_nodelay(true)
         .timeout(request_timeout)
         .pool_max_idle_per_host(usize::MAX)
+        .connector_layer(ConnectTimer::new(recorder.clone()))
         .build()?;
-    let rules = StreamRules::new(scenario.stream.clone());
-    let (collector, recorder) = Collector::new(rules.stages(), rules.null_checks());
     let live = collector.live();
     let start = Instant::now();
     let started_at = SystemTime::now();
     let shared = Arc::new(Shared {
         template: RequestTemplate::new(&scenario.request, target, scenario.seed)?,
-        schedule,
+        model,
+        shard,
         rules,
         client,
         recorder,
@@ -137,14 +253,19 @@ pub async fn run(
         hard_stop: CancellationToken::new(),
         finished: CancellationToken::new(),
         streams_done: Notify::new(),
+        max_timer_lag_us: AtomicU64::new(0),
     });
-    let collecting = tokio::spawn(collector.run(start));
+    let cpu_before = process_cpu_seconds();
+    let collected = CancellationToken::new();
+    let collecting = tokio::spawn(collector.run(start, collected.clone()));
     let progress = tokio::spawn(report_live(shared.clone(), live, on_live));
+    let dispatcher = arrivals
+        .map(|(arrivals, tx)| tokio::spawn(dispatch(shared.clone(), arrivals, tx, stop.clone())));
     let finisher = tokio::spawn(finish(shared.clone(), grace, stop.clone()));
 
     // A backstop only: the finisher ends the run well before this.
-    let run_time = (shared.schedule.end() + grace + request_timeout).as_secs() as usize + 5;
-    let attack = goose_attack(shared.clone(), target, peak, run_time)?;
+    let run_time = (shared.end() + grace + request_timeout).as_secs() as usize + 5;
+    let attack = goose_attack(shared.clone(), target, users, run_time)?;
     // goose prints "All N users launched." to stdout whatever its settings; stdout is the
     // summary's, so it is muted while goose runs (when it can be).
     let muted = gag::Gag::stdout().ok();
@@ -152,22 +273,48 @@ pub async fn run(
     drop(muted);
     finisher.abort();
     progress.abort();
+    if let Some(dispatcher) = dispatcher {
+        dispatcher.abort();
+    }
     let duration = start.elapsed();
     let ended_at = SystemTime::now();
     let interrupted = stop.is_cancelled();
+    let max_timer_lag = Duration::from_micros(shared.max_timer_lag_us.load(Ordering::Relaxed));
+    let cpu_seconds = process_cpu_seconds()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
     drop(shared);
+    // Every request has ended (the finisher waited for the last stream), so its record is in
+    // the collector's channel; clients goose may still hold keep a recorder alive.
+    collected.cancel();
     result.map_err(|e| EngineError::Goose(e.to_string()))?;
-    let measurements = collecting.await.map_err(|e| EngineError::Goose(e.to_string()))?;
-    Ok(RunOutput { measurements, started_at, ended_at, duration, interrupted })
+    let measurements = collecting
+        .await
+        .map_err(|e| EngineError::Goose(e.to_string()))?;
+    Ok(RunOutput {
+        measurements,
+        started_at,
+        ended_at,
+        duration,
+        interrupted,
+        max_timer_lag,
+        cpu_seconds,
+    })
 }
 
-fn goose_attack(shared: Arc<Shared>, target: &str, users: usize, run_time: usize) -> Result<GooseAttack, EngineError> {
+fn goose_attack(
+    shared: Arc<Shared>,
+    target: &str,
+    users: usize,
+    run_time: usize,
+) -> Result<GooseAttack, EngineError> {
     let goose = |e: goose::GooseError| EngineError::Goose(e.to_string());
     let function: TransactionFunction = Arc::new(move |user: &mut GooseUser| {
         let shared = shared.clone();
         Box::pin(async move { iteration(user, &shared).await })
     });
-    let scenario = goose::goose::Scenario::new("scan").register_transaction(Transaction::new(function).set_name("scan"));
+    let scenario = goose::goose::Scenario::new("scan")
+        .register_transaction(Transaction::new(function).set_name("scan"));
     let attack = GooseAttack::initialize_with_config(GooseConfiguration::default())
         .map_err(goose)?
         .register_scenario(scenario)
@@ -189,7 +336,10 @@ fn goose_attack(shared: Arc<Shared>, target: &str, users: usize, run_time: usize
         .map_err(goose)?
         .set_default(GooseDefault::NoResetMetrics, true)
         .map_err(goose)?
-        .set_default(GooseDefault::CoordinatedOmissionMitigation, GooseCoordinatedOmissionMitigation::Disabled)
+        .set_default(
+            GooseDefault::CoordinatedOmissionMitigation,
+            GooseCoordinatedOmissionMitigation::Disabled,
+        )
         .map_err(goose)?;
     Ok(*attack)
 }
@@ -197,15 +347,27 @@ fn goose_attack(shared: Arc<Shared>, target: &str, users: usize, run_time: usize
 /// Ends the run: at the profile's end (or on `stop`) no new iterations start; open streams
 /// get the grace, then are cut; then goose is told to end.
 async fn finish(shared: Arc<Shared>, grace: Duration, stop: CancellationToken) {
-    let end = shared.start + shared.schedule.end();
+    let end = shared.start + shared.end();
+    let profile_over = async {
+        match &shared.model {
+            Model::Closed(_) => tokio::time::sleep_until(end).await,
+            Model::Open(pool) => pool.dispatched.cancelled().await,
+        }
+    };
     let grace = tokio::select! {
-        _ = tokio::time::sleep_until(end) => grace,
+        _ = profile_over => grace,
         _ = stop.cancelled() => grace.min(INTERRUPT_GRACE),
     };
     shared.draining.cancel();
     let cut_at = Instant::now() + grace;
     let wait_for_streams = async {
-        while shared.recorder.gauges().open_streams.load(Ordering::Acquire) > 0 {
+        while shared
+            .recorder
+            .gauges()
+            .open_streams
+            .load(Ordering::Acquire)
+            > 0
+        {
             shared.streams_done.notified().await;
         }
     };
@@ -222,17 +384,15 @@ async fn finish(shared: Arc<Shared>, grace: Duration, stop: CancellationToken) {
     goose::trigger_killswitch("scan-bench: the load profile is over");
 }
 
-async fn report_live(
-    shared: Arc<Shared>,
-    live: Arc<std::sync::Mutex<LiveView>>,
-    on_live: impl Fn(Duration, Duration, u64, &LiveView),
-) {
+async fn report_live(shared: Arc<Shared>, live: Arc<std::sync::Mutex<LiveView>>, on_live: OnLive) {
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     loop {
-        tick.tick().await;
-        let view = live.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let due = tick.tick().await;
+        let late = shared.timer_fired(due);
+        let mut view = live.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        view.timer_lag = late;
         let vus = shared.recorder.gauges().active_vus.load(Ordering::Relaxed);
-        on_live(shared.start.elapsed(), shared.schedule.end(), vus, &view);
+        on_live(shared.start.elapsed(), shared.end(), vus, &view);
     }
 }
 
@@ -243,23 +403,108 @@ async fn iteration(user: &mut GooseUser, shared: &Shared) -> TransactionResult {
     if user.get_session_data::<VuSession>().is_none() {
         // One pooled client for every user: per-user clients cost memory and CPU at scale.
         user.client = shared.client.clone();
-        let vars = shared.template.vu_vars(vu + 1);
-        user.set_session_data(VuSession { vars, active: false });
+        let vars = shared.template.vu_vars(shared.shard.global_vu(vu + 1));
+        user.set_session_data(VuSession {
+            vars,
+            active: false,
+        });
     }
-    if !wait_for_turn(user, shared, vu).await {
-        return Ok(());
-    }
-    let connect_failed = scan(user, shared).await;
-    let pause = if connect_failed { shared.think.max(CONNECT_BACKOFF) } else { shared.think };
-    tokio::select! {
-        _ = tokio::time::sleep(pause) => {}
-        _ = shared.draining.cancelled() => {}
+    match &shared.model {
+        Model::Closed(schedule) => {
+            if !wait_for_turn(user, shared, schedule, vu).await {
+                return Ok(());
+            }
+            let connect_failed = scan(user, shared, Instant::now()).await;
+            let pause = if connect_failed {
+                shared.think.max(CONNECT_BACKOFF)
+            } else {
+                shared.think
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = shared.draining.cancelled() => {}
+            }
+        }
+        Model::Open(pool) => {
+            pool.idle.fetch_add(1, Ordering::AcqRel);
+            pool.idle_added.notify_one();
+            match pool.queue.recv().await {
+                Ok(intended) => {
+                    shared.recorder.lagged(intended.elapsed());
+                    set_active(user, shared, true);
+                    scan(user, shared, intended).await;
+                    set_active(user, shared, false);
+                }
+                Err(_) => {
+                    // The profile is over: leave once goose is ending the run.
+                    shared.finished.cancelled().await;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
     }
     Ok(())
 }
 
+/// The open model's dispatcher: at each arrival's intended start, promise it to an idle user
+/// or count it dropped; close the queue when the profile (or the run) is over.
+async fn dispatch(
+    shared: Arc<Shared>,
+    mut arrivals: Arrivals,
+    queue: async_channel::Sender<Instant>,
+    stop: CancellationToken,
+) {
+    let Model::Open(pool) = &shared.model else {
+        return;
+    };
+    // As k6 does, start the clock once the pre-allocated users are ready, so the first
+    // arrivals are not dropped while goose is still launching users.
+    let ready = async {
+        while pool.idle.load(Ordering::Acquire) < pool.ready_at {
+            pool.idle_added.notified().await;
+        }
+    };
+    let _ = tokio::time::timeout(POOL_READY_TIMEOUT, ready).await;
+    let origin = Instant::now();
+    let mut rate_second = None;
+    while let Some(due) = arrivals.next_due() {
+        let intended = origin + due;
+        let second = intended.saturating_duration_since(shared.start).as_secs();
+        if rate_second != Some(second) {
+            rate_second = Some(second);
+            shared
+                .recorder
+                .target_rate(Duration::from_secs(second), arrivals.rate_at(due));
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(intended) => {
+                shared.timer_fired(intended);
+            }
+            _ = stop.cancelled() => break,
+        }
+        let idle = &pool.idle;
+        if idle
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            let _ = queue.send(intended).await;
+        } else {
+            shared
+                .recorder
+                .dropped(intended.saturating_duration_since(shared.start));
+        }
+    }
+    queue.close();
+    pool.dispatched.cancel();
+}
+
 /// Waits until user `vu` (0-based) is scheduled; false when the run is over for it.
-async fn wait_for_turn(user: &mut GooseUser, shared: &Shared, vu: u32) -> bool {
+async fn wait_for_turn(
+    user: &mut GooseUser,
+    shared: &Shared,
+    schedule: &VuSchedule,
+    vu: u32,
+) -> bool {
     loop {
         if shared.draining.is_cancelled() {
             set_active(user, shared, false);
@@ -270,12 +515,12 @@ async fn wait_for_turn(user: &mut GooseUser, shared: &Shared, vu: u32) -> bool {
             return false;
         }
         let now = shared.start.elapsed();
-        if shared.schedule.active_at(now) > vu {
+        if schedule.active_at(now) > vu {
             set_active(user, shared, true);
             return true;
         }
         set_active(user, shared, false);
-        let wake = shared.schedule.next_reaching(vu + 1, now);
+        let wake = schedule.next_reaching(vu + 1, now);
         tokio::select! {
             _ = async {
                 match wake {
@@ -301,17 +546,23 @@ fn set_active(user: &mut GooseUser, shared: &Shared, active: bool) {
     }
 }
 
-/// Sends one request and reads its stream; true when the connection failed.
-async fn scan(user: &mut GooseUser, shared: &Shared) -> bool {
-    let rendered = shared.template.render(&mut user.get_session_data_unchecked_mut::<VuSession>().vars);
+/// Sends one request and reads its stream, timing everything from `start` (the intended
+/// start, in the open model); true when the connection failed.
+async fn scan(user: &mut GooseUser, shared: &Shared, start: Instant) -> bool {
+    let rendered = shared
+        .template
+        .render(&mut user.get_session_data_unchecked_mut::<VuSession>().vars);
     let gauges = shared.recorder.gauges();
     gauges.open_streams.fetch_add(1, Ordering::AcqRel);
-    let start = Instant::now();
-    let started_at = start - shared.start;
+    let started_at = start.saturating_duration_since(shared.start);
     let mut record = RequestRecord::new(shared.rules.stages().len());
 
-    let method = goose::goose::goose_method_from_method(rendered.method.clone()).unwrap_or(GooseMethod::Post);
-    let mut builder = user.client.request(rendered.method, &rendered.url).headers(rendered.headers);
+    let method = goose::goose::goose_method_from_method(rendered.method.clone())
+        .unwrap_or(GooseMethod::Post);
+    let mut builder = user
+        .client
+        .request(rendered.method, &rendered.url)
+        .headers(rendered.headers);
     if let Some(body) = rendered.body {
         builder = builder.body(body);
     }
@@ -335,15 +586,30 @@ async fn scan(user: &mut GooseUser, shared: &Shared) -> bool {
             match goose.response {
                 Err(e) => {
                     record.headers = None;
-                    record.outcome =
-                        Outcome::Failed(if e.is_timeout() { FailureClass::Timeout } else { FailureClass::Connect });
+                    record.outcome = Outcome::Failed(if e.is_timeout() {
+                        FailureClass::Timeout
+                    } else {
+                        FailureClass::Connect
+                    });
                 }
                 Ok(response) if !response.status().is_success() => {
-                    record.outcome = Outcome::Failed(FailureClass::HttpStatus(response.status().as_u16()));
+                    record.outcome =
+                        Outcome::Failed(FailureClass::HttpStatus(response.status().as_u16()));
                 }
                 Ok(response) => {
-                    let limits = StreamLimits { deadline: start + shared.request_timeout, idle: shared.idle_timeout };
-                    read_stream(response, start, &shared.rules, limits, &shared.hard_stop, &mut record).await;
+                    let limits = StreamLimits {
+                        deadline: start + shared.request_timeout,
+                        idle: shared.idle_timeout,
+                    };
+                    read_stream(
+                        response,
+                        start,
+                        &shared.rules,
+                        limits,
+                        &shared.hard_stop,
+                        &mut record,
+                    )
+                    .await;
                 }
             }
         }
@@ -369,4 +635,14 @@ async fn scan(user: &mut GooseUser, shared: &Shared) -> bool {
         shared.streams_done.notify_one();
     }
     connect_failed
+}
+
+/// CPU seconds (user + system) of this process so far, from `/proc/self/stat`.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // The kernel's USER_HZ is 100 on every Linux architecture scan-bench runs on.
+    Some(ticks / 100.0)
 }

@@ -26,9 +26,6 @@ pub enum CliError {
     /// Several inputs were bad.
     #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
     Many(Vec<CliError>),
-    /// The subcommand exists in the interface but its work is not built yet.
-    #[error("`scan-bench {0}` is not built yet in this version of scan-bench")]
-    NotBuilt(&'static str),
     /// An input other than a scenario is bad (a server config, a flag).
     #[error("{0}")]
     BadInput(String),
@@ -68,7 +65,7 @@ impl CliError {
                     exit::RUNTIME
                 }
             }
-            CliError::NotBuilt(_) | CliError::Output(_) | CliError::Run(_) => exit::RUNTIME,
+            CliError::Output(_) | CliError::Run(_) => exit::RUNTIME,
         })
     }
 }

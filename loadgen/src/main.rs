@@ -14,8 +14,9 @@ use crate::error::CliError;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    // Not locked for the whole command: goose's logger writes to stdout from the runtime's
+    // threads while a run is in progress.
+    let mut out = std::io::stdout();
     let done = |r: Result<(), CliError>| r.map(|()| error::exit::OK);
     let result = match &cli.command {
         Command::List => done(commands::list(&mut out)),
@@ -25,7 +26,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => done(commands::compare(args, &mut out)),
         Command::Gate(args) => commands::gate(args, &mut out),
         Command::Merge(args) => commands::merge(args, &mut out),
-        Command::Reproduce(_) => done(commands::not_built("reproduce")),
+        Command::Reproduce(args) => done(commands::reproduce(args, &mut out)),
         Command::Serve(args) => done(commands::serve(args, &mut out)),
     };
     let _ = out.flush();

@@ -11,7 +11,9 @@ use std::time::Duration;
 use reports::histogram::{Latency, new_latency};
 use reports::{LatencyMetric, NullCount, SecondSample, Totals};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
+use crate::live::LiveMetrics;
 use crate::record::{Outcome, RequestRecord};
 
 /// Live gauges the users update directly.
@@ -23,17 +25,28 @@ pub struct Gauges {
     pub open_streams: AtomicU64,
 }
 
-/// A finished request, with when it started in the run.
+/// What users tell the collector.
 #[derive(Debug)]
-struct Finished {
-    started_at: Duration,
-    record: RequestRecord,
+enum Message {
+    /// A request ended; with when it started in the run.
+    Finished {
+        started_at: Duration,
+        record: RequestRecord,
+    },
+    /// A new connection took this long to set up.
+    Connected(Duration),
+    /// An open-model request started this late against its intended start.
+    Lagged(Duration),
+    /// An open-model arrival due at this time (from the run's start) found no free user.
+    Dropped(Duration),
+    /// The open model's target rate in the second starting at this time.
+    TargetRate { at: Duration, rate: f64 },
 }
 
 /// The users' handle to the collector: cheap to clone, never blocks.
 #[derive(Debug, Clone)]
 pub struct Recorder {
-    tx: mpsc::UnboundedSender<Finished>,
+    tx: mpsc::UnboundedSender<Message>,
     gauges: Arc<Gauges>,
 }
 
@@ -41,7 +54,27 @@ impl Recorder {
     /// Hands a finished request to the collector.
     pub fn record(&self, started_at: Duration, record: RequestRecord) {
         // The collector outlives every user; a send after it stopped has nowhere to go.
-        let _ = self.tx.send(Finished { started_at, record });
+        let _ = self.tx.send(Message::Finished { started_at, record });
+    }
+
+    /// Records how late a request started against its intended start.
+    pub fn lagged(&self, late: Duration) {
+        let _ = self.tx.send(Message::Lagged(late));
+    }
+
+    /// Counts an arrival, due `due` after the run's start, that found no free user.
+    pub fn dropped(&self, due: Duration) {
+        let _ = self.tx.send(Message::Dropped(due));
+    }
+
+    /// Notes the open model's target rate for the second starting `at` after the start.
+    pub fn target_rate(&self, at: Duration, rate: f64) {
+        let _ = self.tx.send(Message::TargetRate { at, rate });
+    }
+
+    /// Hands a connection's set-up time to the collector.
+    pub fn connected(&self, took: Duration) {
+        let _ = self.tx.send(Message::Connected(took));
     }
 
     /// The live gauges.
@@ -63,6 +96,12 @@ pub struct LiveView {
     pub chain_p50_p95: Option<(f64, f64)>,
     /// TTFB p50 and p95 so far, ms.
     pub ttfb_p50_p95: Option<(f64, f64)>,
+    /// How late the progress timer fired last: the load generator's own scheduling lag.
+    pub timer_lag: Duration,
+}
+
+fn micros(d: Duration) -> u64 {
+    d.as_micros().min(u128::from(u64::MAX)) as u64
 }
 
 /// Everything a run measured.
@@ -70,7 +109,7 @@ pub struct LiveView {
 pub struct Measurements {
     /// Outcome counts.
     pub totals: Totals,
-    /// `headers`, `ttfb`, `first_stage`, `chain`.
+    /// `connect` (per new connection), `headers`, `ttfb`, `first_stage`, `chain`.
     pub latencies: Vec<(&'static str, Option<&'static str>, Latency)>,
     /// Per stage, in stream order.
     pub stages: Vec<(String, Latency)>,
@@ -83,12 +122,18 @@ pub struct Measurements {
 impl Measurements {
     /// The latency metrics as report entries.
     pub fn latency_metrics(&self) -> Vec<LatencyMetric> {
-        self.latencies.iter().map(|(name, k6, h)| LatencyMetric::new(name, *k6, h)).collect()
+        self.latencies
+            .iter()
+            .map(|(name, k6, h)| LatencyMetric::new(name, *k6, h))
+            .collect()
     }
 
     /// The stage metrics as report entries.
     pub fn stage_metrics(&self) -> Vec<LatencyMetric> {
-        self.stages.iter().map(|(name, h)| LatencyMetric::new(name, None, h)).collect()
+        self.stages
+            .iter()
+            .map(|(name, h)| LatencyMetric::new(name, None, h))
+            .collect()
     }
 }
 
@@ -102,14 +147,19 @@ struct Second {
     open_streams: u64,
     ttfb: Option<Latency>,
     chain: Option<Latency>,
+    dropped: u64,
+    target_rate: Option<f64>,
 }
 
 /// Owns the histograms; runs as one task until every [`Recorder`] is dropped.
 pub struct Collector {
-    rx: mpsc::UnboundedReceiver<Finished>,
+    rx: mpsc::UnboundedReceiver<Message>,
     gauges: Arc<Gauges>,
     live: Arc<Mutex<LiveView>>,
+    live_metrics: Option<Arc<LiveMetrics>>,
     totals: Totals,
+    connect: Latency,
+    scheduling_lag: Option<Latency>,
     headers: Latency,
     ttfb: Latency,
     first_stage: Latency,
@@ -124,14 +174,21 @@ pub struct Collector {
 impl Collector {
     /// A collector for a stream of `stages` with `null_checks` pointers, and the recorder
     /// that feeds it.
-    pub fn new(stages: &[String], null_checks: &[String]) -> (Self, Recorder) {
+    pub fn new(
+        stages: &[String],
+        null_checks: &[String],
+        live_metrics: Option<Arc<LiveMetrics>>,
+    ) -> (Self, Recorder) {
         let (tx, rx) = mpsc::unbounded_channel();
         let gauges = Arc::new(Gauges::default());
         let collector = Self {
             rx,
             gauges: gauges.clone(),
             live: Arc::default(),
+            live_metrics,
             totals: Totals::default(),
+            connect: new_latency(),
+            scheduling_lag: None,
             headers: new_latency(),
             ttfb: new_latency(),
             first_stage: new_latency(),
@@ -150,17 +207,29 @@ impl Collector {
         self.live.clone()
     }
 
-    /// Collects until every recorder is gone, sampling gauges each second from `start`.
-    pub async fn run(mut self, start: tokio::time::Instant) -> Measurements {
-        let mut tick = tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
+    /// Collects until `closed` fires (then drains what was sent) or every recorder is gone,
+    /// sampling gauges each second from `start`.
+    pub async fn run(
+        mut self,
+        start: tokio::time::Instant,
+        closed: CancellationToken,
+    ) -> Measurements {
+        let mut tick =
+            tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut refresh = tokio::time::interval(Duration::from_millis(250));
         loop {
             tokio::select! {
                 message = self.rx.recv() => match message {
-                    Some(finished) => self.add(finished),
+                    Some(message) => self.take(message),
                     None => break,
                 },
+                _ = closed.cancelled() => {
+                    while let Ok(message) = self.rx.try_recv() {
+                        self.take(message);
+                    }
+                    break;
+                }
                 now = tick.tick() => self.sample((now - start).as_secs_f64().round() as usize),
                 _ = refresh.tick() => self.refresh_live(),
             }
@@ -185,8 +254,39 @@ impl Collector {
         second.open_streams = open;
     }
 
-    fn add(&mut self, Finished { started_at, record }: Finished) {
-        let us = |d: Duration| d.as_micros().min(u128::from(u64::MAX)) as u64;
+    fn take(&mut self, message: Message) {
+        if let Some(live) = &self.live_metrics {
+            match &message {
+                Message::Finished { record, .. } => live.finished(record),
+                Message::Lagged(late) => live.lagged(*late),
+                Message::Dropped(_) => live.dropped(),
+                Message::Connected(_) | Message::TargetRate { .. } => {}
+            }
+        }
+        match message {
+            Message::Finished { started_at, record } => self.add(started_at, record),
+            Message::Connected(took) => {
+                self.connect
+                    .record(micros(took))
+                    .expect("an auto-resizing histogram takes any u64");
+            }
+            Message::Lagged(late) => {
+                let lag = self.scheduling_lag.get_or_insert_with(new_latency);
+                lag.record(micros(late))
+                    .expect("an auto-resizing histogram takes any u64");
+            }
+            Message::Dropped(due) => {
+                self.totals.dropped += 1;
+                self.second(due.as_secs() as usize).dropped += 1;
+            }
+            Message::TargetRate { at, rate } => {
+                self.second(at.as_secs() as usize).target_rate = Some(rate);
+            }
+        }
+    }
+
+    fn add(&mut self, started_at: Duration, record: RequestRecord) {
+        let us = micros;
         let t = &mut self.totals;
         t.attempted += 1;
         t.keepalives += u64::from(record.keepalives);
@@ -208,17 +308,21 @@ impl Collector {
             (record.first_stage, &mut self.first_stage),
         ] {
             if let Some(d) = value {
-                h.record(us(d)).expect("an auto-resizing histogram takes any u64");
+                h.record(us(d))
+                    .expect("an auto-resizing histogram takes any u64");
             }
         }
-        if record.outcome == Outcome::Completed {
-            if let Some(d) = record.chain {
-                self.chain.record(us(d)).expect("an auto-resizing histogram takes any u64");
-            }
+        if record.outcome == Outcome::Completed
+            && let Some(d) = record.chain
+        {
+            self.chain
+                .record(us(d))
+                .expect("an auto-resizing histogram takes any u64");
         }
         for ((_, h), timing) in self.stages.iter_mut().zip(&record.stages) {
             if let Some(d) = timing.duration() {
-                h.record(us(d)).expect("an auto-resizing histogram takes any u64");
+                h.record(us(d))
+                    .expect("an auto-resizing histogram takes any u64");
             }
         }
         if record.chain.is_some() {
@@ -238,17 +342,33 @@ impl Collector {
             Outcome::Interrupted => {}
         }
         if let Some(d) = record.ttfb {
-            ended.ttfb.get_or_insert_with(new_latency).record(us(d)).expect("an auto-resizing histogram takes any u64");
+            ended
+                .ttfb
+                .get_or_insert_with(new_latency)
+                .record(us(d))
+                .expect("an auto-resizing histogram takes any u64");
         }
         if let (Outcome::Completed, Some(d)) = (record.outcome, record.chain) {
-            ended.chain.get_or_insert_with(new_latency).record(us(d)).expect("an auto-resizing histogram takes any u64");
+            ended
+                .chain
+                .get_or_insert_with(new_latency)
+                .record(us(d))
+                .expect("an auto-resizing histogram takes any u64");
         }
     }
 
     fn refresh_live(&mut self) {
+        if let Some(live) = &self.live_metrics {
+            live.active_vus
+                .set(self.gauges.active_vus.load(Ordering::Relaxed) as i64);
+        }
         let p = |h: &Latency| {
-            (!h.is_empty())
-                .then(|| (h.value_at_quantile(0.5) as f64 / 1000.0, h.value_at_quantile(0.95) as f64 / 1000.0))
+            (!h.is_empty()).then(|| {
+                (
+                    h.value_at_quantile(0.5) as f64 / 1000.0,
+                    h.value_at_quantile(0.95) as f64 / 1000.0,
+                )
+            })
         };
         let view = LiveView {
             ended: self.totals.attempted,
@@ -256,12 +376,15 @@ impl Collector {
             failed: self.totals.failed_total(),
             chain_p50_p95: p(&self.chain),
             ttfb_p50_p95: p(&self.ttfb),
+            timer_lag: Duration::ZERO,
         };
         *self.live.lock().unwrap_or_else(|e| e.into_inner()) = view;
     }
 
     fn finish(self) -> Measurements {
-        let quantile = |h: &Option<Latency>, q: f64| h.as_ref().map(|h| h.value_at_quantile(q) as f64 / 1000.0);
+        let quantile = |h: &Option<Latency>, q: f64| {
+            h.as_ref().map(|h| h.value_at_quantile(q) as f64 / 1000.0)
+        };
         let timeseries = self
             .seconds
             .iter()
@@ -278,22 +401,33 @@ impl Collector {
                 ttfb_p95: quantile(&s.ttfb, 0.95),
                 chain_p50: quantile(&s.chain, 0.5),
                 chain_p95: quantile(&s.chain, 0.95),
+                dropped: s.dropped,
+                target_rate: s.target_rate,
             })
             .collect();
         let nulls = self
             .null_pointers
             .iter()
             .zip(&self.nulls)
-            .map(|(pointer, n)| NullCount { pointer: pointer.clone(), nulls: *n, of: self.terminal_events })
+            .map(|(pointer, n)| NullCount {
+                pointer: pointer.clone(),
+                nulls: *n,
+                of: self.terminal_events,
+            })
             .collect();
+        let mut latencies = vec![
+            ("connect", None, self.connect),
+            ("headers", None, self.headers),
+            ("ttfb", Some("sse_ttfb"), self.ttfb),
+            ("first_stage", None, self.first_stage),
+            ("chain", Some("sse_total_duration"), self.chain),
+        ];
+        if let Some(lag) = self.scheduling_lag {
+            latencies.push(("scheduling_lag", None, lag));
+        }
         Measurements {
             totals: self.totals,
-            latencies: vec![
-                ("headers", None, self.headers),
-                ("ttfb", Some("sse_ttfb"), self.ttfb),
-                ("first_stage", None, self.first_stage),
-                ("chain", Some("sse_total_duration"), self.chain),
-            ],
+            latencies,
             stages: self.stages,
             nulls,
             timeseries,
@@ -313,14 +447,20 @@ mod tests {
     #[tokio::test]
     async fn aggregates_outcomes_histograms_and_seconds() {
         let stages = vec!["a".to_owned(), "b".to_owned()];
-        let (collector, recorder) = Collector::new(&stages, &["/r".to_owned()]);
+        let (collector, recorder) = Collector::new(&stages, &["/r".to_owned()], None);
         let mut done = RequestRecord::new(2);
         done.headers = Some(ms(5));
         done.ttfb = Some(ms(10));
         done.first_stage = Some(ms(12));
         done.stages = vec![
-            StageTiming { started: Some(ms(12)), completed: Some(ms(40)) },
-            StageTiming { started: Some(ms(40)), completed: Some(ms(90)) },
+            StageTiming {
+                started: Some(ms(12)),
+                completed: Some(ms(40)),
+            },
+            StageTiming {
+                started: Some(ms(40)),
+                completed: Some(ms(90)),
+            },
         ];
         done.chain = Some(ms(90));
         done.nulls = 1;
@@ -333,12 +473,20 @@ mod tests {
         recorder.record(ms(1_950), done);
         recorder.record(ms(2_100), failed);
         drop(recorder);
-        let m = collector.run(tokio::time::Instant::now()).await;
-        assert_eq!((m.totals.attempted, m.totals.completed, m.totals.http_failed), (3, 2, 1));
+        let m = collector
+            .run(tokio::time::Instant::now(), CancellationToken::new())
+            .await;
+        assert_eq!(
+            (m.totals.attempted, m.totals.completed, m.totals.http_failed),
+            (3, 2, 1)
+        );
         assert_eq!(m.totals.failed.get("http_503"), Some(&1));
-        let chain = &m.latencies[3].2;
+        let chain = &m.latencies[4].2;
         assert_eq!(chain.len(), 2);
-        assert_eq!(chain.value_at_quantile(1.0), chain.highest_equivalent(90_000));
+        assert_eq!(
+            chain.value_at_quantile(1.0),
+            chain.highest_equivalent(90_000)
+        );
         assert_eq!(m.stages[1].1.len(), 2);
         assert_eq!(m.nulls[0].nulls, 2);
         let started: Vec<_> = m.timeseries.iter().map(|s| s.started).collect();

@@ -68,7 +68,11 @@ impl RequestTemplate {
                     .map_err(|_| TemplateError::HeaderName(name.clone()))
             })
             .collect::<Result<_, _>>()?;
-        let vars: Vec<_> = request.vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let vars: Vec<_> = request
+            .vars
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         Ok(Self {
             method,
             url: format!("{}{}", base_url.trim_end_matches('/'), request.path),
@@ -83,9 +87,17 @@ impl RequestTemplate {
     /// The variable state of virtual user `vu` (1-based), derived from the seed alone so a
     /// run is repeatable.
     pub fn vu_vars(&self, vu: u32) -> VuVars {
-        let mut rng = StdRng::seed_from_u64(self.seed ^ (u64::from(vu)).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let user_uuid = uuid::Builder::from_random_bytes(rng.random()).into_uuid().to_string();
-        VuVars { vu, iteration: 0, user_uuid, rng }
+        let mut rng =
+            StdRng::seed_from_u64(self.seed ^ (u64::from(vu)).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let user_uuid = uuid::Builder::from_random_bytes(rng.random())
+            .into_uuid()
+            .to_string();
+        VuVars {
+            vu,
+            iteration: 0,
+            user_uuid,
+            rng,
+        }
     }
 
     /// Renders the next request of a virtual user.
@@ -96,10 +108,16 @@ impl RequestTemplate {
             .zip(&self.cycles)
             .map(|((name, var), cycle)| {
                 let value = match var {
-                    Var::OneOf { values } => values[state.rng.random_range(0..values.len())].clone(),
-                    Var::Cycle { values } => values[cycle.fetch_add(1, Ordering::Relaxed) % values.len()].clone(),
+                    Var::OneOf { values } => {
+                        values[state.rng.random_range(0..values.len())].clone()
+                    }
+                    Var::Cycle { values } => {
+                        values[cycle.fetch_add(1, Ordering::Relaxed) % values.len()].clone()
+                    }
                     Var::VuUuid => state.user_uuid.clone(),
-                    Var::Uuid => uuid::Builder::from_random_bytes(state.rng.random()).into_uuid().to_string(),
+                    Var::Uuid => uuid::Builder::from_random_bytes(state.rng.random())
+                        .into_uuid()
+                        .to_string(),
                 };
                 (name.as_str(), value)
             })
@@ -108,7 +126,10 @@ impl RequestTemplate {
             match name {
                 "vu" => Some(state.vu.to_string()),
                 "iteration" => Some(state.iteration.to_string()),
-                _ => values.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone()),
+                _ => values
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.clone()),
             }
         };
         let mut headers = HeaderMap::with_capacity(self.headers.len());
@@ -123,7 +144,12 @@ impl RequestTemplate {
             serde_json::to_vec(&body).expect("a JSON value serializes")
         });
         state.iteration += 1;
-        Rendered { method: self.method.clone(), url: self.url.clone(), headers, body }
+        Rendered {
+            method: self.method.clone(),
+            url: self.url.clone(),
+            headers,
+            body,
+        }
     }
 }
 
@@ -133,7 +159,9 @@ fn fill(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("{{") {
-        let Some(len) = rest[start + 2..].find("}}") else { break };
+        let Some(len) = rest[start + 2..].find("}}") else {
+            break;
+        };
         out.push_str(&rest[..start]);
         let name = rest[start + 2..start + 2 + len].trim();
         match lookup(name) {
@@ -164,19 +192,35 @@ mod tests {
         let template = RequestTemplate::new(&Request::default(), "http://127.0.0.1:9/", 7).unwrap();
         let mut vu1 = template.vu_vars(1);
         let first = template.render(&mut vu1);
-        assert_eq!(first.url, "http://127.0.0.1:9/api/v1/scan/classify/completion");
+        assert_eq!(
+            first.url,
+            "http://127.0.0.1:9/api/v1/scan/classify/completion"
+        );
         assert_eq!(first.method, Method::POST);
         let user = first.headers["x-user-id"].to_str().unwrap().to_owned();
         assert_eq!(user.len(), 36, "a UUID: {user}");
         let body: Value = serde_json::from_slice(first.body.as_deref().unwrap()).unwrap();
-        assert!(body["image_url"].as_str().unwrap().starts_with("https://images.scan-bench.test/"));
+        assert!(
+            body["image_url"]
+                .as_str()
+                .unwrap()
+                .starts_with("https://images.scan-bench.test/")
+        );
 
         let second = template.render(&mut vu1);
-        assert_eq!(second.headers["x-user-id"], user.as_str(), "the user id is fixed per VU");
+        assert_eq!(
+            second.headers["x-user-id"],
+            user.as_str(),
+            "the user id is fixed per VU"
+        );
         let other = template.render(&mut template.vu_vars(2));
         assert_ne!(other.headers["x-user-id"], user.as_str());
         let again = RequestTemplate::new(&Request::default(), "http://x", 7).unwrap();
-        assert_eq!(again.render(&mut again.vu_vars(1)).headers["x-user-id"], user.as_str(), "seeded");
+        assert_eq!(
+            again.render(&mut again.vu_vars(1)).headers["x-user-id"],
+            user.as_str(),
+            "seeded"
+        );
     }
 
     #[test]
@@ -184,7 +228,13 @@ mod tests {
         let request = Request {
             headers: [("x-vu".to_owned(), "{{vu}}/{{ iteration }}".to_owned())].into(),
             body: Some(serde_json::json!({"n": ["{{pick}}"]})),
-            vars: [("pick".to_owned(), Var::Cycle { values: vec!["a".into(), "b".into()] })].into(),
+            vars: [(
+                "pick".to_owned(),
+                Var::Cycle {
+                    values: vec!["a".into(), "b".into()],
+                },
+            )]
+            .into(),
             ..Request::default()
         };
         let template = RequestTemplate::new(&request, "http://x", 1).unwrap();

@@ -7,8 +7,7 @@ use reports::{Environment, RunReport, SCHEMA_VERSION};
 use scenarios::Scenario;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::{self, EngineError};
-use crate::measure::LiveView;
+use crate::engine::{self, EngineError, RunOptions};
 use crate::scrape::{Snapshot, server_view};
 use crate::stack::{EmbeddedStack, StackError};
 
@@ -23,12 +22,10 @@ pub enum RunError {
     Engine(#[from] EngineError),
 }
 
-/// The progress callback: elapsed, profile length, active VUs, live figures.
-pub type OnLive = Box<dyn Fn(Duration, Duration, u64, &LiveView) + Send + 'static>;
-
 /// Runs a resolved scenario to its report (thresholds evaluated). `stop` ends it early as
 /// interrupted; the report then says `partial`.
-pub async fn run(scenario: &Scenario, stop: CancellationToken, on_live: OnLive) -> Result<RunReport, RunError> {
+pub async fn run(scenario: &Scenario, options: RunOptions) -> Result<RunReport, RunError> {
+    let stop = options.stop.clone();
     let stack = match &scenario.target {
         Some(_) => None,
         None => Some(EmbeddedStack::start(scenario).await?),
@@ -36,7 +33,10 @@ pub async fn run(scenario: &Scenario, stop: CancellationToken, on_live: OnLive) 
     let (target, metrics_url) = match (&stack, &scenario.target) {
         (Some(stack), _) => (stack.target(), Some(stack.metrics_url())),
         (None, Some(target)) => {
-            let metrics = scenario.target_metrics.clone().unwrap_or_else(|| format!("{}/metrics", target.trim_end_matches('/')));
+            let metrics = scenario
+                .target_metrics
+                .clone()
+                .unwrap_or_else(|| format!("{}/metrics", target.trim_end_matches('/')));
             (target.clone(), Some(metrics))
         }
         (None, None) => unreachable!("a scenario without target runs on the embedded stack"),
@@ -47,7 +47,7 @@ pub async fn run(scenario: &Scenario, stop: CancellationToken, on_live: OnLive) 
         None => None,
     };
 
-    let result = engine::run(scenario, &target, stop, on_live).await;
+    let result = engine::run(scenario, &target, options).await;
 
     let server = match scraper {
         Some(scraper) => {
@@ -56,7 +56,9 @@ pub async fn run(scenario: &Scenario, stop: CancellationToken, on_live: OnLive) 
             let peak = scraper.stop().await;
             let window = result.as_ref().map(|r| r.duration).unwrap_or_default();
             match (first, last) {
-                (Some(first), Some(last)) => Some(server_view(&url, &last.since(&first), peak, window)),
+                (Some(first), Some(last)) => {
+                    Some(server_view(&url, &last.since(&first), peak, window))
+                }
                 _ => None,
             }
         }
@@ -123,7 +125,10 @@ struct Scraper {
 
 impl Scraper {
     fn start(url: String, stop: CancellationToken) -> Self {
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("a plain client builds");
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .expect("a plain client builds");
         let done = stop.child_token();
         let task = tokio::spawn({
             let (client, url, done) = (client.clone(), url.clone(), done.clone());
@@ -135,16 +140,21 @@ impl Scraper {
                         _ = tick.tick() => {}
                         _ = done.cancelled() => break,
                     }
-                    if let Ok(snapshot) = Snapshot::fetch(&client, &url).await {
-                        if let Some(active) = snapshot.sum("scan_sse_connections_active", &[]) {
-                            peak = Some(peak.map_or(active, |p| p.max(active)));
-                        }
+                    if let Ok(snapshot) = Snapshot::fetch(&client, &url).await
+                        && let Some(active) = snapshot.sum("scan_sse_connections_active", &[])
+                    {
+                        peak = Some(peak.map_or(active, |p| p.max(active)));
                     }
                 }
                 peak
             }
         });
-        Self { url, client, done, task }
+        Self {
+            url,
+            client,
+            done,
+            task,
+        }
     }
 
     async fn snapshot(&self) -> Option<Snapshot> {

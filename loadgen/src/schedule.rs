@@ -71,7 +71,11 @@ impl VuSchedule {
                 continue;
             }
             let a = t0.max(from);
-            let va = if t1 > t0 { v0 + (v1 - v0) * (a - t0) / (t1 - t0) } else { v1 };
+            let va = if t1 > t0 {
+                v0 + (v1 - v0) * (a - t0) / (t1 - t0)
+            } else {
+                v1
+            };
             if va + 1e-9 >= level {
                 return Some(Duration::from_secs_f64(a));
             }
@@ -89,7 +93,10 @@ mod tests {
     use super::*;
 
     fn seed_profile(scale: f64) -> VuSchedule {
-        let stage = |secs, target| VuStage { duration: Duration::from_secs(secs), target };
+        let stage = |secs, target| VuStage {
+            duration: Duration::from_secs(secs),
+            target,
+        };
         VuSchedule::closed(0, &[stage(60, 34), stage(90, 34), stage(30, 0)], scale)
     }
 
@@ -123,7 +130,11 @@ mod tests {
         let s = seed_profile(1.0);
         let t = s.next_reaching(17, Duration::ZERO).unwrap();
         assert!((t.as_secs_f64() - 30.0).abs() < 1e-6, "{t:?}");
-        assert_eq!(s.next_reaching(10, secs(100.0)), Some(secs(100.0)), "already there");
+        assert_eq!(
+            s.next_reaching(10, secs(100.0)),
+            Some(secs(100.0)),
+            "already there"
+        );
         assert_eq!(s.next_reaching(35, Duration::ZERO), None, "never that many");
         assert_eq!(s.next_reaching(20, secs(170.0)), None, "ramping down");
         for level in 1..=34 {
@@ -134,7 +145,10 @@ mod tests {
 
     #[test]
     fn an_instant_jump_is_a_step() {
-        let stage = |ms, target| VuStage { duration: Duration::from_millis(ms), target };
+        let stage = |ms, target| VuStage {
+            duration: Duration::from_millis(ms),
+            target,
+        };
         let s = VuSchedule::closed(0, &[stage(0, 5), stage(1000, 5)], 1.0);
         assert_eq!(s.active_at(Duration::ZERO), 5);
         assert_eq!(s.next_reaching(5, Duration::ZERO), Some(Duration::ZERO));

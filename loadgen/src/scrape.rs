@@ -42,8 +42,11 @@ impl Snapshot {
         let scrape = prometheus_parse::Scrape::parse(lines).map_err(|e| e.to_string())?;
         let mut series = BTreeMap::new();
         for sample in scrape.samples {
-            let mut labels: Vec<(String, String)> =
-                sample.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            let mut labels: Vec<(String, String)> = sample
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
             labels.sort();
             match sample.value {
                 prometheus_parse::Value::Counter(v)
@@ -67,10 +70,21 @@ impl Snapshot {
 
     /// Fetches and parses `url`.
     pub async fn fetch(client: &reqwest::Client, url: &str) -> Result<Self, ScrapeError> {
-        let http = |source| ScrapeError::Http { url: url.to_owned(), source };
-        let text = client.get(url).send().await.and_then(|r| r.error_for_status()).map_err(http)?;
+        let http = |source| ScrapeError::Http {
+            url: url.to_owned(),
+            source,
+        };
+        let text = client
+            .get(url)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(http)?;
         let text = text.text().await.map_err(http)?;
-        Self::parse(&text).map_err(|message| ScrapeError::Parse { url: url.to_owned(), message })
+        Self::parse(&text).map_err(|message| ScrapeError::Parse {
+            url: url.to_owned(),
+            message,
+        })
     }
 
     /// `self - earlier` for every series (counters and buckets grow; gauges are kept as now).
@@ -80,7 +94,11 @@ impl Snapshot {
             .iter()
             .map(|(key, v)| {
                 let is_gauge = key.0 == "scan_sse_connections_active";
-                let before = if is_gauge { 0.0 } else { earlier.series.get(key).copied().unwrap_or(0.0) };
+                let before = if is_gauge {
+                    0.0
+                } else {
+                    earlier.series.get(key).copied().unwrap_or(0.0)
+                };
                 (key.clone(), v - before)
             })
             .collect();
@@ -92,7 +110,11 @@ impl Snapshot {
         let mut found = false;
         let mut total = 0.0;
         for ((metric, labels), v) in &self.series {
-            if metric == name && filter.iter().all(|(k, want)| labels.iter().any(|(lk, lv)| lk == k && lv == want)) {
+            if metric == name
+                && filter
+                    .iter()
+                    .all(|(k, want)| labels.iter().any(|(lk, lv)| lk == k && lv == want))
+            {
                 found = true;
                 total += v;
             }
@@ -104,10 +126,10 @@ impl Snapshot {
     pub fn by_label(&self, name: &str, label: &str) -> BTreeMap<String, f64> {
         let mut out = BTreeMap::new();
         for ((metric, labels), v) in &self.series {
-            if metric == name {
-                if let Some((_, value)) = labels.iter().find(|(k, _)| k == label) {
-                    *out.entry(value.clone()).or_default() += v;
-                }
+            if metric == name
+                && let Some((_, value)) = labels.iter().find(|(k, _)| k == label)
+            {
+                *out.entry(value.clone()).or_default() += v;
             }
         }
         out
@@ -119,11 +141,16 @@ impl Snapshot {
         let mut buckets: BTreeMap<u64, (f64, f64)> = BTreeMap::new();
         for ((metric, labels), count) in &self.series {
             if *metric != bucket_name
-                || !filter.iter().all(|(k, want)| labels.iter().any(|(lk, lv)| lk == k && lv == want))
+                || !filter
+                    .iter()
+                    .all(|(k, want)| labels.iter().any(|(lk, lv)| lk == k && lv == want))
             {
                 continue;
             }
-            let le = labels.iter().find(|(k, _)| k == "le").and_then(|(_, v)| parse_le(v))?;
+            let le = labels
+                .iter()
+                .find(|(k, _)| k == "le")
+                .and_then(|(_, v)| parse_le(v))?;
             // Bounds are positive or +Inf, whose bit patterns sort as their values do.
             buckets.entry(le.to_bits()).or_insert((le, 0.0)).1 += count;
         }
@@ -132,7 +159,11 @@ impl Snapshot {
 }
 
 fn format_le(le: f64) -> String {
-    if le.is_infinite() { "+Inf".into() } else { le.to_string() }
+    if le.is_infinite() {
+        "+Inf".into()
+    } else {
+        le.to_string()
+    }
 }
 
 fn parse_le(text: &str) -> Option<f64> {
@@ -169,7 +200,12 @@ pub fn histogram_quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
 
 /// The seed dashboard's panels over the run's window `delta`, with the peak of the active
 /// connections seen over the run's scrapes.
-pub fn server_view(source: &str, delta: &Snapshot, peak_connections: Option<f64>, window: Duration) -> ServerView {
+pub fn server_view(
+    source: &str,
+    delta: &Snapshot,
+    peak_connections: Option<f64>,
+    window: Duration,
+) -> ServerView {
     let requests = delta.by_label("scan_sse_requests_total", "status");
     let all: f64 = requests.values().sum();
     let success = requests.get("success").copied().unwrap_or(0.0);
@@ -181,7 +217,9 @@ pub fn server_view(source: &str, delta: &Snapshot, peak_connections: Option<f64>
     let stage_counts = delta.by_label("scan_sse_stage_duration_seconds_count", "stage");
     let stage_avg_s = stage_sums
         .iter()
-        .filter_map(|(stage, sum)| ratio(Some(*sum), stage_counts.get(stage).copied()).map(|avg| (stage.clone(), avg)))
+        .filter_map(|(stage, sum)| {
+            ratio(Some(*sum), stage_counts.get(stage).copied()).map(|avg| (stage.clone(), avg))
+        })
         .collect();
     ServerView {
         source: source.to_owned(),
@@ -225,25 +263,51 @@ scan_sse_connections_active 3
     #[test]
     fn quantiles_interpolate_as_prometheus_does() {
         let buckets = [(0.5, 2.0), (1.0, 8.0), (f64::INFINITY, 10.0)];
-        assert_eq!(histogram_quantile(0.5, &buckets), Some(0.5 + 0.5 * 3.0 / 6.0));
+        assert_eq!(
+            histogram_quantile(0.5, &buckets),
+            Some(0.5 + 0.5 * 3.0 / 6.0)
+        );
         assert_eq!(histogram_quantile(0.1, &buckets), Some(0.25));
-        assert_eq!(histogram_quantile(0.95, &buckets), Some(1.0), "+Inf answers the last bound");
+        assert_eq!(
+            histogram_quantile(0.95, &buckets),
+            Some(1.0),
+            "+Inf answers the last bound"
+        );
         assert_eq!(histogram_quantile(0.5, &[(f64::INFINITY, 0.0)]), None);
     }
 
     #[test]
     fn panels_from_a_scrape_and_a_window() {
         let end = Snapshot::parse(TEXT).unwrap();
-        let view = server_view("m", &end.since(&Snapshot::default()), Some(3.0), Duration::from_secs(5));
+        let view = server_view(
+            "m",
+            &end.since(&Snapshot::default()),
+            Some(3.0),
+            Duration::from_secs(5),
+        );
         assert_eq!(view.requests.get("success"), Some(&9.0));
         assert_eq!(view.success_rate, Some(0.9));
         assert_eq!(view.chain_avg_s, Some(2.5));
         assert_eq!(view.ttfb_p50_s, Some(0.75));
         assert_eq!(view.rps, Some(2.0));
 
-        let later = Snapshot::parse(&TEXT.replace("} 9", "} 19").replace("connections_active 3", "connections_active 1")).unwrap();
+        let later = Snapshot::parse(
+            &TEXT
+                .replace("} 9", "} 19")
+                .replace("connections_active 3", "connections_active 1"),
+        )
+        .unwrap();
         let delta = later.since(&end);
-        assert_eq!(delta.by_label("scan_sse_requests_total", "status").get("success"), Some(&10.0));
-        assert_eq!(delta.sum("scan_sse_connections_active", &[]), Some(1.0), "gauges are not differenced");
+        assert_eq!(
+            delta
+                .by_label("scan_sse_requests_total", "status")
+                .get("success"),
+            Some(&10.0)
+        );
+        assert_eq!(
+            delta.sum("scan_sse_connections_active", &[]),
+            Some(1.0),
+            "gauges are not differenced"
+        );
     }
 }

@@ -127,11 +127,16 @@ fn on_event(rules: &StreamRules, event: &Event, at: Duration, record: &mut Reque
         return Step::Continue;
     }
     // Rules on the raw text come first: OpenAI ends its streams with `data: [DONE]`.
-    let raw = |m: &EventMatch| m.data.as_ref().is_some_and(|d| *d == event.data) && m.fields.is_empty();
+    let raw =
+        |m: &EventMatch| m.data.as_ref().is_some_and(|d| *d == event.data) && m.fields.is_empty();
     if spec.error.iter().any(|m| raw(m) && name_matches(m, event)) {
         return Step::End(Outcome::Failed(FailureClass::ErrorEvent));
     }
-    if spec.terminal.iter().any(|m| raw(m) && name_matches(m, event)) {
+    if spec
+        .terminal
+        .iter()
+        .any(|m| raw(m) && name_matches(m, event))
+    {
         return terminal(spec, record, at, None);
     }
     let Ok(data) = serde_json::from_str::<Value>(&event.data) else {
@@ -140,7 +145,10 @@ fn on_event(rules: &StreamRules, event: &Event, at: Duration, record: &mut Reque
     if spec.error.iter().any(|m| matches(m, event, &data)) {
         return Step::End(Outcome::Failed(FailureClass::ErrorEvent));
     }
-    let is_stage_event = spec.stage_event.as_ref().is_none_or(|name| *name == event_name(event));
+    let is_stage_event = spec
+        .stage_event
+        .as_ref()
+        .is_none_or(|name| *name == event_name(event));
     if is_stage_event {
         let stage = match &spec.stage_field {
             Some(pointer) => data.pointer(pointer).and_then(Value::as_str),
@@ -148,7 +156,10 @@ fn on_event(rules: &StreamRules, event: &Event, at: Duration, record: &mut Reque
         };
         if let Some(index) = stage.and_then(|s| spec.stages.iter().position(|known| known == s)) {
             record.first_stage.get_or_insert(at);
-            let status = data.pointer(&spec.status_field).and_then(Value::as_str).unwrap_or("");
+            let status = data
+                .pointer(&spec.status_field)
+                .and_then(Value::as_str)
+                .unwrap_or("");
             let timing = &mut record.stages[index];
             if spec.started.iter().any(|s| s == status) {
                 timing.started.get_or_insert(at);
@@ -165,7 +176,12 @@ fn on_event(rules: &StreamRules, event: &Event, at: Duration, record: &mut Reque
 }
 
 /// The run's terminal event: completed when every stage completed, else partial.
-fn terminal(spec: &StreamSpec, record: &mut RequestRecord, at: Duration, data: Option<&Value>) -> Step {
+fn terminal(
+    spec: &StreamSpec,
+    record: &mut RequestRecord,
+    at: Duration,
+    data: Option<&Value>,
+) -> Step {
     record.chain = Some(at);
     if let Some(data) = data {
         for (bit, pointer) in spec.null_checks.iter().enumerate().take(64) {
@@ -175,23 +191,35 @@ fn terminal(spec: &StreamSpec, record: &mut RequestRecord, at: Duration, data: O
         }
     }
     let all_done = record.stages.iter().all(|s| s.completed.is_some());
-    Step::End(if all_done { Outcome::Completed } else { Outcome::Partial })
+    Step::End(if all_done {
+        Outcome::Completed
+    } else {
+        Outcome::Partial
+    })
 }
 
 /// SSE's default event name is `message`.
 fn event_name(event: &Event) -> &str {
-    if event.event.is_empty() { "message" } else { &event.event }
+    if event.event.is_empty() {
+        "message"
+    } else {
+        &event.event
+    }
 }
 
 fn name_matches(rule: &EventMatch, event: &Event) -> bool {
-    rule.event.as_ref().is_none_or(|name| name == event_name(event))
+    rule.event
+        .as_ref()
+        .is_none_or(|name| name == event_name(event))
 }
 
 fn matches(rule: &EventMatch, event: &Event, data: &Value) -> bool {
     name_matches(rule, event)
         && rule.data.as_ref().is_none_or(|d| *d == event.data)
         && rule.fields.iter().all(|(pointer, values)| {
-            data.pointer(pointer).and_then(Value::as_str).is_some_and(|v| values.iter().any(|x| x == v))
+            data.pointer(pointer)
+                .and_then(Value::as_str)
+                .is_some_and(|v| values.iter().any(|x| x == v))
         })
 }
 
@@ -241,7 +269,12 @@ struct Body<'a, S> {
 impl<'a, S> Body<'a, S> {
     fn new(inner: S, idle: Duration, stats: &'a mut BodyStats) -> Self {
         let timer = Box::pin(tokio::time::sleep(idle));
-        Self { inner, idle, timer, stats }
+        Self {
+            inner,
+            idle,
+            timer,
+            stats,
+        }
     }
 }
 
@@ -274,13 +307,20 @@ mod tests {
     use super::*;
 
     fn event(name: &str, data: &str) -> Event {
-        Event { event: name.into(), data: data.into(), id: String::new(), retry: None }
+        Event {
+            event: name.into(),
+            data: data.into(),
+            id: String::new(),
+            retry: None,
+        }
     }
 
     fn run(rules: &StreamRules, events: &[Event]) -> (RequestRecord, Option<Outcome>) {
         let mut record = RequestRecord::new(rules.stages().len());
         for (i, e) in events.iter().enumerate() {
-            if let Step::End(outcome) = on_event(rules, e, Duration::from_millis(i as u64), &mut record) {
+            if let Step::End(outcome) =
+                on_event(rules, e, Duration::from_millis(i as u64), &mut record)
+            {
                 return (record, Some(outcome));
             }
         }
@@ -290,14 +330,23 @@ mod tests {
     fn eco2_events(reward: &str) -> Vec<Event> {
         let mut events = vec![event("", r#"{"status":"started","task_id":"t"}"#)];
         for (i, step) in ["vision", "rule", "answer", "reward"].iter().enumerate() {
-            events.push(event("", &format!(r#"{{"step":"{step}","status":"started","progress":{}}}"#, i * 25)));
+            events.push(event(
+                "",
+                &format!(
+                    r#"{{"step":"{step}","status":"started","progress":{}}}"#,
+                    i * 25
+                ),
+            ));
             if *step == "reward" {
                 events.push(event(
                     "",
                     &format!(r#"{{"step":"reward","status":"completed","progress":100,"result":{{"reward":{reward}}}}}"#),
                 ));
             } else {
-                let done = format!(r#"{{"step":"{step}","status":"completed","progress":{}}}"#, i * 25 + 25);
+                let done = format!(
+                    r#"{{"step":"{step}","status":"completed","progress":{}}}"#,
+                    i * 25 + 25
+                );
                 events.push(event("", &done));
                 events.push(event("", &done));
             }
@@ -312,7 +361,11 @@ mod tests {
         assert_eq!(outcome, Some(Outcome::Completed));
         assert_eq!(record.first_stage, Some(Duration::from_millis(1)));
         assert_eq!(record.stages[0].started, Some(Duration::from_millis(1)));
-        assert_eq!(record.stages[0].completed, Some(Duration::from_millis(2)), "first completed counts");
+        assert_eq!(
+            record.stages[0].completed,
+            Some(Duration::from_millis(2)),
+            "first completed counts"
+        );
         assert_eq!(record.stages[1].started, Some(Duration::from_millis(4)));
         assert_eq!(record.nulls, 1, "reward null counted");
         assert_eq!(record.chain, Some(Duration::from_millis(11)));
@@ -334,41 +387,81 @@ mod tests {
     #[test]
     fn error_and_malformed_events_fail() {
         let rules = StreamRules::new(StreamSpec::default());
-        let error = [event("", r#"{"status":"error","error":"IMAGE_URL_REQUIRED"}"#)];
-        assert_eq!(run(&rules, &error).1, Some(Outcome::Failed(FailureClass::ErrorEvent)));
+        let error = [event(
+            "",
+            r#"{"status":"error","error":"IMAGE_URL_REQUIRED"}"#,
+        )];
+        assert_eq!(
+            run(&rules, &error).1,
+            Some(Outcome::Failed(FailureClass::ErrorEvent))
+        );
         let failed = [event("", r#"{"step":"vision","status":"failed"}"#)];
-        assert_eq!(run(&rules, &failed).1, Some(Outcome::Failed(FailureClass::ErrorEvent)));
+        assert_eq!(
+            run(&rules, &failed).1,
+            Some(Outcome::Failed(FailureClass::ErrorEvent))
+        );
         let malformed = [event("", "{not json")];
-        assert_eq!(run(&rules, &malformed).1, Some(Outcome::Failed(FailureClass::MalformedEvent)));
+        assert_eq!(
+            run(&rules, &malformed).1,
+            Some(Outcome::Failed(FailureClass::MalformedEvent))
+        );
     }
 
     #[test]
     fn named_event_protocol() {
         let spec = StreamSpec {
             stage_event: Some("stage".into()),
-            terminal: vec![EventMatch { event: Some("ready".into()), data: None, fields: Default::default() }],
-            error: vec![EventMatch { event: Some("error".into()), data: None, fields: Default::default() }],
+            terminal: vec![EventMatch {
+                event: Some("ready".into()),
+                data: None,
+                fields: Default::default(),
+            }],
+            error: vec![EventMatch {
+                event: Some("error".into()),
+                data: None,
+                fields: Default::default(),
+            }],
             ..StreamSpec::default()
         };
         let rules = StreamRules::new(spec);
         let mut events = vec![event("stage", r#"{"step":"queued","status":"started"}"#)];
         for step in ["vision", "rule", "answer", "reward"] {
-            events.push(event("stage", &format!(r#"{{"step":"{step}","status":"started"}}"#)));
-            events.push(event("stage", &format!(r#"{{"step":"{step}","status":"completed"}}"#)));
+            events.push(event(
+                "stage",
+                &format!(r#"{{"step":"{step}","status":"started"}}"#),
+            ));
+            events.push(event(
+                "stage",
+                &format!(r#"{{"step":"{step}","status":"completed"}}"#),
+            ));
         }
         events.push(event("keepalive", ""));
-        events.push(event("ready", r#"{"step":"done","result":{"reward":null}}"#));
+        events.push(event(
+            "ready",
+            r#"{"step":"done","result":{"reward":null}}"#,
+        ));
         let (record, outcome) = run(&rules, &events);
         assert_eq!(outcome, Some(Outcome::Completed));
-        assert_eq!(record.first_stage, Some(Duration::from_millis(1)), "queued is no stage");
+        assert_eq!(
+            record.first_stage,
+            Some(Duration::from_millis(1)),
+            "queued is no stage"
+        );
         assert_eq!(record.keepalives, 1);
-        assert_eq!(run(&rules, &[event("error", "{}")]).1, Some(Outcome::Failed(FailureClass::ErrorEvent)));
+        assert_eq!(
+            run(&rules, &[event("error", "{}")]).1,
+            Some(Outcome::Failed(FailureClass::ErrorEvent))
+        );
     }
 
     #[test]
     fn keepalive_comments_are_counted_across_chunks() {
         let mut stats = BodyStats::default();
-        for chunk in [&b": keepalive\n\ndata: {}\n\n:"[..], b" keepalive\n\n", b"data: x\n\n"] {
+        for chunk in [
+            &b": keepalive\n\ndata: {}\n\n:"[..],
+            b" keepalive\n\n",
+            b"data: x\n\n",
+        ] {
             stats.scan(chunk);
         }
         assert_eq!(stats.keepalives, 2);

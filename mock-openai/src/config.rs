@@ -20,7 +20,8 @@ pub struct MockConfig {
     /// Seed of every random draw (latency, content, faults). Same seed and same request order
     /// give the same answers, delays and faults.
     pub seed: u64,
-    /// Multiplies every injected delay and the rate-limit window; 0 removes all delays.
+    /// Multiplies every injected delay and the rate-limit window; 0 removes all delays (and
+    /// so the rate limits, whose window becomes instant).
     pub time_scale: f64,
     /// Largest accepted request body in bytes; larger bodies get 413.
     pub max_body_bytes: usize,
@@ -141,7 +142,8 @@ pub struct RateLimitConfig {
     /// Tokens per window; absent = unlimited.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tpm: Option<u32>,
-    /// The window (one minute, like the names say); scaled by `time_scale`.
+    /// The window (one minute, like the names say); scaled by `time_scale`, so a scenario run
+    /// 100 times faster also meets the limit 100 times sooner.
     #[serde(with = "humantime_serde")]
     pub window: Duration,
 }
@@ -168,7 +170,7 @@ impl RateLimitConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FaultConfig {
-    /// Immediate 429 (as if rate limited upstream).
+    /// Immediate 429 (as if rate limited upstream), with `retry-after` of 1 s (scaled).
     pub p429: f64,
     /// Immediate 500.
     pub p500: f64,
@@ -308,11 +310,12 @@ impl Default for MockConfig {
             inter_token: Delay::fixed(ms(inter_token_ms)),
             ..ModelConfig::default()
         };
-        // gpt-4o: ~60-token vision answer -> ~4.5 s; gpt-4o-mini: ~200-token disposal answer
-        // -> ~4.8 s (the Eco² figures at 10 users).
+        // Mean latency (lognormal mean = median * exp(sigma^2 / 2), plus pacing): gpt-4o with a
+        // ~50-token vision answer ~4.5 s; gpt-4o-mini with a ~130-token disposal answer ~4.8 s
+        // (the Eco² figures at 10 users).
         let models = BTreeMap::from([
             ("gpt-4o".to_owned(), model(3_700, 0.35, 12)),
-            ("gpt-4o-mini".to_owned(), model(1_700, 0.40, 15)),
+            ("gpt-4o-mini".to_owned(), model(2_600, 0.40, 15)),
             ("gpt-4.1".to_owned(), model(2_500, 0.40, 14)),
             ("gpt-4.1-mini".to_owned(), model(1_200, 0.40, 10)),
             ("gpt-4.1-nano".to_owned(), model(600, 0.40, 6)),
@@ -347,8 +350,7 @@ impl MockConfig {
         let document =
             toml::de::Deserializer::parse(text).map_err(|e| toml_error(text, origin, &e, None))?;
         let config: MockConfig = serde_path_to_error::deserialize(document).map_err(|e| {
-            let path = e.path().to_string();
-            let field = (path != ".").then_some(path);
+            let field = field_path(e.path());
             toml_error(text, origin, e.inner(), field)
         })?;
         config.validate().map_err(|e| e.locate(text, origin))?;
@@ -404,7 +406,7 @@ impl MockConfig {
                     "non-empty model names",
                 ));
             }
-            let field = format!("models.{name:?}");
+            let field = format!("models.{}", key(name));
             model.ttft.validate(&format!("{field}.ttft"))?;
             model
                 .inter_token
@@ -505,6 +507,34 @@ impl MockConfig {
         }
         Ok(())
     }
+}
+
+/// A key as written in a field path: bare when TOML allows, quoted otherwise.
+fn key(name: &str) -> String {
+    if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        name.to_owned()
+    } else {
+        format!("{name:?}")
+    }
+}
+
+/// A serde path as a field path (`models."gpt-4o".ttft`, `content.categories[2]`).
+fn field_path(path: &serde_path_to_error::Path) -> Option<String> {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key: name } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(&key(name));
+            }
+            Segment::Enum { .. } | Segment::Unknown => {}
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 fn check_probability(field: &str, p: f64) -> Result<(), ConfigError> {
@@ -609,6 +639,46 @@ impl ConfigError {
             ConfigError::Toml { field, .. } => field.as_deref(),
             ConfigError::Invalid { field, .. } => Some(field),
             ConfigError::Read { .. } => None,
+        }
+    }
+
+    /// For a config embedded as a table of a larger TOML file (e.g. a scenario's `[mock]`): puts
+    /// `table` in front of the field path and locates a validation error in the whole `text`.
+    ///
+    /// ```
+    /// # use mock_openai::MockConfig;
+    /// let scenario = "name = \"demo\"\n\n[mock]\ntime_scale = -1.0\n";
+    /// # #[derive(serde::Deserialize)] struct Scenario { mock: MockConfig }
+    /// let parsed: Scenario = toml::from_str(scenario).unwrap_or_else(|_| unreachable!());
+    /// let err = parsed.mock.validate().unwrap_err().in_table("mock", scenario, "demo.toml");
+    /// assert_eq!(err.field(), Some("mock.time_scale"));
+    /// assert!(err.to_string().starts_with("demo.toml:4:1: "));
+    /// ```
+    pub fn in_table(self, table: &str, text: &str, origin: &str) -> Self {
+        let prefixed = |field: String| format!("{table}.{field}");
+        match self {
+            ConfigError::Toml {
+                location,
+                field,
+                message,
+            } => ConfigError::Toml {
+                location,
+                field: field.map(prefixed),
+                message,
+            },
+            ConfigError::Invalid {
+                location,
+                field,
+                message,
+                expected,
+            } => ConfigError::Invalid {
+                location,
+                field: prefixed(field),
+                message,
+                expected,
+            }
+            .locate(text, origin),
+            read @ ConfigError::Read { .. } => read,
         }
     }
 

@@ -5,7 +5,10 @@
 //! rough BPE-like split ([`next_token_len`]) that is also how streams are chunked, so a
 //! stream's content deltas and its `usage.completion_tokens` agree.
 
-use rand::Rng;
+use std::sync::LazyLock;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
 use crate::config::ContentConfig;
@@ -57,7 +60,7 @@ impl ContentModel {
                 let limit = prompt.max_output_tokens.unwrap_or(u32::MAX);
                 let wanted = prompt.text_tokens.max(1);
                 return Answer {
-                    text: words(wanted.min(limit), rng),
+                    text: CORPUS.take(wanted.min(limit), rng),
                     tokens: wanted.min(limit),
                     truncated: wanted > limit,
                 };
@@ -67,7 +70,7 @@ impl ContentModel {
             }
             OutputFormat::JsonSchema { name, schema } => {
                 match self.scan.answer(name, schema, prompt, rng) {
-                    Some(value) => value.to_string(),
+                    Some(text) => text,
                     None => crate::json_schema::generate(schema, rng).to_string(),
                 }
             }
@@ -233,6 +236,60 @@ fn words<R: Rng + ?Sized>(n: u32, rng: &mut R) -> String {
     text
 }
 
+/// Free text is cut from one fixed corpus at a random token: much cheaper than drawing every
+/// word, and just as good for a mock.
+static CORPUS: LazyLock<Corpus> = LazyLock::new(Corpus::new);
+
+struct Corpus {
+    /// Words with a leading space each (so pieces can be joined), full stops between sentences.
+    text: String,
+    /// Byte offset of each token.
+    starts: Vec<usize>,
+}
+
+impl Corpus {
+    const TOKENS: u32 = 4096;
+
+    fn new() -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(0x5ca9_be9c);
+        let text = format!(" {}", words(Self::TOKENS, &mut rng));
+        let mut starts = Vec::with_capacity(Self::TOKENS as usize);
+        let mut offset = 0;
+        while offset < text.len() {
+            starts.push(offset);
+            offset += next_token_len(&text[offset..]);
+        }
+        Self { text, starts }
+    }
+
+    /// `n` tokens from a random place, wrapping around.
+    fn take<R: Rng + ?Sized>(&self, n: u32, rng: &mut R) -> String {
+        let total = self.starts.len();
+        let mut i = rng.random_range(0..total);
+        if self.text[self.starts[i]..].starts_with('.') {
+            i = (i + 1) % total;
+        }
+        let mut out = String::with_capacity(n as usize * 7);
+        let mut left = n as usize;
+        while left > 0 {
+            let take = left.min(total - i);
+            let end = self
+                .starts
+                .get(i + take)
+                .copied()
+                .unwrap_or(self.text.len());
+            out.push_str(&self.text[self.starts[i]..end]);
+            left -= take;
+            i = 0;
+        }
+        // " word" and "word" are both one token.
+        if out.starts_with(' ') {
+            out.remove(0);
+        }
+        out
+    }
+}
+
 /// One sentence of about `n` words (for filler strings).
 pub(crate) fn sentence<R: Rng + ?Sized>(rng: &mut R, n: u32) -> String {
     let mut text = words(n, rng);
@@ -243,8 +300,6 @@ pub(crate) fn sentence<R: Rng + ?Sized>(rng: &mut R, n: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
-    use rand_chacha::ChaCha8Rng;
 
     #[test]
     fn tokenizer_splits_like_a_bpe_would() {
@@ -261,6 +316,11 @@ mod tests {
         for n in [1, 2, 7, 50, 333] {
             let text = words(n, &mut rng);
             assert_eq!(count_tokens(&text), n, "{text}");
+        }
+        for n in (1..200).chain([4095, 4096, 4097, 10_000]) {
+            let text = CORPUS.take(n, &mut rng);
+            assert_eq!(count_tokens(&text), n, "{text}");
+            assert!(!text.starts_with(' '));
         }
     }
 

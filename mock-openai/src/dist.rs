@@ -182,17 +182,6 @@ impl Delay {
         }
     }
 
-    /// Whether every draw is zero (lets the server skip timers entirely).
-    pub fn is_zero(&self) -> bool {
-        match *self {
-            Delay::Fixed { value } => value.is_zero(),
-            Delay::Uniform { max, .. } => max.is_zero(),
-            Delay::Normal { max, .. }
-            | Delay::LogNormal { max, .. }
-            | Delay::Pareto { max, .. } => max == Some(Duration::ZERO),
-        }
-    }
-
     /// Draws one duration.
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Duration {
         let (secs, min, max) = match *self {
@@ -413,6 +402,9 @@ impl<'de> Deserialize<'de> for TokenCount {
 }
 
 impl TokenCount {
+    /// No draw exceeds this, whatever the configuration says (an answer stays below ~1 MB).
+    pub const CEILING: u32 = 200_000;
+
     /// Always `value` tokens.
     pub const fn fixed(value: u32) -> Self {
         TokenCount::Fixed { value }
@@ -421,8 +413,10 @@ impl TokenCount {
     /// Draws one count.
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> u32 {
         let (value, min, max) = match *self {
-            TokenCount::Fixed { value } => return value,
-            TokenCount::Uniform { min, max } => return rng.random_range(min..=max.max(min)),
+            TokenCount::Fixed { value } => return value.min(Self::CEILING),
+            TokenCount::Uniform { min, max } => {
+                return rng.random_range(min..=max.max(min)).min(Self::CEILING);
+            }
             TokenCount::Normal {
                 mean,
                 std_dev,
@@ -442,8 +436,8 @@ impl TokenCount {
                 (median * (sigma * z).exp(), min, max)
             }
         };
-        let lo = f64::from(min.unwrap_or(1));
-        let hi = f64::from(max.unwrap_or(u32::MAX)).max(lo);
+        let lo = f64::from(min.unwrap_or(1).min(Self::CEILING));
+        let hi = f64::from(max.unwrap_or(Self::CEILING).min(Self::CEILING)).max(lo);
         // `as` saturates, and the clamp keeps the value in range.
         value.round().clamp(lo, hi) as u32
     }

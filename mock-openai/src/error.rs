@@ -12,8 +12,8 @@ pub(crate) struct ApiError {
     pub kind: &'static str,
     pub param: Option<String>,
     pub code: Option<&'static str>,
-    /// Extra response headers (retry-after, rate-limit headers).
-    pub headers: HeaderMap,
+    /// Extra response headers (retry-after, rate-limit headers); boxed to keep errors small.
+    pub headers: Option<Box<HeaderMap>>,
 }
 
 #[derive(Serialize)]
@@ -38,7 +38,7 @@ impl ApiError {
             kind,
             param: None,
             code: None,
-            headers: HeaderMap::new(),
+            headers: None,
         }
     }
 
@@ -183,7 +183,7 @@ impl ApiError {
 
     /// Adds response headers.
     pub fn with_headers(mut self, headers: HeaderMap) -> Self {
-        self.headers.extend(headers);
+        self.headers.get_or_insert_default().extend(headers);
         self
     }
 
@@ -210,7 +210,9 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        headers.extend(self.headers);
+        if let Some(extra) = self.headers {
+            headers.extend(*extra);
+        }
         response
     }
 }

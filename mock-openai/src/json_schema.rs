@@ -5,6 +5,10 @@
 //! `$ref` into `#/$defs` or `#/definitions`, string `minLength` / `maxLength` / `format`,
 //! number and integer `minimum` / `maximum` / `exclusiveMinimum` / `exclusiveMaximum`.
 //! `pattern` is not honoured. Optional properties are included half of the time.
+//!
+//! Generation is bounded whatever the schema asks (a request must not be able to exhaust the
+//! server): at most [`MAX_VALUES`] values, arrays of at most [`MAX_ITEMS`] items and strings of
+//! at most [`MAX_STRING`] characters; past those bounds the output may not fit the schema.
 
 use rand::Rng;
 use rand::seq::IndexedRandom;
@@ -13,19 +17,36 @@ use serde_json::{Map, Number, Value};
 /// Nesting depth past which only required properties and minimum array lengths are generated,
 /// so recursive schemas terminate.
 const MAX_DEPTH: usize = 8;
+/// Values generated per answer; after that, `null`.
+const MAX_VALUES: usize = 10_000;
+/// Items per array.
+const MAX_ITEMS: u64 = 64;
+/// Characters per string.
+const MAX_STRING: usize = 1024;
 
 /// A value valid for `schema`.
 pub(crate) fn generate<R: Rng + ?Sized>(schema: &Value, rng: &mut R) -> Value {
-    Generator { root: schema, rng }.value(schema, 0)
+    Generator {
+        root: schema,
+        rng,
+        budget: MAX_VALUES,
+    }
+    .value(schema, 0)
 }
 
 struct Generator<'a, R: ?Sized> {
     root: &'a Value,
     rng: &'a mut R,
+    /// Values still allowed.
+    budget: usize,
 }
 
 impl<'a, R: Rng + ?Sized> Generator<'a, R> {
     fn value(&mut self, schema: &Value, depth: usize) -> Value {
+        if self.budget == 0 {
+            return Value::Null;
+        }
+        self.budget -= 1;
         let Value::Object(schema) = schema else {
             // `true` or an empty schema: anything goes.
             return Value::String(crate::content::sentence(self.rng, 3));
@@ -39,22 +60,22 @@ impl<'a, R: Rng + ?Sized> Generator<'a, R> {
         if let Some(value) = schema.get("const") {
             return value.clone();
         }
-        if let Some(Value::Array(choices)) = schema.get("enum") {
-            if let Some(choice) = choices.choose(self.rng) {
-                return choice.clone();
-            }
+        if let Some(Value::Array(choices)) = schema.get("enum")
+            && let Some(choice) = choices.choose(self.rng)
+        {
+            return choice.clone();
         }
         for key in ["anyOf", "oneOf"] {
-            if let Some(Value::Array(branches)) = schema.get(key) {
-                if let Some(branch) = self.pick_branch(branches, depth) {
-                    return self.value(branch, depth + 1);
-                }
+            if let Some(Value::Array(branches)) = schema.get(key)
+                && let Some(branch) = self.pick_branch(branches, depth)
+            {
+                return self.value(branch, depth + 1);
             }
         }
-        if let Some(Value::Array(branches)) = schema.get("allOf") {
-            if let Some(first) = branches.first() {
-                return self.value(first, depth + 1);
-            }
+        if let Some(Value::Array(branches)) = schema.get("allOf")
+            && let Some(first) = branches.first()
+        {
+            return self.value(first, depth + 1);
         }
         let kind = match schema.get("type") {
             Some(Value::String(kind)) => kind.as_str(),
@@ -127,7 +148,11 @@ impl<'a, R: Rng + ?Sized> Generator<'a, R> {
     }
 
     fn array(&mut self, schema: &Map<String, Value>, depth: usize) -> Value {
-        let min = schema.get("minItems").and_then(Value::as_u64).unwrap_or(0);
+        let min = schema
+            .get("minItems")
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+            .min(MAX_ITEMS);
         let max = schema
             .get("maxItems")
             .and_then(Value::as_u64)
@@ -136,13 +161,13 @@ impl<'a, R: Rng + ?Sized> Generator<'a, R> {
         let len = if depth >= MAX_DEPTH {
             min
         } else {
-            let upper = max.min(min.max(1) + 2);
+            let upper = max.min(min.max(1) + 2).min(MAX_ITEMS);
             self.rng.random_range(min.max(1).min(upper)..=upper)
         };
-        let items = schema.get("items").cloned().unwrap_or(Value::Bool(true));
+        let items = schema.get("items").unwrap_or(&Value::Bool(true));
         let mut out = Vec::new();
         for _ in 0..len {
-            out.push(self.value(&items, depth + 1));
+            out.push(self.value(items, depth + 1));
         }
         Value::Array(out)
     }
@@ -171,7 +196,11 @@ impl<'a, R: Rng + ?Sized> Generator<'a, R> {
                 crate::content::sentence(self.rng, words)
             }
         };
-        let min = schema.get("minLength").and_then(Value::as_u64).unwrap_or(0) as usize;
+        let min = schema
+            .get("minLength")
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+            .min(MAX_STRING as u64) as usize;
         let max = schema
             .get("maxLength")
             .and_then(Value::as_u64)
@@ -279,6 +308,16 @@ mod tests {
             assert!(v["label"].is_string());
             assert!(v["children"].is_array());
         }
+    }
+
+    #[test]
+    fn hostile_schemas_stay_bounded() {
+        let wide = json!({"type": "array", "minItems": 1_000_000_000u64, "items": {
+            "type": "array", "minItems": 1_000_000, "items": {"type": "string", "minLength": 1_000_000_000u64}
+        }});
+        let v = generate(&wide, &mut ChaCha8Rng::seed_from_u64(1));
+        assert_eq!(v.as_array().unwrap().len(), MAX_ITEMS as usize);
+        assert!(v.to_string().len() < 2 * MAX_VALUES * MAX_STRING);
     }
 
     #[test]

@@ -12,6 +12,9 @@
 //!   containing `toml`): replaces the whole config while running; an invalid one gets 400 and
 //!   the old one stays.
 //!
+//! HTTP/1.1, and HTTP/2 with prior knowledge (h2c), on one port; TCP_NODELAY on every
+//! connection.
+//!
 //! Errors have OpenAI's shape `{"error": {"message", "type", "param", "code"}}`: 400 (naming
 //! the parameter), 401, 404 (unknown model or route), 405, 413, 429, 500, 503.
 //!
@@ -24,13 +27,28 @@
 //!   [`LoadConfig`] makes delays grow with the requests in flight, or queues requests beyond a
 //!   concurrency cap. `time_scale` multiplies every delay.
 //! - Rate limits per API key ([`RateLimitConfig`]): continuous token buckets for requests and
-//!   tokens; `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` on every model response,
-//!   429 with `retry-after` and `retry-after-ms` when over.
+//!   tokens; when a limit is set, `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` on
+//!   every model response past authentication and parsing, and 429 with `retry-after` and
+//!   `retry-after-ms` when over.
 //! - Faults ([`FaultConfig`], [`Fault`]): immediate 429/500/503, stall, drop, slow first byte,
 //!   burst ("fake streaming"); the header `x-mock-fault: <kind>` forces one on one request.
 //! - Determinism: model request number `n` (in arrival order, counted from server start or the
 //!   last config swap) draws its fault, delays and content from stream `n` of one ChaCha8
-//!   generator seeded with `seed`. Same seed and same request order give the same faults.
+//!   generator seeded with `seed`. Same seed and same request order give the same faults,
+//!   delays and answers (ids included, `created` timestamps aside).
+//! - `/admin/config` and `/metrics` need no key: the server binds loopback unless told
+//!   otherwise.
+//!
+//! # Running it
+//! - In process: [`MockServer::start`] returns a [`MockHandle`] with the bound address,
+//!   [`MockHandle::base_url`] for an OpenAI client, [`MockHandle::set_config`] and a graceful
+//!   [`MockHandle::shutdown`].
+//! - Standalone: `mock-openai [--config FILE] [--listen 127.0.0.1:0]` prints
+//!   `mock-openai listening on http://ADDR` and serves until Ctrl-C; a bad config exits with
+//!   status 2 and a message naming file, line, column and field. `--example-config` prints the
+//!   example below. [`serve_until_signal`] is that binary in one call.
+//! - Benchmarks: `cargo bench -p mock-openai --bench mock_openai [-- completions | streams]`
+//!   (see `benches/mock_openai.rs`).
 //!
 //! # Configuration
 //! [`MockConfig`] is plain serde data (embedded as the `[mock]` table of a scan-bench scenario).
@@ -41,13 +59,21 @@
 //! ```
 //!
 //! # Example
-//! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! ```
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use mock_openai::{MockConfig, MockServer};
+//! use serde_json::{Value, json};
 //!
 //! let server = MockServer::start(MockConfig::instant(), "127.0.0.1:0".parse()?).await?;
-//! let url = format!("{}/chat/completions", server.base_url());
-//! // ... point an OpenAI client at server.base_url() ...
+//! // Any OpenAI client takes `server.base_url()` as its base URL.
+//! let answer: Value = reqwest::Client::new()
+//!     .post(format!("{}/chat/completions", server.base_url()))
+//!     .json(&json!({ "model": "gpt-4o-mini", "messages": [{ "role": "user", "content": "Hi" }] }))
+//!     .send()
+//!     .await?
+//!     .json()
+//!     .await?;
+//! assert_eq!(answer["object"], "chat.completion");
 //! server.shutdown().await;
 //! # Ok(()) }
 //! ```
@@ -96,10 +122,16 @@ pub enum StartError {
     },
 }
 
-/// Runs a server the way the `mock-openai` binary does: starts it, prints
-/// `mock-openai listening on http://ADDR` on stdout, serves until Ctrl-C (or SIGTERM), then shuts
-/// down gracefully.
+/// Runs a server the way the `mock-openai` binary does: raises the open-file limit to the hard
+/// limit, starts the server, prints
+/// `mock-openai listening on http://ADDR` on stdout, serves until Ctrl-C (or SIGTERM), then
+/// shuts down gracefully.
 pub async fn serve_until_signal(config: MockConfig, listen: SocketAddr) -> Result<(), StartError> {
+    // Each open stream holds a socket: allow as many as the hard limit does.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),
+    }
     let server = MockServer::start(config, listen).await?;
     println!("mock-openai listening on http://{}", server.addr());
     shutdown_signal().await;

@@ -14,8 +14,8 @@ struct Args {
     /// TOML config file (see --example-config); default: the built-in OpenAI-like setup.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Address to listen on; port 0 picks a free port.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    /// Address to listen on; port 0 picks a free port (the bound address is printed).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     listen: SocketAddr,
     /// Print a commented example config and exit.
     #[arg(long)]

@@ -238,25 +238,79 @@ struct ResponseObject<'a> {
     status: &'static str,
     background: bool,
     error: Option<()>,
-    incomplete_details: Option<Value>,
+    incomplete_details: Option<IncompleteDetails>,
     instructions: Option<&'a str>,
     max_output_tokens: Option<u32>,
     model: &'a str,
-    output: Vec<OutputMessage<'a>>,
+    #[serde(serialize_with = "zero_or_one")]
+    output: Option<[OutputMessage<'a>; 1]>,
     parallel_tool_calls: bool,
     previous_response_id: Option<()>,
-    reasoning: Value,
+    reasoning: Reasoning,
     service_tier: &'static str,
     store: bool,
     temperature: f64,
-    text: Value,
+    text: TextField<'a>,
     tool_choice: &'static str,
     tools: [(); 0],
     top_p: f64,
     truncation: &'static str,
     usage: Option<ResponseUsage>,
     user: Option<()>,
-    metadata: Value,
+    metadata: Empty,
+}
+
+/// An array of zero or one item, without allocating.
+fn zero_or_one<S: serde::Serializer, T: Serialize>(
+    item: &Option<[T; 1]>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(item.iter().flatten())
+}
+
+#[derive(Serialize)]
+struct IncompleteDetails {
+    reason: &'static str,
+}
+
+#[derive(Serialize)]
+struct Reasoning {
+    effort: Option<()>,
+    summary: Option<()>,
+}
+
+#[derive(Serialize)]
+struct Empty {}
+
+#[derive(Serialize)]
+struct TextField<'a> {
+    format: TextFormat<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum TextFormat<'a> {
+    Text,
+    JsonObject,
+    JsonSchema {
+        name: &'a str,
+        schema: &'a Value,
+        strict: bool,
+    },
+}
+
+impl<'a> TextFormat<'a> {
+    fn of(format: &'a OutputFormat) -> Self {
+        match format {
+            OutputFormat::Text => TextFormat::Text,
+            OutputFormat::JsonObject => TextFormat::JsonObject,
+            OutputFormat::JsonSchema { name, schema } => TextFormat::JsonSchema {
+                name,
+                schema,
+                strict: true,
+            },
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -266,7 +320,20 @@ struct OutputMessage<'a> {
     kind: &'static str,
     status: &'static str,
     role: &'static str,
-    content: Vec<OutputText<'a>>,
+    #[serde(serialize_with = "zero_or_one")]
+    content: Option<[OutputText<'a>; 1]>,
+}
+
+impl<'a> OutputMessage<'a> {
+    fn new(id: &'a str, status: &'static str, text: Option<&'a str>) -> Self {
+        Self {
+            id,
+            kind: "message",
+            status,
+            role: "assistant",
+            content: text.map(|t| [OutputText::new(t)]),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -278,23 +345,34 @@ struct OutputText<'a> {
     logprobs: [(); 0],
 }
 
+impl<'a> OutputText<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            kind: "output_text",
+            text,
+            annotations: [],
+            logprobs: [],
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct ResponseUsage {
     input_tokens: u32,
-    input_tokens_details: Value,
+    input_tokens_details: InputDetails,
     output_tokens: u32,
-    output_tokens_details: Value,
+    output_tokens_details: OutputDetails,
     total_tokens: u32,
 }
 
-fn text_format(format: &OutputFormat) -> Value {
-    match format {
-        OutputFormat::Text => serde_json::json!({ "format": { "type": "text" } }),
-        OutputFormat::JsonObject => serde_json::json!({ "format": { "type": "json_object" } }),
-        OutputFormat::JsonSchema { name, schema } => serde_json::json!({
-            "format": { "type": "json_schema", "name": name, "schema": schema, "strict": true }
-        }),
-    }
+#[derive(Serialize)]
+struct InputDetails {
+    cached_tokens: u32,
+}
+
+#[derive(Serialize)]
+struct OutputDetails {
+    reasoning_tokens: u32,
 }
 
 /// The Responses API object. `text` is the answer so far (`None`: no output item yet).
@@ -305,21 +383,7 @@ fn response_object<'a>(
     output_tokens: u32,
 ) -> ResponseObject<'a> {
     let done = status != Status::InProgress;
-    let output = text
-        .map(|text| OutputMessage {
-            id: &meta.item_id,
-            kind: "message",
-            status: if done { status.as_str() } else { "in_progress" },
-            role: "assistant",
-            content: vec![OutputText {
-                kind: "output_text",
-                text,
-                annotations: [],
-                logprobs: [],
-            }],
-        })
-        .into_iter()
-        .collect();
+    let item_status = if done { status.as_str() } else { "in_progress" };
     ResponseObject {
         id: &meta.id,
         object: "response",
@@ -327,32 +391,40 @@ fn response_object<'a>(
         status: status.as_str(),
         background: false,
         error: None,
-        incomplete_details: (status == Status::Incomplete)
-            .then(|| serde_json::json!({ "reason": "max_output_tokens" })),
+        incomplete_details: (status == Status::Incomplete).then_some(IncompleteDetails {
+            reason: "max_output_tokens",
+        }),
         instructions: meta.instructions.as_deref(),
         max_output_tokens: meta.max_output_tokens,
         model: &meta.model,
-        output,
+        output: text.map(|t| [OutputMessage::new(&meta.item_id, item_status, Some(t))]),
         parallel_tool_calls: true,
         previous_response_id: None,
-        reasoning: serde_json::json!({ "effort": null, "summary": null }),
+        reasoning: Reasoning {
+            effort: None,
+            summary: None,
+        },
         service_tier: "default",
         store: true,
         temperature: 1.0,
-        text: text_format(&meta.format),
+        text: TextField {
+            format: TextFormat::of(&meta.format),
+        },
         tool_choice: "auto",
         tools: [],
         top_p: 1.0,
         truncation: "disabled",
         usage: done.then(|| ResponseUsage {
             input_tokens: meta.prompt_tokens,
-            input_tokens_details: serde_json::json!({ "cached_tokens": 0 }),
+            input_tokens_details: InputDetails { cached_tokens: 0 },
             output_tokens,
-            output_tokens_details: serde_json::json!({ "reasoning_tokens": 0 }),
+            output_tokens_details: OutputDetails {
+                reasoning_tokens: 0,
+            },
             total_tokens: meta.prompt_tokens.saturating_add(output_tokens),
         }),
         user: None,
-        metadata: serde_json::json!({}),
+        metadata: Empty {},
     }
 }
 
@@ -385,13 +457,30 @@ pub(crate) enum Event<'a> {
     },
 }
 
-#[derive(Serialize)]
-struct EventBody<T: Serialize> {
+/// The fields every event of a stream may carry; absent ones are skipped.
+#[derive(Serialize, Default)]
+struct EventBody<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     sequence_number: u32,
-    #[serde(flatten)]
-    payload: T,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response: Option<ResponseObject<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    item_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output_index: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_index: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    item: Option<OutputMessage<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    part: Option<OutputText<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delta: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    logprobs: Option<[(); 0]>,
 }
 
 impl Event<'_> {
@@ -417,50 +506,50 @@ impl Event<'_> {
 
     /// The event's JSON.
     pub fn to_json(&self, meta: &Meta, sequence_number: u32) -> Vec<u8> {
-        let kind = self.kind();
-        let item = |status: &'static str, text: Option<&str>| {
-            serde_json::json!({
-                "id": meta.item_id, "type": "message", "status": status, "role": "assistant",
-                "content": text.map(|t| vec![serde_json::json!({"type": "output_text", "text": t, "annotations": [], "logprobs": []})]).unwrap_or_default(),
-            })
+        let base = || EventBody {
+            kind: self.kind(),
+            sequence_number,
+            ..EventBody::default()
         };
-        let part = |text: &str| serde_json::json!({"type": "output_text", "text": text, "annotations": [], "logprobs": []});
-        let write = |payload: Value| {
-            serde_json::to_vec(&EventBody {
-                kind,
-                sequence_number,
-                payload,
-            })
-            .expect("event serializes")
+        let in_item = || EventBody {
+            item_id: Some(&meta.item_id),
+            output_index: Some(0),
+            content_index: Some(0),
+            ..base()
         };
-        match *self {
-            Event::Created | Event::InProgress => {
-                let response = response_object(meta, Status::InProgress, None, 0);
-                serde_json::to_vec(&EventBody {
-                    kind,
-                    sequence_number,
-                    payload: ResponseField { response },
-                })
-                .expect("event serializes")
-            }
-            Event::ItemAdded => {
-                write(serde_json::json!({ "output_index": 0, "item": item("in_progress", None) }))
-            }
-            Event::PartAdded => write(serde_json::json!({
-                "item_id": meta.item_id, "output_index": 0, "content_index": 0, "part": part(""),
-            })),
-            Event::Delta(delta) => write(serde_json::json!({
-                "item_id": meta.item_id, "output_index": 0, "content_index": 0, "delta": delta, "logprobs": [],
-            })),
-            Event::TextDone(text) => write(serde_json::json!({
-                "item_id": meta.item_id, "output_index": 0, "content_index": 0, "text": text, "logprobs": [],
-            })),
-            Event::PartDone(text) => write(serde_json::json!({
-                "item_id": meta.item_id, "output_index": 0, "content_index": 0, "part": part(text),
-            })),
-            Event::ItemDone(text) => write(
-                serde_json::json!({ "output_index": 0, "item": item("completed", Some(text)) }),
-            ),
+        let body = match *self {
+            Event::Created | Event::InProgress => EventBody {
+                response: Some(response_object(meta, Status::InProgress, None, 0)),
+                ..base()
+            },
+            Event::ItemAdded => EventBody {
+                output_index: Some(0),
+                item: Some(OutputMessage::new(&meta.item_id, "in_progress", None)),
+                ..base()
+            },
+            Event::PartAdded => EventBody {
+                part: Some(OutputText::new("")),
+                ..in_item()
+            },
+            Event::Delta(delta) => EventBody {
+                delta: Some(delta),
+                logprobs: Some([]),
+                ..in_item()
+            },
+            Event::TextDone(text) => EventBody {
+                text: Some(text),
+                logprobs: Some([]),
+                ..in_item()
+            },
+            Event::PartDone(text) => EventBody {
+                part: Some(OutputText::new(text)),
+                ..in_item()
+            },
+            Event::ItemDone(text) => EventBody {
+                output_index: Some(0),
+                item: Some(OutputMessage::new(&meta.item_id, "completed", Some(text))),
+                ..base()
+            },
             Event::Finished {
                 text,
                 tokens,
@@ -471,19 +560,12 @@ impl Event<'_> {
                 } else {
                     Status::Completed
                 };
-                let response = response_object(meta, status, Some(text), tokens);
-                serde_json::to_vec(&EventBody {
-                    kind,
-                    sequence_number,
-                    payload: ResponseField { response },
-                })
-                .expect("event serializes")
+                EventBody {
+                    response: Some(response_object(meta, status, Some(text), tokens)),
+                    ..base()
+                }
             }
-        }
+        };
+        serde_json::to_vec(&body).expect("event serializes")
     }
-}
-
-#[derive(Serialize)]
-struct ResponseField<'a> {
-    response: ResponseObject<'a>,
 }

@@ -12,7 +12,9 @@ use rand::Rng;
 use rand::distr::Distribution;
 use rand::distr::weighted::WeightedIndex;
 use rand::seq::IndexedRandom;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde::ser::SerializeMap;
+use serde_json::Value;
 
 use crate::config::{Category, ContentConfig};
 use crate::content::Prompt;
@@ -94,7 +96,7 @@ impl ScanContent {
         schema: &Value,
         prompt: &Prompt<'_>,
         rng: &mut R,
-    ) -> Option<Value> {
+    ) -> Option<String> {
         match name {
             VISION_SCHEMA if fits(schema, VISION_KEYS) => {
                 Some(self.classification(prompt.user_input, rng))
@@ -106,53 +108,107 @@ impl ScanContent {
         }
     }
 
-    fn classification<R: Rng + ?Sized>(&self, user_input: &str, rng: &mut R) -> Value {
+    fn classification<R: Rng + ?Sized>(&self, user_input: &str, rng: &mut R) -> String {
         let category = &self.categories[self.weights.sample(rng)];
         let tag_count = rng.random_range(0..=3);
-        let tags: Vec<&str> = SITUATION_TAGS
+        let situation_tags = SITUATION_TAGS
             .choose_multiple(rng, tag_count)
             .copied()
             .collect();
-        json!({
-            "classification": {
-                "major_category": category.major,
-                "middle_category": category.middle,
-                "minor_category": category.minor,
+        let answer = Classification {
+            classification: Levels {
+                major_category: &category.major,
+                middle_category: &category.middle,
+                minor_category: &category.minor,
             },
-            "situation_tags": tags,
-            "meta": { "user_input": user_input },
-        })
+            situation_tags,
+            meta: Meta { user_input },
+        };
+        serde_json::to_string(&answer).expect("classification serializes")
     }
 
-    fn disposal_answer<R: Rng + ?Sized>(&self, prompt_text: &str, rng: &mut R) -> Value {
-        let named = self
-            .names
-            .iter()
-            .find(|name| contains_identifier(prompt_text, name));
-        let steps = named
-            .and_then(|name| STEPS.iter().find(|(key, _)| *key == name.as_str()))
-            .map_or(GENERIC_STEPS, |(_, steps)| *steps);
-        let mut disposal_steps = Map::new();
-        for (i, step) in steps.iter().enumerate() {
-            disposal_steps.insert(format!("step{}", i + 1), Value::from(*step));
-        }
-        let insufficiencies: Vec<&str> = if rng.random_bool(self.insufficiency_probability) {
+    fn disposal_answer<R: Rng + ?Sized>(&self, prompt_text: &str, rng: &mut R) -> String {
+        // The category is read from a classification quoted as JSON in the prompt if there is
+        // one (the scan pipeline's answer stage sends it), else from any category name in it.
+        let quoted = [
+            json_string_field(prompt_text, "middle_category"),
+            json_string_field(prompt_text, "major_category"),
+        ];
+        let named = quoted
+            .into_iter()
+            .flatten()
+            .find(|name| steps_for(name).is_some())
+            .or_else(|| {
+                self.names
+                    .iter()
+                    .map(String::as_str)
+                    .find(|name| contains_identifier(prompt_text, name))
+            });
+        let steps = named.and_then(steps_for).unwrap_or(GENERIC_STEPS);
+        let insufficiencies = if rng.random_bool(self.insufficiency_probability) {
             let n = rng.random_range(1..=2);
             INSUFFICIENCIES.choose_multiple(rng, n).copied().collect()
         } else {
             Vec::new()
         };
-        let item = named.map_or("this item".to_owned(), |n| n.replace('_', " "));
+        let item = json_string_field(prompt_text, "minor_category")
+            .or(named)
+            .map_or("this item".to_owned(), |n| {
+                format!("this {}", n.replace('_', " "))
+            });
         let closing = CLOSINGS.choose(rng).copied().unwrap_or_default();
         let user_answer = format!(
-            "Here is how to dispose of {item}. Follow the steps in order: the most common mistake is leaving \
-             residue or mixed materials attached, which can send the whole batch to general waste. {closing}"
+            "Here is how to dispose of {item}. Follow the steps in order: the most common mistake is \
+             leaving residue or parts of another material attached, which can send a whole batch of \
+             recycling to the incinerator. Rinsing takes a few seconds and makes a real difference. \
+             {closing}"
         );
-        json!({
-            "disposal_steps": disposal_steps,
-            "insufficiencies": insufficiencies,
-            "user_answer": user_answer,
-        })
+        let answer = DisposalAnswer {
+            disposal_steps: Steps(steps),
+            insufficiencies,
+            user_answer,
+        };
+        serde_json::to_string(&answer).expect("disposal answer serializes")
+    }
+}
+
+// Typed answers, so keys come out in the schema's order as a model writes them.
+#[derive(Serialize)]
+struct Classification<'a> {
+    classification: Levels<'a>,
+    situation_tags: Vec<&'a str>,
+    meta: Meta<'a>,
+}
+
+#[derive(Serialize)]
+struct Levels<'a> {
+    major_category: &'a str,
+    middle_category: &'a str,
+    minor_category: &'a str,
+}
+
+#[derive(Serialize)]
+struct Meta<'a> {
+    user_input: &'a str,
+}
+
+#[derive(Serialize)]
+struct DisposalAnswer {
+    disposal_steps: Steps,
+    insufficiencies: Vec<&'static str>,
+    user_answer: String,
+}
+
+/// Serializes as `{"step1": ..., "step2": ...}`.
+struct Steps(&'static [&'static str]);
+
+impl Serialize for Steps {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (i, step) in self.0.iter().enumerate() {
+            map.serialize_entry(&format!("step{}", i + 1), step)?;
+        }
+        map.end()
     }
 }
 
@@ -164,6 +220,25 @@ fn fits(schema: &Value, keys: &[&str]) -> bool {
             properties.len() == keys.len() && keys.iter().all(|k| properties.contains_key(*k))
         }
     }
+}
+
+fn steps_for(name: &str) -> Option<&'static [&'static str]> {
+    STEPS
+        .iter()
+        .find(|(key, _)| *key == name)
+        .map(|(_, steps)| *steps)
+}
+
+/// The string value of the first `"field": "value"` in `text` (JSON quoted in a prompt).
+fn json_string_field<'a>(text: &'a str, field: &str) -> Option<&'a str> {
+    let key = format!("\"{field}\"");
+    let after_key = &text[text.find(&key)? + key.len()..];
+    let value = after_key
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start()
+        .strip_prefix('"')?;
+    value.find('"').map(|end| &value[..end])
 }
 
 /// Whether `text` contains `name` as a whole identifier (not inside a longer word).
@@ -347,6 +422,7 @@ mod tests {
     use crate::content::OutputFormat;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
+    use serde_json::json;
 
     fn prompt<'a>(
         format: &'a OutputFormat,
@@ -379,6 +455,7 @@ mod tests {
                     &mut rng,
                 )
                 .unwrap();
+            let v: Value = serde_json::from_str(&v).unwrap();
             assert_eq!(v["meta"]["user_input"], "what is it?");
             let middle = v["classification"]["middle_category"].as_str().unwrap();
             let major = v["classification"]["major_category"].as_str().unwrap();
@@ -405,6 +482,7 @@ mod tests {
                 &mut rng,
             )
             .unwrap();
+        let v: Value = serde_json::from_str(&v).unwrap();
         assert!(
             v["disposal_steps"]["step3"]
                 .as_str()
@@ -414,6 +492,45 @@ mod tests {
         );
         assert!(v["user_answer"].as_str().unwrap().contains("paper pack"));
         assert!(v["insufficiencies"].is_array());
+    }
+
+    #[test]
+    fn disposal_answer_prefers_the_quoted_classification() {
+        let content = ScanContent::new(&ContentConfig::default());
+        let format = OutputFormat::Text;
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        // Rules text naming other categories must not win over the classification.
+        let text = r#"{"classification":{"major_category":"recyclable","middle_category":"can","minor_category":"beer_can"},"disposal_rules":{"note":"not glass_bottle or small_electronics"}}"#;
+        let v = content
+            .answer(
+                ANSWER_SCHEMA,
+                &json!({}),
+                &prompt(&format, "", text),
+                &mut rng,
+            )
+            .unwrap();
+        let v: Value = serde_json::from_str(&v).unwrap();
+        assert!(
+            v["disposal_steps"]["step3"]
+                .as_str()
+                .unwrap()
+                .contains("can bin"),
+            "{v}"
+        );
+        assert!(
+            v["user_answer"].as_str().unwrap().contains("this beer can"),
+            "{v}"
+        );
+        let text = r#"{"major_category": "food", "middle_category": "food_waste"}"#;
+        let v = content
+            .answer(
+                ANSWER_SCHEMA,
+                &json!({}),
+                &prompt(&format, "", text),
+                &mut rng,
+            )
+            .unwrap();
+        assert!(v.contains("food waste bin"), "{v}");
     }
 
     #[test]
@@ -433,6 +550,7 @@ mod tests {
                 &mut rng,
             )
             .unwrap();
+        let v: Value = serde_json::from_str(&v).unwrap();
         assert!(
             v["disposal_steps"]["step3"]
                 .as_str()

@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{LoadConfig, MockConfig};
+use crate::config::{LoadConfig, MockConfig, ModelConfig};
 use crate::content::{ContentModel, Prompt};
 use crate::dist::Delay;
 use crate::error::ApiError;
@@ -291,7 +291,8 @@ async fn model_call(shared: Arc<Shared>, api: Api, headers: HeaderMap, body: Bod
     response
 }
 
-/// The life of a model request. `model_label` is set once the model is known to exist.
+/// The life of a model request: admit it, take a place among the requests in flight, answer.
+/// `model_label` is set once the model is known to exist.
 async fn serve(
     shared: &Arc<Shared>,
     api: Api,
@@ -301,6 +302,51 @@ async fn serve(
     model_label: &mut String,
 ) -> Result<Response, ApiError> {
     let runtime = shared.runtime();
+    let admitted = admit(shared, &runtime, api, headers, body, model_label).await?;
+    match admitted.fault {
+        Some(Fault::TooManyRequests) => {
+            let wait = scaled(Duration::from_secs(1), runtime.config.time_scale);
+            let message = format!(
+                "Rate limit reached for {} in organization org-mock on requests per min (RPM). \
+                 Please try again in {}.",
+                admitted.request.model,
+                crate::ratelimit::format_reset(wait)
+            );
+            return Err(ApiError::rate_limited(message)
+                .with_headers(admitted.headers)
+                .with_headers(retry_headers(wait)));
+        }
+        Some(Fault::ServerError) => {
+            return Err(ApiError::server_error().with_headers(admitted.headers));
+        }
+        Some(Fault::Unavailable) => {
+            return Err(ApiError::overloaded().with_headers(admitted.headers));
+        }
+        _ => {}
+    }
+    let (guard, others) = enter(shared, &runtime, api, &admitted.request.model, start).await?;
+    answer(shared, &runtime, api, admitted, guard, others).await
+}
+
+/// A request that passed authentication, parsing and the rate limits.
+struct Admitted {
+    request: ModelRequest,
+    model: ModelConfig,
+    /// Position in the request sequence: selects the random streams.
+    index: u64,
+    fault: Option<Fault>,
+    /// Rate-limit headers for the response.
+    headers: HeaderMap,
+}
+
+async fn admit(
+    shared: &Shared,
+    runtime: &Runtime,
+    api: Api,
+    headers: &HeaderMap,
+    body: Body,
+    model_label: &mut String,
+) -> Result<Admitted, ApiError> {
     let config = &runtime.config;
     let key = api_key(headers);
     if !config.api_keys.is_empty() && !key.is_some_and(|k| config.api_keys.iter().any(|c| c == k)) {
@@ -322,7 +368,6 @@ async fn serve(
         Api::Chat => request::parse_chat(&json)?,
         Api::Responses => request::parse_responses(&json)?,
     };
-    drop(json);
     let Some(model) = config.models.get(&request.model) else {
         return Err(ApiError::model_not_found(&request.model));
     };
@@ -334,21 +379,14 @@ async fn serve(
         let cost = request
             .prompt_tokens
             .max(request.max_output_tokens.unwrap_or(0));
-        let (headers, refusal) = limiter.check(
-            key.unwrap_or(""),
-            &request.model,
-            cost,
-            std::time::Instant::now(),
-        );
+        let now = std::time::Instant::now();
+        let (headers, refusal) = limiter.check(key.unwrap_or(""), &request.model, cost, now);
         limit_headers = headers;
         if let Some(refusal) = refusal {
-            shared
-                .metrics
-                .rate_limited
-                .get_or_create(&LimitLabel {
-                    limit: refusal.limit,
-                })
-                .inc();
+            let label = LimitLabel {
+                limit: refusal.limit,
+            };
+            shared.metrics.rate_limited.get_or_create(&label).inc();
             return Err(ApiError::rate_limited(refusal.message)
                 .with_headers(limit_headers)
                 .with_headers(retry_headers(refusal.retry_after)));
@@ -358,37 +396,33 @@ async fn serve(
     let fault =
         forced.unwrap_or_else(|| Fault::draw(&config.faults, &mut runtime.rng(index, Draw::Fault)));
     if let Some(fault) = fault {
-        shared
-            .metrics
-            .faults
-            .get_or_create(&FaultLabel { kind: fault.name() })
-            .inc();
+        let label = FaultLabel { kind: fault.name() };
+        shared.metrics.faults.get_or_create(&label).inc();
     }
-    match fault {
-        Some(Fault::TooManyRequests) => {
-            let wait = scaled(Duration::from_secs(1), config.time_scale);
-            return Err(ApiError::rate_limited(format!(
-                "Rate limit reached for {} in organization org-mock on requests per min (RPM). Please try again in {}.",
-                request.model,
-                crate::ratelimit::format_reset(wait)
-            ))
-            .with_headers(limit_headers)
-            .with_headers(retry_headers(wait)));
-        }
-        Some(Fault::ServerError) => {
-            return Err(ApiError::server_error().with_headers(limit_headers));
-        }
-        Some(Fault::Unavailable) => return Err(ApiError::overloaded().with_headers(limit_headers)),
-        _ => {}
-    }
+    Ok(Admitted {
+        request,
+        model: model.clone(),
+        index,
+        fault,
+        headers: limit_headers,
+    })
+}
 
-    // Load: count this request in flight, then wait for a slot if concurrency is capped.
+/// Counts the request in flight and, if concurrency is capped, waits for a slot. Returns the
+/// guard and how many requests were in flight before this one.
+async fn enter(
+    shared: &Arc<Shared>,
+    runtime: &Runtime,
+    api: Api,
+    model: &str,
+    start: Instant,
+) -> Result<(InFlight, i64), ApiError> {
     let others = shared.metrics.in_flight.inc();
     let mut guard = InFlight {
         shared: shared.clone(),
         labels: RouteModel {
             route: api.route(),
-            model: request.model.clone(),
+            model: model.to_owned(),
         },
         start,
         first_token_seen: false,
@@ -403,48 +437,63 @@ async fn serve(
         shared.metrics.queued.dec();
         guard._permit = Some(permit.ok_or_else(ApiError::overloaded)?);
     }
-    let scale = config.time_scale * config.load.factor(others);
+    Ok((guard, others))
+}
 
+/// Draws the delays and the content, then answers: a paced stream, or the whole answer once
+/// its last token would have been generated.
+async fn answer(
+    shared: &Arc<Shared>,
+    runtime: &Runtime,
+    api: Api,
+    admitted: Admitted,
+    mut guard: InFlight,
+    others: i64,
+) -> Result<Response, ApiError> {
+    let Admitted {
+        request,
+        model,
+        index,
+        fault,
+        headers: mut response_headers,
+    } = admitted;
+    let config = &runtime.config;
+    let scale = config.time_scale * config.load.factor(others);
     let mut latency = runtime.rng(index, Draw::Latency);
     let ttft = scaled(model.ttft.sample(&mut latency), scale);
     let inter_token = scaled(model.inter_token.sample(&mut latency), scale);
     let text_tokens = model.output_tokens.sample(&mut latency);
     let mut content_rng = runtime.rng(index, Draw::Content);
-    let answer = runtime.content.answer(
-        &Prompt {
-            format: &request.format,
-            user_input: &request.user_input,
-            prompt_text: &request.prompt_text,
-            max_output_tokens: request.max_output_tokens,
-            text_tokens,
-        },
-        &mut content_rng,
-    );
+    let prompt = Prompt {
+        format: &request.format,
+        user_input: &request.user_input,
+        prompt_text: &request.prompt_text,
+        max_output_tokens: request.max_output_tokens,
+        text_tokens,
+    };
+    let answer = runtime.content.answer(&prompt, &mut content_rng);
+    let label = ModelLabel {
+        model: request.model.clone(),
+    };
     shared
         .metrics
         .output_tokens
-        .get_or_create(&ModelLabel {
-            model: request.model.clone(),
-        })
+        .get_or_create(&label)
         .inc_by(u64::from(answer.tokens));
-    let meta = meta(&request, &mut content_rng);
-    let mut response_headers = limit_headers;
+    let (stream, include_usage) = (request.stream, request.include_usage);
+    let meta = meta(request, &mut content_rng);
     response_headers.insert(
         HeaderName::from_static("x-request-id"),
         request_id(&mut content_rng),
     );
 
     if fault == Some(Fault::SlowFirstByte) {
-        pause(
-            scaled(config.faults.slow_first_byte_by, config.time_scale),
-            &shared.shutdown,
-        )
-        .await?;
+        let delay = scaled(config.faults.slow_first_byte_by, config.time_scale);
+        pause_until(Instant::now() + delay, &shared.shutdown).await?;
     }
-    let stall = if fault == Some(Fault::Stall) {
-        scaled(config.faults.stall_for, config.time_scale)
-    } else {
-        Duration::ZERO
+    let stall = match fault {
+        Some(Fault::Stall) => scaled(config.faults.stall_for, config.time_scale),
+        _ => Duration::ZERO,
     };
     let schedule = Schedule {
         start: Instant::now(),
@@ -452,61 +501,50 @@ async fn serve(
         ttft,
         inter_token,
         burst: fault == Some(Fault::Burst),
+        // Mid-way: at least one token out, and one held back when there are two or more.
         drop_after: (fault == Some(Fault::Drop))
-            .then(|| content_rng.random_range(0..answer.tokens.max(1))),
+            .then(|| content_rng.random_range(1..answer.tokens.max(2))),
     };
 
-    if request.stream {
-        let body = TokenStream::new(
-            api,
-            meta,
-            request.include_usage,
-            answer,
-            schedule,
-            shared.shutdown.clone(),
-            guard,
-        )
-        .into_body();
-        let mut response = Response::new(body);
-        let h = response.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/event-stream; charset=utf-8"),
-        );
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        h.extend(response_headers);
-        return Ok(response);
-    }
-
-    let json = match api {
-        Api::Chat => {
-            response::chat_completion(&meta, &answer.text, answer.tokens, answer.truncated)
-        }
-        Api::Responses => response::response(&meta, &answer.text, answer.tokens, answer.truncated),
-    };
-    // A non-streaming answer arrives whole once its last token is generated.
-    let ready =
-        schedule.start + stall + ttft + inter_token.saturating_mul(answer.tokens.saturating_sub(1));
-    let body = match fault {
-        Some(Fault::Stall) => delayed_body(json, ready, guard, shared.shutdown.clone()),
-        Some(Fault::Drop) => {
-            pause_until(ready, &shared.shutdown).await?;
-            guard.first_token();
-            truncated_body(json, guard)
-        }
-        _ => {
-            pause_until(ready, &shared.shutdown).await?;
-            guard.first_token();
-            drop(guard);
-            Body::from(json)
-        }
+    let (content_type, body) = if stream {
+        let shutdown = shared.shutdown.clone();
+        let tokens = TokenStream::new(api, meta, include_usage, answer, schedule, shutdown, guard);
+        ("text/event-stream; charset=utf-8", tokens.into_body())
+    } else {
+        let json = match api {
+            Api::Chat => {
+                response::chat_completion(&meta, &answer.text, answer.tokens, answer.truncated)
+            }
+            Api::Responses => {
+                response::response(&meta, &answer.text, answer.tokens, answer.truncated)
+            }
+        };
+        let ready = schedule.start
+            + stall
+            + ttft
+            + inter_token.saturating_mul(answer.tokens.saturating_sub(1));
+        let body = match fault {
+            Some(Fault::Stall) => delayed_body(json, ready, guard, shared.shutdown.clone()),
+            Some(Fault::Drop) => {
+                pause_until(ready, &shared.shutdown).await?;
+                guard.first_token();
+                truncated_body(json, guard)
+            }
+            _ => {
+                pause_until(ready, &shared.shutdown).await?;
+                guard.first_token();
+                Body::from(json)
+            }
+        };
+        ("application/json", body)
     };
     let mut response = Response::new(body);
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response.headers_mut().extend(response_headers);
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if stream {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    }
+    h.extend(response_headers);
     Ok(response)
 }
 
@@ -533,14 +571,14 @@ fn delayed_body(
 fn truncated_body(json: Vec<u8>, guard: InFlight) -> Body {
     let json = Bytes::from(json);
     let half = json.slice(..json.len() / 2);
-    let parts: [Result<Bytes, io::Error>; 2] = [
-        Ok(half),
-        Err(io::Error::other("fault injected: connection dropped")),
-    ];
-    let stream = futures_util::stream::iter(parts).map(move |part| {
-        let _in_flight = &guard;
-        part
-    });
+    let cut = async move {
+        // Pending once, so the server flushes the first half before the cut.
+        tokio::task::yield_now().await;
+        drop(guard);
+        Err(io::Error::other("fault injected: connection dropped"))
+    };
+    let stream =
+        futures_util::stream::once(async move { Ok(half) }).chain(futures_util::stream::once(cut));
     Body::from_stream(stream)
 }
 
@@ -552,13 +590,6 @@ fn scaled(d: Duration, factor: f64) -> Duration {
     Duration::try_from_secs_f64(d.as_secs_f64() * factor)
         .unwrap_or(Delay::CEILING)
         .min(Delay::CEILING)
-}
-
-async fn pause(d: Duration, shutdown: &CancellationToken) -> Result<(), ApiError> {
-    if d.is_zero() {
-        return Ok(());
-    }
-    pause_until(Instant::now() + d, shutdown).await
 }
 
 async fn pause_until(deadline: Instant, shutdown: &CancellationToken) -> Result<(), ApiError> {
@@ -630,7 +661,8 @@ fn api_key(headers: &HeaderMap) -> Option<&str> {
         .filter(|k| !k.is_empty())
 }
 
-fn meta(request: &ModelRequest, rng: &mut ChaCha8Rng) -> Meta {
+/// What the response bodies need from the request (moved, not copied: the schema may be big).
+fn meta(request: ModelRequest, rng: &mut ChaCha8Rng) -> Meta {
     let created = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -645,10 +677,10 @@ fn meta(request: &ModelRequest, rng: &mut ChaCha8Rng) -> Meta {
         id,
         item_id,
         created,
-        model: request.model.clone(),
+        model: request.model,
         prompt_tokens: request.prompt_tokens,
-        instructions: request.instructions.clone(),
-        format: request.format.clone(),
+        instructions: request.instructions,
+        format: request.format,
         max_output_tokens: request.max_output_tokens,
     }
 }
@@ -774,4 +806,36 @@ fn json_response<T: serde::Serialize>(status: StatusCode, value: &T) -> Response
         body,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_factor_grows_above_capacity_and_is_capped() {
+        let load = LoadConfig::eco2();
+        // `others` excludes the arriving request.
+        assert_eq!(load.factor(0), 1.0);
+        assert_eq!(load.factor(9), 1.0);
+        assert!((load.factor(29) - 2.0).abs() < 1e-9);
+        assert_eq!(load.factor(1000), 2.5);
+        assert_eq!(LoadConfig::default().factor(1000), 1.0);
+    }
+
+    #[test]
+    fn scaling_saturates() {
+        assert_eq!(scaled(Duration::from_secs(2), 0.5), Duration::from_secs(1));
+        assert_eq!(scaled(Duration::from_secs(2), 0.0), Duration::ZERO);
+        assert_eq!(scaled(Duration::MAX, 10.0), Delay::CEILING);
+    }
+
+    #[test]
+    fn request_streams_are_independent_and_repeatable() {
+        let runtime = Runtime::new(MockConfig::instant());
+        let draw = |index, part| runtime.rng(index, part).random::<u64>();
+        assert_eq!(draw(5, Draw::Fault), draw(5, Draw::Fault));
+        assert_ne!(draw(5, Draw::Fault), draw(6, Draw::Fault));
+        assert_ne!(draw(5, Draw::Fault), draw(5, Draw::Latency));
+    }
 }

@@ -37,7 +37,6 @@ enum Phase {
     Stall,
     Opening,
     Tokens,
-    Closing,
     Done,
 }
 
@@ -57,7 +56,6 @@ pub(crate) struct TokenStream {
 }
 
 impl TokenStream {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         api: Api,
         meta: Meta,
@@ -142,20 +140,14 @@ impl TokenStream {
                         .is_some_and(|n| self.sent_tokens >= n)
                     {
                         self.phase = Phase::Done;
+                        // Pending once, so the server flushes what was sent before the cut.
+                        tokio::task::yield_now().await;
                         return Some(Err(io::Error::other("fault injected: stream dropped")));
-                    }
-                    if self.offset >= self.answer.text.len() && self.sent_tokens > 0 {
-                        self.phase = Phase::Closing;
-                        continue;
                     }
                     if let Err(e) = self.wait_until(self.due(self.sent_tokens)).await {
                         return self.fail(e);
                     }
                     return Some(Ok(self.due_tokens()));
-                }
-                Phase::Closing => {
-                    self.phase = Phase::Done;
-                    return Some(Ok(self.closing()));
                 }
                 Phase::Done => return None,
             }
@@ -207,32 +199,38 @@ impl TokenStream {
                 break;
             }
         }
+        // The last token and the closing frames go out in one write (so a burst is one write).
+        let dropping = self
+            .schedule
+            .drop_after
+            .is_some_and(|n| self.sent_tokens >= n);
+        if self.offset >= self.answer.text.len() && !dropping {
+            self.phase = Phase::Done;
+            self.closing(&mut out);
+        }
         out.freeze()
     }
 
-    fn closing(&mut self) -> Bytes {
-        let mut out = BytesMut::new();
+    /// Finish (and usage) chunks and `[DONE]`, or the Responses API's closing events.
+    fn closing(&mut self, out: &mut BytesMut) {
         let truncated = self.answer.truncated;
         match self.api {
             Api::Chat => {
-                self.chunk(
-                    &mut out,
-                    ChunkKind::Finish(response::finish_reason(truncated)),
-                );
+                self.chunk(out, ChunkKind::Finish(response::finish_reason(truncated)));
                 if self.include_usage {
                     let usage = ChatUsage::new(self.meta.prompt_tokens, self.answer.tokens);
-                    self.chunk(&mut out, ChunkKind::Usage(usage));
+                    self.chunk(out, ChunkKind::Usage(usage));
                 }
                 out.put_slice(b"data: [DONE]\n\n");
             }
             Api::Responses => {
                 let text = std::mem::take(&mut self.answer.text);
-                self.event(&mut out, Event::TextDone(&text));
-                self.event(&mut out, Event::PartDone(&text));
-                self.event(&mut out, Event::ItemDone(&text));
+                self.event(out, Event::TextDone(&text));
+                self.event(out, Event::PartDone(&text));
+                self.event(out, Event::ItemDone(&text));
                 let tokens = self.answer.tokens;
                 self.event(
-                    &mut out,
+                    out,
                     Event::Finished {
                         text: &text,
                         tokens,
@@ -241,7 +239,6 @@ impl TokenStream {
                 );
             }
         }
-        out.freeze()
     }
 
     fn chunk(&self, out: &mut BytesMut, kind: ChunkKind<'_>) {

@@ -2,9 +2,10 @@
 //! events and timeout. Where a stage runs (task, thread, stage pool) is [`crate::exec`]'s
 //! business.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -13,8 +14,13 @@ use crate::config::PipelineConfig;
 use crate::events::{Event, StageStatus};
 use crate::exec::TaskPool;
 use crate::metrics::Metrics;
-use crate::openai::{self, Call, CallError, OpenAi};
-use crate::result::{FinalAnswer, PipelineResult, Reward, ScanResult, VisionResult};
+use crate::openai::{
+    Call, CallError, ChatAnswer, ChatMessage, ChatRequest, InputMessage, InputPart,
+    JsonSchemaFormat, OpenAi, ResponseFormat, ResponsesAnswer, ResponsesRequest, TextConfig,
+};
+use crate::result::{
+    Classification, FinalAnswer, PipelineResult, Reward, ScanResult, VisionResult,
+};
 use crate::reward::{Catalog, Character, OwnershipStore};
 use crate::rules::{RECYCLABLE, RuleBook};
 
@@ -243,29 +249,42 @@ const ANSWER_INSTRUCTIONS: &str = "You explain how to dispose of a waste item fo
     unclear as insufficiencies, and answer the user's question.";
 
 async fn vision(ctx: &Context, input: &ScanInput) -> Result<VisionResult, StageError> {
-    let body = json!({
-        "model": ctx.vision_model,
-        "instructions": VISION_INSTRUCTIONS,
-        "input": [{
-            "role": "user",
-            "content": [
-                {"type": "input_text", "text": input.user_input},
-                {"type": "input_image", "image_url": input.image_url},
+    let request = ResponsesRequest {
+        model: &ctx.vision_model,
+        instructions: VISION_INSTRUCTIONS,
+        input: [InputMessage {
+            role: "user",
+            content: [
+                InputPart::InputText {
+                    text: &input.user_input,
+                },
+                InputPart::InputImage {
+                    image_url: &input.image_url,
+                },
             ],
         }],
-        "text": {"format": {
-            "type": "json_schema",
-            "name": "waste_classification",
-            "schema": waste_classification_schema(),
-            "strict": true,
-        }},
-    });
-    let answer = ctx.openai.post(Call::Vision, "/responses", &body).await?;
-    let text = openai::responses_output_text(&answer).ok_or_else(|| StageError::Malformed {
+        text: TextConfig {
+            format: JsonSchemaFormat::new("waste_classification", &WASTE_CLASSIFICATION, true),
+        },
+    };
+    let answer: ResponsesAnswer = ctx
+        .openai
+        .post(Call::Vision, "/responses", &request)
+        .await?;
+    let text = answer.output_text().ok_or_else(|| StageError::Malformed {
         schema: "waste_classification",
         reason: "no output_text in the response".into(),
     })?;
     parse_structured(text, "waste_classification")
+}
+
+/// What the answer model is told, as the user message.
+#[derive(Serialize)]
+struct AnswerFacts<'a> {
+    classification: &'a Classification,
+    situation_tags: &'a [String],
+    user_input: &'a str,
+    disposal_rules: &'a Value,
 }
 
 async fn answer(ctx: &Context, state: &ChainState) -> Result<FinalAnswer, StageError> {
@@ -283,29 +302,35 @@ async fn answer(ctx: &Context, state: &ChainState) -> Result<FinalAnswer, StageE
             user_answer: "I could not find a disposal rule for this item.".into(),
         });
     };
-    let facts = json!({
-        "classification": state.vision.classification,
-        "situation_tags": state.vision.situation_tags,
-        "user_input": state.input.user_input,
-        "disposal_rules": rules.as_ref(),
-    });
-    let body = json!({
-        "model": ctx.answer_model,
-        "messages": [
-            {"role": "system", "content": ANSWER_INSTRUCTIONS},
-            {"role": "user", "content": facts.to_string()},
+    let facts = serde_json::to_string(&AnswerFacts {
+        classification: &state.vision.classification,
+        situation_tags: &state.vision.situation_tags,
+        user_input: &state.input.user_input,
+        disposal_rules: rules,
+    })
+    .expect("facts serialize");
+    let request = ChatRequest {
+        model: &ctx.answer_model,
+        messages: [
+            ChatMessage {
+                role: "system",
+                content: ANSWER_INSTRUCTIONS,
+            },
+            ChatMessage {
+                role: "user",
+                content: &facts,
+            },
         ],
-        "response_format": {"type": "json_schema", "json_schema": {
-            "name": "disposal_answer",
-            "schema": disposal_answer_schema(),
-            "strict": false,
-        }},
-    });
-    let answer = ctx
+        response_format: ResponseFormat {
+            kind: "json_schema",
+            json_schema: JsonSchemaFormat::nested("disposal_answer", &DISPOSAL_ANSWER, false),
+        },
+    };
+    let answer: ChatAnswer = ctx
         .openai
-        .post(Call::Answer, "/chat/completions", &body)
+        .post(Call::Answer, "/chat/completions", &request)
         .await?;
-    let text = openai::chat_content(&answer).ok_or_else(|| StageError::Malformed {
+    let text = answer.content().ok_or_else(|| StageError::Malformed {
         schema: "disposal_answer",
         reason: "no message content in the first choice".into(),
     })?;
@@ -361,6 +386,9 @@ fn parse_structured<T: serde::de::DeserializeOwned>(
         reason: e.to_string(),
     })
 }
+
+static WASTE_CLASSIFICATION: LazyLock<Value> = LazyLock::new(waste_classification_schema);
+static DISPOSAL_ANSWER: LazyLock<Value> = LazyLock::new(disposal_answer_schema);
 
 fn waste_classification_schema() -> Value {
     let string = json!({"type": "string"});

@@ -45,6 +45,8 @@ pub struct PipelineConfig {
     pub openai: OpenAiConfig,
     /// Hard limit of each stage's execution (retries included).
     pub stage_timeouts: StageTimeouts,
+    /// Faults injected into scan streams (none by default).
+    pub faults: FaultConfig,
 }
 
 impl Default for PipelineConfig {
@@ -61,6 +63,7 @@ impl Default for PipelineConfig {
             database: None,
             openai: OpenAiConfig::default(),
             stage_timeouts: StageTimeouts::default(),
+            faults: FaultConfig::default(),
         }
     }
 }
@@ -219,6 +222,9 @@ pub struct OpenAiConfig {
     /// Cap of one back-off step.
     #[serde(with = "humantime_serde")]
     pub backoff_max: Duration,
+    /// Requests in flight per provider at most; more wait for a free one (the OpenAI Python
+    /// SDK's default connection limit is 1000). Also the idle connections kept per provider.
+    pub max_connections: usize,
 }
 
 impl Default for OpenAiConfig {
@@ -232,6 +238,7 @@ impl Default for OpenAiConfig {
             max_retries: 2,
             backoff_base: Duration::from_millis(500),
             backoff_max: Duration::from_secs(8),
+            max_connections: 1000,
         }
     }
 }
@@ -307,6 +314,71 @@ impl Default for StageTimeouts {
             reward: Duration::from_secs(60),
             character_match: Duration::from_secs(10),
         }
+    }
+}
+
+/// Faults injected into scan streams (`POST /api/v1/scan/classify/completion` requests that run
+/// a chain; the non-streaming endpoint and the image-URL error are never faulted), so that a
+/// client meets each of its failure classes on purpose.
+///
+/// Each stream suffers at most one fault, drawn with these probabilities (each from 0 to 1,
+/// their sum at most 1) from a generator seeded by `seed`: the same seed and the same order of
+/// requests give the same faults at the same places. The header
+/// `x-pipeline-fault: drop|malformed|error|stall|none` forces one on a request. Injected faults
+/// are counted in `scan_pipeline_faults_total{kind}` when they reach the stream, and the stream
+/// in `scan_sse_requests_total{status}` with the status given below, as the client sees it.
+///
+/// | key | header | the stream | client outcome | `status` |
+/// |---|---|---|---|---|
+/// | `p_drop_stream` | `drop` | closed cleanly after a random stage event: no terminal, no error event | partial | `failed` |
+/// | `p_malformed_event` | `malformed` | one line `data: {"step": "vision", "status":` at a random point, then the run as usual | malformed event | `failed` |
+/// | `p_error_event` | `error` | `{"status": "error", "error": "INJECTED_FAULT"}` at a random point ends it | error event | `failed` |
+/// | `p_stall` | `stall` | after the first stage event no byte at all, not even keep-alives, for `stall_for`; then closed | idle timeout | `timeout` |
+///
+/// A fault due after the point where the run ends anyway (a failed stage, the chain timeout)
+/// fires at that point: the terminal event is withheld (a malformed line goes out just before
+/// it). The `named-events` protocol gets the same faults in
+/// its framing (`event: stage` over the malformed line, `event: error` over the error).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FaultConfig {
+    /// Seed of the fault draws.
+    pub seed: u64,
+    /// Stream closed after a stage event, without its terminal event.
+    pub p_drop_stream: f64,
+    /// One invalid-JSON data line, then the stream as usual.
+    pub p_malformed_event: f64,
+    /// The stream ended by an `INJECTED_FAULT` error event.
+    pub p_error_event: f64,
+    /// Silence after the first stage event for `stall_for`, then the stream closed.
+    pub p_stall: f64,
+    /// Length of a stall; scaled by `time_scale`.
+    #[serde(with = "humantime_serde")]
+    pub stall_for: Duration,
+}
+
+impl Default for FaultConfig {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            p_drop_stream: 0.0,
+            p_malformed_event: 0.0,
+            p_error_event: 0.0,
+            p_stall: 0.0,
+            stall_for: Duration::from_secs(30),
+        }
+    }
+}
+
+impl FaultConfig {
+    /// The probabilities with their field names, in draw order.
+    pub(crate) fn probabilities(&self) -> [(&'static str, f64); 4] {
+        [
+            ("p_drop_stream", self.p_drop_stream),
+            ("p_malformed_event", self.p_malformed_event),
+            ("p_error_event", self.p_error_event),
+            ("p_stall", self.p_stall),
+        ]
     }
 }
 
@@ -486,6 +558,7 @@ impl PipelineConfig {
             }
         }
         positive("openai.request_timeout", openai.request_timeout)?;
+        in_range("openai.max_connections", openai.max_connections, 1, 100_000)?;
         in_range("openai.max_retries", openai.max_retries as usize, 0, 20)?;
         if openai.backoff_max < openai.backoff_base {
             return Err(ConfigError::invalid(
@@ -504,6 +577,26 @@ impl PipelineConfig {
         ] {
             positive(&format!("stage_timeouts.{name}"), d)?;
         }
+        let mut sum = 0.0;
+        for (name, p) in self.faults.probabilities() {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(ConfigError::invalid(
+                    format!("faults.{name}"),
+                    "a probability from 0 to 1",
+                    p,
+                ));
+            }
+            sum += p;
+        }
+        // A little slack for sums such as 0.1 + 0.2 + 0.7.
+        if sum > 1.0 + 1e-9 {
+            return Err(ConfigError::invalid(
+                "faults",
+                "probabilities that add up to at most 1",
+                format!("a sum of {sum}"),
+            ));
+        }
+        positive("faults.stall_for", self.faults.stall_for)?;
         Ok(())
     }
 
@@ -826,11 +919,38 @@ mod tests {
             ),
             ("stage_timeouts = { rule = \"0s\" }", "stage_timeouts.rule"),
             ("keepalive = \"0ms\"", "keepalive"),
+            ("faults = { p_stall = 1.5 }", "faults.p_stall"),
+            ("faults = { p_error_event = -0.1 }", "faults.p_error_event"),
+            (
+                "[faults]\np_drop_stream = 0.6\np_malformed_event = 0.5",
+                "faults",
+            ),
+            ("faults = { stall_for = \"0s\" }", "faults.stall_for"),
         ];
         for (text, field) in cases {
             let err = PipelineConfig::from_toml_str(text, "t").unwrap_err();
             assert_eq!(err.field(), Some(field), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn the_documented_examples_parse() {
+        let docs: String = include_str!("lib.rs")
+            .lines()
+            .filter_map(|l| l.strip_prefix("//!"))
+            .map(|l| format!("{}\n", l.strip_prefix(' ').unwrap_or(l)))
+            .collect();
+        let blocks: Vec<&str> = docs
+            .split("```toml\n")
+            .skip(1)
+            .map(|rest| rest.split("```").next().unwrap())
+            .collect();
+        assert_eq!(blocks.len(), 2);
+        let general = PipelineConfig::from_toml_str(blocks[0], "lib.rs").unwrap();
+        assert_eq!(general.openai.providers.len(), 2);
+        assert_eq!(general.faults, FaultConfig::default());
+        let staged = PipelineConfig::from_toml_str(blocks[1], "lib.rs").unwrap();
+        assert_eq!(staged.mode, Mode::Staged(StagedMode::default()));
     }
 
     #[test]

@@ -134,7 +134,7 @@ pub(crate) struct StagedPools {
 pub(crate) enum Executor {
     Async,
     Threadpool(std::sync::Mutex<ThreadPool>, Handle),
-    Staged(StagedPools),
+    Staged(Arc<StagedPools>),
 }
 
 /// Pool names and sizes of a mode, for the metrics.
@@ -171,7 +171,7 @@ impl Executor {
             ),
             Mode::Staged(staged) => {
                 let (pools, character) = StagedPools::new(config, staged, metrics);
-                (Executor::Staged(pools), Some(character))
+                (Executor::Staged(Arc::new(pools)), Some(character))
             }
         }
     }
@@ -221,7 +221,7 @@ impl Executor {
             }
             Executor::Staged(pools) => {
                 let ctx = ctx.clone();
-                let pools = pools.clone_handles();
+                let pools = pools.clone();
                 tokio::spawn(async move {
                     let cancel = run.cancel.clone();
                     cancel.run_until_cancelled(pools.run(ctx, run)).await;
@@ -266,18 +266,8 @@ impl StagedPools {
         (pools, character)
     }
 
-    fn clone_handles(&self) -> Self {
-        Self {
-            stages: self.stages.clone(),
-            subscriptions: self.subscriptions.clone(),
-            subscription_gauges: self.subscription_gauges.clone(),
-            subscription_setup: self.subscription_setup,
-            subscription_ready_timeout: self.subscription_ready_timeout,
-        }
-    }
-
     /// One run: subscribe, announce, then hand the state from stage pool to stage pool.
-    async fn run(self, ctx: Arc<Context>, run: Run) {
+    async fn run(self: Arc<Self>, ctx: Arc<Context>, run: Run) {
         let Run {
             input,
             events,

@@ -11,13 +11,20 @@
 //!   `{"status": "error", "error": "IMAGE_URL_REQUIRED"}` event; more than `max_inflight`
 //!   requests: 503 JSON at once (counted in `scan_pipeline_admission_rejected_total`, not in
 //!   `scan_sse_requests_total`). A failed stage ends the stream with its `failed` event.
+//!   The header `x-pipeline-fault: drop|malformed|error|stall|none` forces an injected fault
+//!   on the stream (an unknown value: 400 JSON); see [`FaultConfig`].
 //! - `POST /api/v1/scan/classify`: the same chain answered as one JSON document (the result).
 //! - `GET /metrics` (the seed's `scan_sse_*` series plus `scan_pipeline_*`), `/healthz`,
 //!   `/readyz` (503 while draining).
 //!
 //! A client that disconnects cancels its run: queued work is skipped, running work is dropped.
-//! `scan_sse_requests_total{status}` counts `success`, `failed` and `timeout` as the seed did,
-//! plus `cancelled` for streams the client abandoned.
+//! `scan_sse_requests_total{status}` counts `success`, `failed` (a failed stage, the image
+//! error, a shutdown) and `timeout` as the seed did, plus `cancelled` for streams the client
+//! abandoned. A stream with an injected fault counts as `failed` (drop, malformed line, error
+//! event) or `timeout` (stall) even when the client leaves early, and the fault in
+//! `scan_pipeline_faults_total{kind}` (see [`FaultConfig`]).
+//! `grafana/scan-sse-pipeline.json` is the seed's "Scan SSE Pipeline" dashboard
+//! over these series, with a row for the `scan_pipeline_*` ones.
 //!
 //! # Configuration
 //! [`PipelineConfig`] is serde data; as TOML (the `[pipeline]` table of a scenario, or a file
@@ -46,6 +53,7 @@
 //! max_retries = 2
 //! backoff_base = "500ms"
 //! backoff_max = "8s"
+//! max_connections = 1000        # requests in flight per provider
 //!
 //! [stage_timeouts]              # whole stage, retries included
 //! vision = "90s"
@@ -53,6 +61,14 @@
 //! answer = "90s"
 //! reward = "60s"
 //! character_match = "10s"
+//!
+//! [faults]                      # injected into streams; at most one per stream
+//! seed = 0                      # same seed and request order: same faults
+//! p_drop_stream = 0.0           # closed after a stage event, no terminal event
+//! p_malformed_event = 0.0       # one invalid-JSON data line, then the run as usual
+//! p_error_event = 0.0           # {"status": "error", "error": "INJECTED_FAULT"} ends it
+//! p_stall = 0.0                 # no byte after the first stage event for stall_for, then closed
+//! stall_for = "30s"
 //! ```
 //!
 //! The staged mode (the seed's Celery chain; shown with its defaults):
@@ -67,6 +83,12 @@
 //! character_match = { workers = 16, queue = 10000, hop_latency = "100ms" }
 //! subscription = { pool = 20, setup = "50ms", ready_timeout = "5s" }
 //! ```
+//!
+//! # Benchmark
+//! `cargo bench -p reference-pipeline --bench chains -- [--concurrency 1000] [--chains 20000]
+//! [--latency 0ms] [--mode async|threadpool|staged]` runs the release binary against an
+//! in-process mock and prints throughput, chain time and overhead percentiles, the pipeline's
+//! CPU time per chain and its peak RSS.
 //!
 //! # Example
 //! ```no_run
@@ -87,6 +109,7 @@ mod chain;
 mod config;
 mod events;
 mod exec;
+mod faults;
 mod metrics;
 mod openai;
 mod relay;
@@ -105,14 +128,16 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use config::{
-    ConfigError, Mode, OpenAiConfig, PipelineConfig, Protocol, Provider, Routing, StagePool,
-    StageTimeouts, StagedMode, Subscription,
+    ConfigError, FaultConfig, Mode, OpenAiConfig, PipelineConfig, Protocol, Provider, Routing,
+    StagePool, StageTimeouts, StagedMode, Subscription,
 };
+pub use faults::Fault;
 pub use openai::MissingKey;
 pub use reward::DatabaseError;
 
 use crate::chain::Context;
 use crate::exec::{Executor, pool_sizes};
+use crate::faults::Faults;
 use crate::metrics::Metrics;
 use crate::openai::OpenAi;
 use crate::relay::Limits;
@@ -182,7 +207,9 @@ impl Pipeline {
             limits: Limits {
                 keepalive: config.scaled(config.keepalive),
                 chain_timeout: config.scaled(config.chain_timeout),
+                stall_for: config.scaled(config.faults.stall_for),
             },
+            faults: Faults::new(&config.faults),
             max_inflight: config.max_inflight,
             ctx,
             executor,

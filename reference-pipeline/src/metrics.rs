@@ -1,6 +1,8 @@
 //! Prometheus metrics: the seed's `scan_sse_*` series (names and buckets of its Grafana
 //! dashboard) plus `scan_pipeline_*` series for what the seed did not measure.
 
+use std::borrow::Cow;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -32,15 +34,24 @@ pub(crate) struct OutcomeLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub(crate) struct OpenAiLabel {
-    pub call: &'static str,
-    pub provider: String,
-    pub status: String,
+pub(crate) struct FaultLabel {
+    pub kind: &'static str,
 }
 
-/// Histogram of seconds with `length` buckets spread exponentially from `min` to `max`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct OpenAiLabel {
+    pub call: &'static str,
+    pub provider: &'static str,
+    pub status: Cow<'static, str>,
+}
+
+/// Histogram of seconds with `length` buckets spread exponentially from `min` to `max`,
+/// rounded to 3 significant digits so the `le` labels stay readable (1, 1.45, 2.1, ... 180).
 fn seconds_histogram(min: f64, max: f64, length: u16) -> Histogram {
-    Histogram::new(exponential_buckets_range(min, max, length))
+    Histogram::new(exponential_buckets_range(min, max, length).map(|b| {
+        let scale = 10f64.powi(2 - b.log10().floor() as i32);
+        (b * scale).round() / scale
+    }))
 }
 
 fn stage_histogram() -> Histogram {
@@ -82,6 +93,8 @@ pub(crate) struct Metrics {
     pub classify_requests: Family<StatusLabel, Counter>,
     /// Non-streaming request durations.
     pub classify_duration: Histogram,
+    /// Faults injected into streams, by kind.
+    pub faults: Family<FaultLabel, Counter>,
 }
 
 impl Metrics {
@@ -104,6 +117,7 @@ impl Metrics {
             ownership_writes: Family::default(),
             classify_requests: Family::default(),
             classify_duration: seconds_histogram(1.0, 180.0, 15),
+            faults: Family::default(),
         };
         // Series that dashboards divide by exist from the start, at zero.
         for status in ["success", "failed", "timeout"] {
@@ -113,6 +127,9 @@ impl Metrics {
             let _ = m.stage_duration.get_or_create(&StageLabel {
                 stage: stage.name(),
             });
+        }
+        for fault in crate::faults::Fault::ALL {
+            let _ = m.faults.get_or_create(&FaultLabel { kind: fault.name() });
         }
         for outcome in ["matched", "null"] {
             let _ = m.rewards.get_or_create(&OutcomeLabel { outcome });
@@ -208,6 +225,11 @@ impl Metrics {
             "scan_pipeline_classify_duration_seconds",
             "Non-streaming classify request duration",
             self.classify_duration.clone(),
+        );
+        r.register(
+            "scan_pipeline_faults",
+            "Faults injected into streams, by kind (drop, malformed, error, stall)",
+            self.faults.clone(),
         );
     }
 

@@ -3,6 +3,7 @@
 //! shorter than the server's `retry-after`), and several providers tried round-robin or in
 //! failover order, a provider that answered 429 being skipped until its `retry-after` passed.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,7 +11,10 @@ use std::time::Duration;
 
 use rand::Rng;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::config::{OpenAiConfig, Routing};
@@ -60,9 +64,10 @@ impl CallError {
     }
 
     /// The `status` label of the metrics.
-    fn label(&self) -> String {
+    fn label(&self) -> Cow<'static, str> {
         match self {
-            CallError::Status { status, .. } => status.to_string(),
+            CallError::Status { status: 429, .. } => "429".into(),
+            CallError::Status { status, .. } => status.to_string().into(),
             CallError::Timeout { .. } => "timeout".into(),
             CallError::Transport { .. } => "transport".into(),
             CallError::Body { .. } => "malformed".into(),
@@ -71,10 +76,13 @@ impl CallError {
 }
 
 struct Provider {
-    base_url: String,
+    /// Leaked once per provider and start, so the metrics label costs no allocation per call.
+    base_url: &'static str,
     headers: HeaderMap,
     /// Not tried before this instant (set from `retry-after` on 429).
     limited_until: Mutex<Option<Instant>>,
+    /// Requests in flight to this provider at most (`max_connections`).
+    connections: Semaphore,
 }
 
 impl Provider {
@@ -135,14 +143,16 @@ impl OpenAi {
                 );
             }
             providers.push(Provider {
-                base_url: p.base_url.trim_end_matches('/').to_string(),
+                base_url: Box::leak(p.base_url.trim_end_matches('/').into()),
                 headers,
                 limited_until: Mutex::new(None),
+                connections: Semaphore::new(config.max_connections),
             });
         }
         let http = reqwest::Client::builder()
             .tcp_nodelay(true)
             .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(config.max_connections)
             .build()
             .expect("building the HTTP client");
         Ok(Self {
@@ -158,8 +168,13 @@ impl OpenAi {
         })
     }
 
-    /// POSTs `body` to `path` (e.g. `/responses`) and returns the JSON answer.
-    pub async fn post(&self, call: Call, path: &str, body: &Value) -> Result<Value, CallError> {
+    /// POSTs `body` as JSON to `path` (e.g. `/responses`) and reads the answer as `T`.
+    pub async fn post<T: DeserializeOwned>(
+        &self,
+        call: Call,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T, CallError> {
         let first = match self.routing {
             Routing::RoundRobin => self.next.fetch_add(1, Ordering::Relaxed),
             Routing::Failover => 0,
@@ -172,16 +187,19 @@ impl OpenAi {
                 tokio::time::sleep(wait).await;
             }
             let provider = &self.providers[index];
-            let result = self.attempt(provider, path, body).await;
+            let result = {
+                let _connection = provider.connections.acquire().await.expect("never closed");
+                self.attempt(provider, path, body).await
+            };
             let status = match &result {
-                Ok(_) => "200".to_string(),
+                Ok(_) => Cow::Borrowed("200"),
                 Err((e, _)) => e.label(),
             };
             self.metrics
                 .openai_calls
                 .get_or_create(&OpenAiLabel {
                     call: call.name(),
-                    provider: provider.base_url.clone(),
+                    provider: provider.base_url,
                     status: status.clone(),
                 })
                 .inc();
@@ -196,7 +214,7 @@ impl OpenAi {
                 .openai_retries
                 .get_or_create(&OpenAiLabel {
                     call: call.name(),
-                    provider: provider.base_url.clone(),
+                    provider: provider.base_url,
                     status,
                 })
                 .inc();
@@ -245,13 +263,13 @@ impl OpenAi {
         ceiling.mul_f64(rand::rng().random::<f64>())
     }
 
-    async fn attempt(
+    async fn attempt<T: DeserializeOwned>(
         &self,
         provider: &Provider,
         path: &str,
-        body: &Value,
-    ) -> Result<Value, (CallError, Option<Duration>)> {
-        let name = || provider.base_url.clone();
+        body: &impl Serialize,
+    ) -> Result<T, (CallError, Option<Duration>)> {
+        let name = || provider.base_url.to_string();
         let request = self
             .http
             .post(format!("{}{path}", provider.base_url))
@@ -334,31 +352,152 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     message
 }
 
-/// The text of the first `output_text` part of a Responses API answer.
-pub(crate) fn responses_output_text(answer: &Value) -> Option<&str> {
-    if let Some(text) = answer.get("output_text").and_then(Value::as_str) {
-        return Some(text);
-    }
-    answer
-        .get("output")?
-        .as_array()?
-        .iter()
-        .filter(|item| item.get("type").and_then(Value::as_str) == Some("message"))
-        .filter_map(|item| item.get("content")?.as_array())
-        .flatten()
-        .find(|part| part.get("type").and_then(Value::as_str) == Some("output_text"))?
-        .get("text")?
-        .as_str()
+// Request and answer bodies, typed so that a call builds no JSON tree: only the fields the
+// stages send or read.
+
+/// `POST /responses` with one user message and a JSON-schema output format.
+#[derive(Serialize)]
+pub(crate) struct ResponsesRequest<'a> {
+    pub model: &'a str,
+    pub instructions: &'static str,
+    pub input: [InputMessage<'a>; 1],
+    pub text: TextConfig,
 }
 
-/// The message content of the first choice of a chat completion.
-pub(crate) fn chat_content(answer: &Value) -> Option<&str> {
-    answer
-        .get("choices")?
-        .get(0)?
-        .get("message")?
-        .get("content")?
-        .as_str()
+#[derive(Serialize)]
+pub(crate) struct InputMessage<'a> {
+    pub role: &'static str,
+    pub content: [InputPart<'a>; 2],
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum InputPart<'a> {
+    InputText { text: &'a str },
+    InputImage { image_url: &'a str },
+}
+
+#[derive(Serialize)]
+pub(crate) struct TextConfig {
+    pub format: JsonSchemaFormat,
+}
+
+/// A named JSON schema (`text.format` of the Responses API, `response_format.json_schema`
+/// of chat completions).
+#[derive(Serialize)]
+pub(crate) struct JsonSchemaFormat {
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    name: &'static str,
+    schema: &'static Value,
+    strict: bool,
+}
+
+impl JsonSchemaFormat {
+    /// The Responses API form (with `"type": "json_schema"`).
+    pub fn new(name: &'static str, schema: &'static Value, strict: bool) -> Self {
+        Self {
+            kind: Some("json_schema"),
+            name,
+            schema,
+            strict,
+        }
+    }
+
+    /// The chat completions form (the type sits one level up).
+    pub fn nested(name: &'static str, schema: &'static Value, strict: bool) -> Self {
+        Self {
+            kind: None,
+            ..Self::new(name, schema, strict)
+        }
+    }
+}
+
+/// `POST /chat/completions` with a JSON-schema response format.
+#[derive(Serialize)]
+pub(crate) struct ChatRequest<'a> {
+    pub model: &'a str,
+    pub messages: [ChatMessage<'a>; 2],
+    pub response_format: ResponseFormat,
+}
+
+#[derive(Serialize)]
+pub(crate) struct ChatMessage<'a> {
+    pub role: &'static str,
+    pub content: &'a str,
+}
+
+#[derive(Serialize)]
+pub(crate) struct ResponseFormat {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub json_schema: JsonSchemaFormat,
+}
+
+/// The part of a Responses API answer the vision stage reads.
+#[derive(Deserialize)]
+pub(crate) struct ResponsesAnswer {
+    #[serde(default)]
+    output_text: Option<String>,
+    #[serde(default)]
+    output: Vec<OutputItem>,
+}
+
+#[derive(Deserialize)]
+struct OutputItem {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    content: Vec<ContentPart>,
+}
+
+#[derive(Deserialize)]
+struct ContentPart {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    text: Option<String>,
+}
+
+impl ResponsesAnswer {
+    /// The text of the first `output_text` part (or the SDK-style `output_text` field).
+    pub fn output_text(&self) -> Option<&str> {
+        if let Some(text) = &self.output_text {
+            return Some(text);
+        }
+        self.output
+            .iter()
+            .filter(|item| item.kind == "message")
+            .flat_map(|item| &item.content)
+            .find(|part| part.kind == "output_text")?
+            .text
+            .as_deref()
+    }
+}
+
+/// The part of a chat completion the answer stage reads.
+#[derive(Deserialize)]
+pub(crate) struct ChatAnswer {
+    #[serde(default)]
+    choices: Vec<Choice>,
+}
+
+#[derive(Deserialize)]
+struct Choice {
+    message: ChoiceMessage,
+}
+
+#[derive(Deserialize)]
+struct ChoiceMessage {
+    #[serde(default)]
+    content: Option<String>,
+}
+
+impl ChatAnswer {
+    /// The message content of the first choice.
+    pub fn content(&self) -> Option<&str> {
+        self.choices.first()?.message.content.as_deref()
+    }
 }
 
 #[cfg(test)]
@@ -381,15 +520,56 @@ mod tests {
         assert_eq!(retry_after(&headers), None);
     }
 
+    fn client(urls: &[&str]) -> OpenAi {
+        let config = OpenAiConfig {
+            providers: urls
+                .iter()
+                .map(|u| crate::config::Provider::new(*u))
+                .collect(),
+            ..OpenAiConfig::default()
+        };
+        OpenAi::new(&config, 1.0, Arc::new(Metrics::new(&[]))).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_limited_provider_is_skipped_until_its_retry_after() {
+        let openai = client(&["http://a/v1", "http://b/v1"]);
+        assert_eq!(openai.pick(0), (0, Duration::ZERO));
+        let later = Instant::now() + Duration::from_secs(30);
+        *openai.providers[0].limited_until.lock().unwrap() = Some(later);
+        assert_eq!(openai.pick(0), (1, Duration::ZERO));
+        *openai.providers[1].limited_until.lock().unwrap() = Some(later + Duration::from_secs(5));
+        // Both limited: wait for the one free soonest, no earlier than its retry-after.
+        let (index, wait) = openai.pick(1);
+        assert_eq!(index, 0);
+        assert!(wait > Duration::from_secs(29) && wait <= Duration::from_secs(30));
+    }
+
+    #[test]
+    fn backoff_is_full_jitter_under_a_growing_cap() {
+        let openai = client(&["http://a/v1"]);
+        for attempt in 0..8 {
+            let cap = (openai.backoff_base * 2u32.pow(attempt)).min(openai.backoff_max);
+            for _ in 0..50 {
+                assert!(openai.backoff(attempt) <= cap);
+            }
+        }
+    }
+
     #[test]
     fn extracts_structured_output_text() {
-        let responses = json!({"output": [
-            {"type": "reasoning", "content": []},
+        let responses: ResponsesAnswer = serde_json::from_value(json!({"output": [
+            {"type": "reasoning", "summary": []},
             {"type": "message", "content": [{"type": "output_text", "text": "{\"a\":1}"}]}
-        ]});
-        assert_eq!(responses_output_text(&responses), Some("{\"a\":1}"));
-        let chat = json!({"choices": [{"message": {"role": "assistant", "content": "{}"}}]});
-        assert_eq!(chat_content(&chat), Some("{}"));
-        assert_eq!(chat_content(&json!({"choices": []})), None);
+        ]}))
+        .unwrap();
+        assert_eq!(responses.output_text(), Some("{\"a\":1}"));
+        let chat: ChatAnswer = serde_json::from_value(
+            json!({"choices": [{"message": {"role": "assistant", "content": "{}"}}]}),
+        )
+        .unwrap();
+        assert_eq!(chat.content(), Some("{}"));
+        let empty: ChatAnswer = serde_json::from_value(json!({"choices": []})).unwrap();
+        assert_eq!(empty.content(), None);
     }
 }

@@ -2,7 +2,8 @@
 //! timeout, and keeps the `scan_sse_*` metrics the way the seed's API did (TTFB to the first
 //! stage event, stage durations as relayed, outcome at stream end).
 //!
-//! Dropping a relay (the client went away) cancels its run and counts it as `cancelled`.
+//! Dropping a relay (the client went away) cancels its run and counts it as `cancelled`. A
+//! relay with a [`FaultPlan`] injects its fault on the way (see [`crate::FaultConfig`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +15,8 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::chain::Stage;
 use crate::events::{Event, StageStatus};
-use crate::metrics::{Metrics, StageLabel, StatusLabel};
+use crate::faults::{self, Fault, FaultPlan};
+use crate::metrics::{FaultLabel, Metrics, StageLabel, StatusLabel};
 
 /// Which endpoint a run serves; only streams feed the `scan_sse_*` series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +58,8 @@ impl Outcome {
 pub(crate) enum Next {
     Keepalive,
     Event(Event),
+    /// The injected invalid data line.
+    Malformed,
 }
 
 /// An admitted request: its slot and its place in the in-flight count, released on drop.
@@ -99,6 +103,7 @@ impl Drop for Admitted {
 pub(crate) struct Limits {
     pub keepalive: Duration,
     pub chain_timeout: Duration,
+    pub stall_for: Duration,
 }
 
 pub(crate) struct Relay {
@@ -116,6 +121,14 @@ pub(crate) struct Relay {
     stage_started: [Option<Instant>; 4],
     first_stage_seen: bool,
     finished: bool,
+    /// The fault still to inject.
+    fault: Option<FaultPlan>,
+    /// Events handed on so far (keep-alives not counted).
+    sent: u32,
+    /// An event held back while the malformed line goes out before it.
+    held: Option<Event>,
+    /// The status an injected fault gave the stream, whatever happens after it.
+    faulted: Option<Outcome>,
     _admitted: Admitted,
 }
 
@@ -131,6 +144,7 @@ impl Relay {
         abort: CancellationToken,
         metrics: Arc<Metrics>,
         admitted: Admitted,
+        fault: Option<FaultPlan>,
     ) -> Self {
         Self {
             kind,
@@ -145,6 +159,10 @@ impl Relay {
             stage_started: [None; 4],
             first_stage_seen: false,
             finished: false,
+            fault,
+            sent: 0,
+            held: None,
+            faulted: None,
             _admitted: admitted,
         }
     }
@@ -153,6 +171,12 @@ impl Relay {
     pub async fn next(&mut self) -> Option<Next> {
         if self.finished {
             return None;
+        }
+        if let Some(event) = self.held.take() {
+            return Some(self.hand_on(event));
+        }
+        if self.fault.is_some_and(|plan| self.sent >= plan.after) {
+            return self.inject().await;
         }
         let event = tokio::select! {
             biased;
@@ -173,22 +197,69 @@ impl Relay {
                 }
             }
         };
+        if self.fault.is_some() && event.is_terminal() {
+            // The run ends before the fault's place: the fault takes the terminal event's.
+            if self
+                .fault
+                .is_some_and(|plan| plan.fault == Fault::Malformed)
+            {
+                self.held = Some(event);
+            }
+            return self.inject().await;
+        }
+        Some(self.hand_on(event))
+    }
+
+    fn hand_on(&mut self, event: Event) -> Next {
+        self.sent += 1;
         self.observe(&event);
-        Some(Next::Event(event))
+        Next::Event(event)
+    }
+
+    /// Injects the planned fault; `None` ends the stream.
+    async fn inject(&mut self) -> Option<Next> {
+        let fault = self.fault.take()?.fault;
+        self.metrics
+            .faults
+            .get_or_create(&FaultLabel { kind: fault.name() })
+            .inc();
+        match fault {
+            Fault::Drop => {
+                self.finish(Outcome::Failed, Instant::now());
+                None
+            }
+            Fault::Malformed => {
+                self.faulted = Some(Outcome::Failed);
+                Some(Next::Malformed)
+            }
+            Fault::Error => Some(self.hand_on(Event::Error {
+                error: faults::INJECTED_FAULT.into(),
+            })),
+            Fault::Stall => {
+                // A client that gives up during the silence has timed out, not cancelled.
+                self.faulted = Some(Outcome::Timeout);
+                tokio::select! {
+                    _ = self.abort.cancelled() => {}
+                    _ = tokio::time::sleep(self.limits.stall_for) => {}
+                }
+                self.finish(Outcome::Timeout, Instant::now());
+                None
+            }
+        }
     }
 
     fn observe(&mut self, event: &Event) {
         let now = Instant::now();
-        if let Event::Stage { stage, status, .. } = event {
-            if self.kind == Kind::Stream {
-                if !self.first_stage_seen {
-                    self.first_stage_seen = true;
-                    self.metrics
-                        .ttfb
-                        .observe((now - self.started_at).as_secs_f64());
-                }
-                self.observe_stage(*stage, *status, now);
+        if let Event::Stage { stage, status, .. } = event
+            && self.kind == Kind::Stream
+        {
+            if !self.first_stage_seen {
+                self.first_stage_seen = true;
+                self.metrics
+                    .ttfb
+                    .observe((now - self.started_at).as_secs_f64());
             }
+            self.observe_stage(*stage, *status, now);
         }
         if event.is_terminal() {
             self.finish(Outcome::of(event), now);
@@ -215,6 +286,7 @@ impl Relay {
 
     fn finish(&mut self, outcome: Outcome, now: Instant) {
         self.finished = true;
+        let outcome = self.faulted.unwrap_or(outcome);
         let elapsed = (now - self.started_at).as_secs_f64();
         let status = StatusLabel {
             status: outcome.label(),
@@ -236,7 +308,7 @@ impl Drop for Relay {
     fn drop(&mut self) {
         if !self.finished {
             let status = StatusLabel {
-                status: "cancelled",
+                status: self.faulted.map_or("cancelled", Outcome::label),
             };
             match self.kind {
                 Kind::Stream => self.metrics.requests.get_or_create(&status).inc(),
@@ -255,6 +327,7 @@ pub(crate) fn sse_body(
         let bytes = match relay.next().await? {
             Next::Keepalive => Bytes::from_static(crate::events::KEEPALIVE),
             Next::Event(event) => event.encode(protocol),
+            Next::Malformed => Bytes::from_static(crate::faults::malformed_line(protocol)),
         };
         Some((Ok(bytes), relay))
     })

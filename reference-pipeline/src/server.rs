@@ -20,6 +20,7 @@ use crate::chain::{Context, Run, ScanInput};
 use crate::config::Protocol;
 use crate::events::{Event, StageStatus};
 use crate::exec::Executor;
+use crate::faults::{Fault, Faults};
 use crate::metrics::{self, Metrics};
 use crate::relay::{Admitted, Kind, Limits, Next, Relay, sse_body};
 
@@ -27,6 +28,7 @@ use crate::relay::{Admitted, Kind, Limits, Next, Relay, sse_body};
 pub(crate) struct Shared {
     pub protocol: Protocol,
     pub limits: Limits,
+    pub faults: Faults,
     pub max_inflight: usize,
     pub ctx: Arc<Context>,
     pub executor: Executor,
@@ -46,7 +48,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/metrics", get(metrics))
         .route(
             "/healthz",
-            get(|| async { Json::ok(json!({"status": "ok"})) }),
+            get(|| async { json(StatusCode::OK, json!({"status": "ok"})) }),
         )
         .route("/readyz", get(readyz))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such route") })
@@ -60,22 +62,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-/// A JSON response.
-struct Json;
-
-impl Json {
-    fn ok(value: Value) -> Response {
-        Self::with_status(StatusCode::OK, value)
-    }
-
-    fn with_status(status: StatusCode, value: Value) -> Response {
-        (
-            status,
-            [(header::CONTENT_TYPE, "application/json")],
-            value.to_string(),
-        )
-            .into_response()
-    }
+fn json(status: StatusCode, value: Value) -> Response {
+    (status, axum::Json(value)).into_response()
 }
 
 fn error(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Response {
@@ -103,7 +91,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = Json::with_status(
+        let mut response = json(
             self.status,
             json!({"error": self.code, "detail": self.detail}),
         );
@@ -132,18 +120,22 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
             "the server is shutting down",
         )
     } else {
-        Json::ok(json!({"status": "ready"}))
+        json(StatusCode::OK, json!({"status": "ready"}))
     }
 }
 
 /// A request that passed the checks: either a chain to run or the seed's image error.
 enum Scan {
-    Run(Arc<ScanInput>),
+    Run {
+        input: Arc<ScanInput>,
+        /// The `x-pipeline-fault` header: `Some(None)` forces no fault.
+        forced: Option<Option<Fault>>,
+    },
     ImageUrlRequired,
 }
 
 /// The checks shared by both endpoints, in the seed's order: user (401), body (400), admission
-/// (503).
+/// (503); the stream endpoint also reads `x-pipeline-fault` (400 when unknown) before admission.
 fn admit(
     shared: &Arc<Shared>,
     headers: &HeaderMap,
@@ -188,6 +180,16 @@ fn admit(
             ));
         }
     };
+    let forced = match headers.get(FAULT_HEADER) {
+        Some(value) if kind == Kind::Stream => {
+            let value = value.to_str().unwrap_or("(not text)");
+            Some(
+                Fault::from_header(value)
+                    .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "INVALID_HEADER", m))?,
+            )
+        }
+        _ => None,
+    };
     if shared.draining.load(Ordering::Relaxed) {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -208,16 +210,22 @@ fn admit(
     };
     let admitted = Admitted::new(permit, shared.inflight.clone(), kind, &shared.metrics);
     let scan = match body.get("image_url").and_then(Value::as_str) {
-        Some(url) if is_http_url(url) => Scan::Run(Arc::new(ScanInput {
-            task_id: uuid::Uuid::new_v4().to_string(),
-            user_id: user_id.to_string(),
-            image_url: url.to_string(),
-            user_input,
-        })),
+        Some(url) if is_http_url(url) => Scan::Run {
+            input: Arc::new(ScanInput {
+                task_id: uuid::Uuid::new_v4().to_string(),
+                user_id: user_id.to_string(),
+                image_url: url.to_string(),
+                user_input,
+            }),
+            forced,
+        },
         _ => Scan::ImageUrlRequired,
     };
     Ok((scan, admitted))
 }
+
+/// The request header that forces a fault on one stream (see [`crate::FaultConfig`]).
+const FAULT_HEADER: &str = "x-pipeline-fault";
 
 fn is_http_url(url: &str) -> bool {
     reqwest::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
@@ -228,8 +236,12 @@ fn launch(shared: &Arc<Shared>, scan: Scan, admitted: Admitted, kind: Kind) -> R
     let started_at = Instant::now();
     let (events, receiver) = mpsc::channel(16);
     let cancel = CancellationToken::new();
+    let mut fault = None;
     let task_id = match scan {
-        Scan::Run(input) => {
+        Scan::Run { input, forced } => {
+            if kind == Kind::Stream {
+                fault = shared.faults.plan(forced);
+            }
             let task_id = input.task_id.clone();
             let run = Run {
                 input,
@@ -256,6 +268,7 @@ fn launch(shared: &Arc<Shared>, scan: Scan, admitted: Admitted, kind: Kind) -> R
         shared.abort.clone(),
         shared.metrics.clone(),
         admitted,
+        fault,
     )
 }
 
@@ -302,12 +315,12 @@ async fn classify(
                 status: StageStatus::Completed,
                 result: Some(result),
                 ..
-            } => Json::ok(serde_json::to_value(&*result).expect("result serializes")),
-            Event::Stage { stage, error, .. } => Json::with_status(
+            } => axum::Json(*result).into_response(),
+            Event::Stage { stage, error, .. } => json(
                 StatusCode::BAD_GATEWAY,
                 json!({"error": "STAGE_FAILED", "step": stage.name(), "detail": error}),
             ),
-            Event::Timeout { task_id } => Json::with_status(
+            Event::Timeout { task_id } => json(
                 StatusCode::GATEWAY_TIMEOUT,
                 json!({"error": "TIMEOUT", "task_id": task_id}),
             ),

@@ -333,6 +333,12 @@ fn timeseries(shards: &[(&str, &RunReport)], offsets: &[f64]) -> Vec<SecondSampl
             m.failed += s.failed;
             m.partial += s.partial;
             m.open_streams += s.open_streams;
+            m.dropped += s.dropped;
+            // Each shard runs its share of the arrival rate: the shares add up to the whole.
+            m.target_rate = match (m.target_rate, s.target_rate) {
+                (Some(a), Some(b)) => Some(a + b),
+                (a, b) => a.or(b),
+            };
             let ended = s.completed + s.failed + s.partial;
             w[0].add(s.ttfb_p50, ended);
             w[1].add(s.ttfb_p95, ended);

@@ -164,6 +164,12 @@ pub struct SecondSample {
     pub chain_p50: Option<f64>,
     /// 95th percentile of the same.
     pub chain_p95: Option<f64>,
+    /// Open model: arrivals due in this second that found no free virtual user.
+    #[serde(default)]
+    pub dropped: u64,
+    /// Open model: the target arrival rate at the end of this second (requests/s).
+    #[serde(default)]
+    pub target_rate: Option<f64>,
 }
 
 /// The target's view from its `/metrics`, computed as the seed's Grafana panels compute it.

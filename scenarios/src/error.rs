@@ -41,16 +41,37 @@ impl FieldPath {
         &self.0
     }
 
-    /// Appends a dotted path such as `models.gpt-4o.ttft` reported by another crate.
+    /// Appends a dotted TOML path such as `models."gpt-4.1".ttft` reported by another crate
+    /// (quoted keys may hold dots; `name[3]` is an index).
     pub fn join_dotted(&self, dotted: &str) -> Self {
         let mut path = self.clone();
-        path.0
-            .extend(dotted.split('.').filter(|s| !s.is_empty()).map(|key| {
-                key.parse()
-                    .map(Segment::Index)
-                    .unwrap_or_else(|_| Segment::Key(key.to_owned()))
-            }));
+        let mut key = String::new();
+        let mut quoted = false;
+        for c in dotted.chars().chain(std::iter::once('.')) {
+            match c {
+                '"' => quoted = !quoted,
+                '.' if !quoted => {
+                    path.push_dotted_key(&key);
+                    key.clear();
+                }
+                _ => key.push(c),
+            }
+        }
         path
+    }
+
+    fn push_dotted_key(&mut self, key: &str) {
+        match key.strip_suffix(']').and_then(|k| k.split_once('[')) {
+            Some((name, index)) if index.parse::<usize>().is_ok() => {
+                if !name.is_empty() {
+                    self.0.push(Segment::Key(name.to_owned()));
+                }
+                self.0
+                    .push(Segment::Index(index.parse().expect("checked above")));
+            }
+            _ if key.is_empty() => {}
+            _ => self.0.push(Segment::Key(key.to_owned())),
+        }
     }
 
     pub(crate) fn push(&mut self, segment: Segment) {
@@ -171,7 +192,10 @@ mod tests {
             path.to_string(),
             "thresholds.\"stage_duration{stage:rule}\""
         );
-        let path = FieldPath::root("mock").join_dotted("models.gpt-4o.ttft");
-        assert_eq!(path.to_string(), "mock.models.gpt-4o.ttft");
+        let path = FieldPath::root("mock").join_dotted("models.\"gpt-4.1\".ttft");
+        assert_eq!(path.segments()[2], Segment::Key("gpt-4.1".into()));
+        assert_eq!(path.to_string(), "mock.models.\"gpt-4.1\".ttft");
+        let path = FieldPath::root("load").join_dotted("stages[2].target");
+        assert_eq!(path.to_string(), "load.stages[2].target");
     }
 }

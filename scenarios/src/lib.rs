@@ -41,6 +41,7 @@ mod error;
 mod overrides;
 pub mod published;
 mod scenario;
+mod shard;
 mod source;
 pub mod template;
 mod threshold;
@@ -52,6 +53,7 @@ pub use scenario::{
     ArrivalRate, BUILTIN_VARS, EventMatch, Load, LoadModel, RateStage, Request, Scenario,
     StreamSpec, Var, VuStage,
 };
+pub use shard::Shard;
 pub use source::ScenarioSource;
 pub use threshold::{Aggregate, Metric, MetricKey, MetricKind, Op, Threshold};
 pub use validate::Invalid;

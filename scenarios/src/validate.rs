@@ -62,10 +62,12 @@ impl Scenario {
         check_request(&self.request)?;
         check_stream(&self.stream)?;
         self.check_thresholds()?;
-        self.mock.validate().map_err(|e| nested("mock", &e))?;
+        self.mock
+            .validate()
+            .map_err(|e| nested("mock", e.field(), &e))?;
         self.pipeline
             .validate()
-            .map_err(|e| nested("pipeline", &e))?;
+            .map_err(|e| nested("pipeline", e.field(), &e))?;
         Ok(())
     }
 
@@ -77,16 +79,16 @@ impl Scenario {
                 field,
                 "at least one threshold, e.g. [\"p(95)<8000\"]",
             )?;
-            if let Some(stage) = &key.stage {
-                if !self.stream.stages.contains(stage) {
-                    return Err(invalid(
-                        field(),
-                        format!(
-                            "a stage of stream.stages ({}); `{stage}` is not one",
-                            self.stream.stages.join(", ")
-                        ),
-                    ));
-                }
+            if let Some(stage) = &key.stage
+                && !self.stream.stages.contains(stage)
+            {
+                return Err(invalid(
+                    field(),
+                    format!(
+                        "a stage of stream.stages ({}); `{stage}` is not one",
+                        self.stream.stages.join(", ")
+                    ),
+                ));
             }
             let kind = key.metric.kind();
             for (i, threshold) in thresholds.iter().enumerate() {
@@ -113,15 +115,12 @@ impl Scenario {
     }
 }
 
-/// Mock and pipeline report `field: message`; keep the field for the path.
-fn nested(table: &str, error: &dyn std::fmt::Display) -> Invalid {
-    let message = error.to_string();
-    match message.split_once(": ") {
-        Some((field, rest)) if !field.contains(' ') => {
-            invalid(FieldPath::root(table).join_dotted(field), rest)
-        }
-        _ => invalid(FieldPath::root(table), message),
-    }
+/// An error of the mock's or the pipeline's own validation, at its place in the scenario.
+fn nested(table: &str, field: Option<&str>, error: &dyn std::fmt::Display) -> Invalid {
+    invalid(
+        FieldPath::root(table).join_dotted(field.unwrap_or("")),
+        error.to_string(),
+    )
 }
 
 fn check_http_url(text: &str, field: FieldPath) -> Check {

@@ -152,3 +152,38 @@ fn an_unknown_name_lists_the_catalog() {
         "{err}"
     );
 }
+
+#[test]
+fn embedded_stack_errors_point_into_their_tables() {
+    let base = stages("{ duration = \"1s\", target = 1 }");
+    let cases = [
+        (
+            format!("{base}[mock.faults]\np429 = 1.5\n"),
+            5,
+            "mock.faults.p429",
+        ),
+        (
+            format!("{base}[mock.models.\"gpt-4.1\"]\nttft = \"-3s\"\n"),
+            5,
+            "mock.models",
+        ),
+        (
+            format!("{base}[pipeline]\nmode = {{ kind = \"threadpool\", workers = 0 }}\n"),
+            5,
+            "pipeline.mode",
+        ),
+        (
+            format!("{base}[pipeline]\ncolour = 1\n"),
+            5,
+            "pipeline.colour",
+        ),
+    ];
+    for (text, line, field) in cases {
+        let message = error_of(&text).to_string();
+        assert!(
+            message.starts_with(&format!("bad.toml:{line}:")),
+            "wrong line in `{message}`\n{text}"
+        );
+        assert!(message.contains(field), "no `{field}` in `{message}`");
+    }
+}

@@ -5,6 +5,7 @@ mod compare;
 mod gate;
 mod merge;
 mod render;
+mod reproduce;
 mod run;
 mod serve;
 
@@ -12,12 +13,6 @@ pub use catalog::{list, show, validate};
 pub use compare::compare;
 pub use gate::gate;
 pub use merge::merge;
+pub use reproduce::reproduce;
 pub use run::run;
 pub use serve::serve;
-
-use crate::error::CliError;
-
-/// A subcommand whose work is not built yet says so instead of pretending.
-pub fn not_built(command: &'static str) -> Result<(), CliError> {
-    Err(CliError::NotBuilt(command))
-}

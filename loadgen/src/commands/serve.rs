@@ -11,6 +11,8 @@ use crate::error::CliError;
 
 /// Serves until a signal; addresses go to stdout, one line per server.
 pub fn serve(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    // One descriptor per open stream: take what the machine allows.
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -19,14 +21,18 @@ pub fn serve(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
     match args.server {
         Server::MockOpenai => {
             if !args.openai_urls.is_empty() {
-                return Err(CliError::BadInput("--openai-url applies to `serve pipeline` only".into()));
+                return Err(CliError::BadInput(
+                    "--openai-url applies to `serve pipeline` only".into(),
+                ));
             }
             let config = match &args.config {
                 Some(path) => MockConfig::from_toml_file(path).map_err(|e| bad_config(&e))?,
                 None => MockConfig::default(),
             };
             runtime.block_on(async {
-                let mock = MockServer::start(config, args.listen).await.map_err(|e| CliError::Run(e.to_string()))?;
+                let mock = MockServer::start(config, args.listen)
+                    .await
+                    .map_err(|e| CliError::Run(e.to_string()))?;
                 announce(out, "mock-openai", &mock.base_url())?;
                 shutdown_signal().await;
                 mock.shutdown().await;
@@ -52,7 +58,9 @@ pub fn serve(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
                     None
                 };
                 config.validate().map_err(|e| bad_config(&e))?;
-                let pipeline = Pipeline::start(config, args.listen).await.map_err(|e| CliError::Run(e.to_string()))?;
+                let pipeline = Pipeline::start(config, args.listen)
+                    .await
+                    .map_err(|e| CliError::Run(e.to_string()))?;
                 announce(out, "reference-pipeline", &pipeline.base_url())?;
                 shutdown_signal().await;
                 pipeline.shutdown().await;

@@ -260,6 +260,43 @@ fn load_chart(report: &RunReport) -> LineChart {
             right,
             dashed,
         };
+    let mut series = vec![
+        series("active VUs", PALETTE[0], false, false, &|s| {
+            f64::from(s.active_vus)
+        }),
+        series("open streams", PALETTE[5], false, true, &|s| {
+            s.open_streams as f64
+        }),
+        series("started/s", PALETTE[1], true, false, &|s| s.started as f64),
+        series("completed/s", PALETTE[2], true, false, &|s| {
+            s.completed as f64
+        }),
+        series("failed/s", PALETTE[3], true, false, &|s| {
+            (s.failed + s.partial) as f64
+        }),
+    ];
+    // The open model's target beside the achieved rate, and the arrivals it could not start.
+    if ts.iter().any(|s| s.target_rate.is_some()) {
+        series.push(Series {
+            name: "target rate".into(),
+            color: PALETTE[1],
+            points: ts.iter().map(|s| (f64::from(s.t), s.target_rate)).collect(),
+            right: true,
+            dashed: true,
+        });
+    }
+    if ts.iter().any(|s| s.dropped > 0) {
+        series.push(Series {
+            name: "dropped/s".into(),
+            color: PALETTE[4],
+            points: ts
+                .iter()
+                .map(|s| (f64::from(s.t), Some(s.dropped as f64)))
+                .collect(),
+            right: true,
+            dashed: false,
+        });
+    }
     LineChart {
         title: "Virtual users and requests per second".into(),
         x_ticks: Ticks::Seconds,
@@ -268,21 +305,7 @@ fn load_chart(report: &RunReport) -> LineChart {
         y_label: "virtual users, open streams".into(),
         y2: Some((Ticks::Number, "requests per second".into())),
         log_y: false,
-        series: vec![
-            series("active VUs", PALETTE[0], false, false, &|s| {
-                f64::from(s.active_vus)
-            }),
-            series("open streams", PALETTE[5], false, true, &|s| {
-                s.open_streams as f64
-            }),
-            series("started/s", PALETTE[1], true, false, &|s| s.started as f64),
-            series("completed/s", PALETTE[2], true, false, &|s| {
-                s.completed as f64
-            }),
-            series("failed/s", PALETTE[3], true, false, &|s| {
-                (s.failed + s.partial) as f64
-            }),
-        ],
+        series,
     }
 }
 

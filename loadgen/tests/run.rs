@@ -1,0 +1,622 @@
+//! `scan-bench run` end to end: the real binary against the real mock and pipeline on
+//! loopback, each run a few seconds long.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as Process, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use reports::RunReport;
+
+fn scan_bench() -> Command {
+    Command::cargo_bin("scan-bench").unwrap()
+}
+
+/// Writes a scenario file and returns its path.
+fn scenario(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, format!("name = \"{name}\"\n{body}")).unwrap();
+    path
+}
+
+/// Runs `scan-bench run ARGS --out DIR --quiet`; the exit code and the report.
+fn run(dir: &Path, args: &[&str]) -> (i32, RunReport) {
+    let out = dir.join("out");
+    let assert = scan_bench()
+        .arg("run")
+        .args(args)
+        .arg("--out")
+        .arg(&out)
+        .arg("--quiet")
+        .assert();
+    let output = assert.get_output();
+    let code = output.status.code().unwrap_or(-1);
+    let report = RunReport::read(&out.join("report.json")).unwrap_or_else(|e| {
+        panic!(
+            "no report ({e}); exit {code}\nstdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (code, report)
+}
+
+/// Deterministic latencies: every scan hits a rule (so the answer stage calls the model),
+/// vision 120 ms, answer 80 ms, the staged pipeline's subscription set-up 60 ms.
+const FIXED: &str = r#"
+[mock.models."gpt-4o"]
+ttft = "120ms"
+inter_token = "0ms"
+
+[mock.models."gpt-4o-mini"]
+ttft = "80ms"
+inter_token = "0ms"
+
+[mock.content]
+categories = [{ major = "recyclable", middle = "pet_bottle", minor = "water_bottle", weight = 1 }]
+
+[pipeline.mode]
+kind = "staged"
+subscription = { pool = 100, setup = "60ms" }
+"#;
+
+#[test]
+fn a_run_measures_what_was_injected() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(
+        dir.path(),
+        "plausible",
+        &format!(
+            "[load]\nstages = [{{ duration = \"1s\", target = 3 }}, {{ duration = \"1s\", target = 3 }}]\nthink_time = \"20ms\"\n{FIXED}"
+        ),
+    );
+    let (code, report) = run(dir.path(), &[file.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let t = &report.totals;
+    assert!(t.attempted >= 3, "{t:?}");
+    assert_eq!(t.completed + t.interrupted, t.attempted, "{t:?}");
+    let ms = |name: &str| report.latency(name).unwrap().summary;
+    let (ttfb, first, chain) = (ms("ttfb"), ms("first_stage"), ms("chain"));
+    let connect = ms("connect");
+    assert!(
+        connect.count >= 1 && connect.count <= t.attempted,
+        "pooled connections: {connect:?}"
+    );
+    assert!(ttfb.min >= 60.0 && ttfb.p50 < 60.0 + 500.0, "ttfb {ttfb:?}");
+    assert!(
+        first.min >= ttfb.min,
+        "the first stage event comes after the first byte"
+    );
+    assert!(chain.min >= 60.0 + 120.0 + 80.0, "chain {chain:?}");
+    let stages: Vec<_> = report.stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(stages, ["vision", "rule", "answer", "reward"]);
+    assert!(report.stage("vision").unwrap().summary.min >= 120.0);
+    assert!(report.stage("answer").unwrap().summary.min >= 80.0);
+}
+
+#[test]
+fn ci_smoke_passes_and_the_server_view_matches_the_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, report) = run(dir.path(), &["ci-smoke"]);
+    assert_eq!(code, 0, "{:?}", report.thresholds);
+    assert!(report.thresholds.iter().all(|t| t.passed) && !report.thresholds.is_empty());
+    let server = report
+        .server
+        .as_ref()
+        .expect("the embedded stack has /metrics");
+    let t = &report.totals;
+    assert!(t.completed > 10, "{t:?}");
+    let success = server.requests.get("success").copied().unwrap_or(0.0);
+    let all: f64 = server.requests.values().sum();
+    assert_eq!(
+        success, t.completed as f64,
+        "server success = client completed"
+    );
+    assert_eq!(all, t.attempted as f64, "every request reached the handler");
+    assert_eq!(server.success_rate, Some(1.0));
+}
+
+#[test]
+fn a_failing_threshold_exits_99() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(
+        dir.path(),
+        "strict",
+        "time_scale = 0.02\n[load]\nstages = [{ duration = \"50s\", target = 2 }]\n[thresholds]\nsse_total_duration = [\"p(95)<1\"]\n",
+    );
+    let (code, report) = run(dir.path(), &[file.to_str().unwrap()]);
+    assert_eq!(code, 99);
+    assert!(!report.thresholds[0].passed);
+}
+
+#[test]
+fn the_closed_model_follows_its_stages() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(
+        dir.path(),
+        "ramp",
+        "[load]\nstages = [{ duration = \"2s\", target = 4 }, { duration = \"2s\", target = 4 }, { duration = \"1s\", target = 0 }]\nthink_time = \"10ms\"\n[mock.models.\"gpt-4o\"]\nttft = \"20ms\"\n[mock.models.\"gpt-4o-mini\"]\nttft = \"20ms\"\n",
+    );
+    let (_, report) = run(dir.path(), &[file.to_str().unwrap()]);
+    // Sample t closes second t: the plan then is 2, 4, 4, 4 virtual users.
+    let planned = [2, 4, 4, 4];
+    for (sample, want) in report.timeseries.iter().zip(planned) {
+        let got = i64::from(sample.active_vus);
+        assert!(
+            (got - want).abs() <= 1,
+            "second {}: {got} active, plan {want}",
+            sample.t
+        );
+    }
+    assert!(report.timeseries.len() >= planned.len());
+}
+
+#[test]
+fn admission_rejections_and_error_events_are_failures_by_class() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(
+        dir.path(),
+        "crowded",
+        "[load]\nstages = [{ duration = \"1500ms\", target = 6 }]\nthink_time = \"0ms\"\n[pipeline]\nmax_inflight = 1\n",
+    );
+    let (_, report) = run(dir.path(), &[file.to_str().unwrap()]);
+    let t = &report.totals;
+    assert!(t.failed.get("http_503").copied().unwrap_or(0) > 0, "{t:?}");
+    assert_eq!(
+        t.http_failed, t.failed["http_503"],
+        "503s count in http_req_failed"
+    );
+    let rejected = report
+        .server
+        .as_ref()
+        .and_then(|s| s.rejected)
+        .unwrap_or(0.0);
+    assert_eq!(
+        rejected, t.failed["http_503"] as f64,
+        "the pipeline counts its rejections apart"
+    );
+
+    let file = scenario(
+        dir.path(),
+        "no-image",
+        "[load]\nstages = [{ duration = \"500ms\", target = 2 }]\n[request.body]\nuser_input = \"where is the picture?\"\n",
+    );
+    let (_, report) = run(dir.path(), &[file.to_str().unwrap()]);
+    let t = &report.totals;
+    assert!(t.attempted > 0);
+    assert_eq!(
+        t.failed.get("error_event"),
+        Some(&(t.attempted - t.interrupted)),
+        "{t:?}"
+    );
+    assert_eq!(t.http_failed, 0, "an error event is no HTTP failure");
+}
+
+/// The mock's own streaming chat completions, read with a `[stream]` mapping for OpenAI's
+/// chunks: the load generator hard-codes no protocol.
+fn openai_stream_scenario(dir: &Path, name: &str, fault: &str, target: &str) -> PathBuf {
+    scenario(
+        dir,
+        name,
+        &format!(
+            r#"target = "{target}"
+[load]
+stages = [{{ duration = "0s", target = 1 }}, {{ duration = "600ms", target = 1 }}]
+think_time = "50ms"
+idle_timeout = "400ms"
+
+[request]
+path = "/v1/chat/completions"
+vars = {{}}
+
+[request.headers]
+content-type = "application/json"
+x-mock-fault = "{fault}"
+
+[request.body]
+model = "gpt-4o-mini"
+stream = true
+messages = [{{ role = "user", content = "hello" }}]
+
+[stream]
+stages = ["chat.completion.chunk"]
+stage_field = "/object"
+status_field = "/choices/0/finish_reason"
+started = [""]
+completed = ["stop", "length"]
+terminal = [{{ data = "[DONE]" }}]
+error = []
+null_checks = []
+"#
+        ),
+    )
+}
+
+/// A server started as `scan-bench serve`, killed when dropped.
+struct Served {
+    child: Child,
+    urls: Vec<String>,
+}
+
+impl Served {
+    fn start(args: &[&str], lines: usize) -> Self {
+        let bin = assert_cmd::cargo::cargo_bin("scan-bench");
+        let mut child = Process::new(bin)
+            .arg("serve")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut reader = BufReader::new(child.stdout.take().unwrap());
+        let mut urls = Vec::new();
+        for _ in 0..lines {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            urls.push(
+                line.split_whitespace()
+                    .last()
+                    .expect("a listening line")
+                    .to_owned(),
+            );
+        }
+        Served { child, urls }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn upstream_faults_become_outcome_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = fast_mock(dir.path());
+    let target = mock.urls[0].trim_end_matches("/v1").to_owned();
+
+    let ok = openai_stream_scenario(dir.path(), "ok", "none", &target);
+    let (_, report) = run(dir.path(), &[ok.to_str().unwrap()]);
+    assert!(
+        report.totals.completed > 0 && report.totals.failed.is_empty(),
+        "{:?}",
+        report.totals
+    );
+
+    for (fault, class) in [("429", "http_429"), ("stall", "timeout")] {
+        let file = openai_stream_scenario(dir.path(), fault, fault, &target);
+        let (_, report) = run(dir.path(), &[file.to_str().unwrap()]);
+        let t = &report.totals;
+        assert!(
+            t.failed.get(class).copied().unwrap_or(0) > 0,
+            "{fault}: {t:?}"
+        );
+        assert_eq!(t.completed, 0, "{fault}: {t:?}");
+    }
+    let file = openai_stream_scenario(dir.path(), "drop", "drop", &target);
+    let (_, report) = run(dir.path(), &[file.to_str().unwrap()]);
+    let t = &report.totals;
+    assert!(
+        t.partial + t.failed.get("stream_reset").copied().unwrap_or(0) > 0,
+        "drop: {t:?}"
+    );
+    assert_eq!(t.completed, 0, "drop: {t:?}");
+}
+
+/// mock-openai served by `scan-bench serve`, fifty times faster than OpenAI.
+fn fast_mock(dir: &Path) -> Served {
+    let config = dir.join("fast-mock.toml");
+    std::fs::write(&config, "time_scale = 0.02\n").unwrap();
+    Served::start(&["mock-openai", "--config", config.to_str().unwrap()], 1)
+}
+
+/// A pipeline served by `scan-bench serve` in its own process, against a mock that is fifty
+/// times faster than OpenAI: (mock, pipeline, the pipeline's base URL).
+fn fast_stack(dir: &Path) -> (Served, Served, String) {
+    let mock = fast_mock(dir);
+    let pipeline = Served::start(&["pipeline", "--openai-url", &mock.urls[0]], 1);
+    let target = pipeline.urls[0].clone();
+    (mock, pipeline, target)
+}
+
+/// Waits until the pipeline at `base` has answered at least `n` scans.
+fn wait_for_scans(base: &str, n: f64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let url = format!("{base}/metrics");
+    while Instant::now() < deadline {
+        if let Ok(text) = http_get(&url) {
+            let served: f64 = text
+                .lines()
+                .filter(|l| l.starts_with("scan_sse_requests_total"))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum();
+            if served >= n {
+                return;
+            }
+        }
+        // A poll interval for a condition with a deadline, not a guess at timing.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("the pipeline at {base} served fewer than {n} scans in 30 s");
+}
+
+/// A blocking GET over a plain TCP connection (the tests need no HTTP client of their own).
+fn http_get(url: &str) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap();
+    let mut stream = std::net::TcpStream::connect(host)?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text)?;
+    Ok(text)
+}
+
+/// Starts `scan-bench run FILE --quiet --out OUT EXTRA...` in the background.
+fn spawn_run(file: &Path, out: &Path, extra: &[&str]) -> Child {
+    Process::new(assert_cmd::cargo::cargo_bin("scan-bench"))
+        .arg("run")
+        .arg(file)
+        .arg("--quiet")
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn a_target_killed_mid_run_gives_connect_errors_and_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_mock, mut served, target) = fast_stack(dir.path());
+    let file = scenario(
+        dir.path(),
+        "doomed",
+        &format!(
+            "target = \"{target}\"\ntime_scale = 0.02\n[load]\nstages = [{{ duration = \"150s\", target = 4 }}]\n"
+        ),
+    );
+    let out = dir.path().join("out");
+    let mut runner = spawn_run(&file, &out, &[]);
+    wait_for_scans(&target, 4.0);
+    served.child.kill().unwrap();
+    served.child.wait().unwrap();
+    let status = runner.wait().unwrap();
+    assert!(status.code().is_some(), "the run ended by itself");
+    let report = RunReport::read(&out.join("report.json")).unwrap();
+    let t = &report.totals;
+    assert!(
+        t.completed > 0 && t.failed.get("connect").copied().unwrap_or(0) > 0,
+        "{t:?}"
+    );
+}
+
+#[test]
+fn sigint_writes_a_partial_report_and_exits_130() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_mock, served, target) = fast_stack(dir.path());
+    let file = scenario(
+        dir.path(),
+        "long",
+        &format!(
+            "target = \"{target}\"\ntime_scale = 0.05\n[load]\nstages = [{{ duration = \"20m\", target = 3 }}]\n"
+        ),
+    );
+    let out = dir.path().join("out");
+    let mut runner = spawn_run(&file, &out, &[]);
+    wait_for_scans(&target, 3.0);
+    let pid = runner.id().to_string();
+    assert!(
+        Process::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = runner.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let report = RunReport::read(&out.join("report.json")).unwrap();
+    assert!(report.partial);
+    assert!(report.totals.completed > 0, "{:?}", report.totals);
+    drop(served);
+}
+
+#[test]
+fn pipeline_faults_become_outcome_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    for (fault, class) in [
+        ("p_drop_stream", "partial"),
+        ("p_malformed_event", "malformed_event"),
+        ("p_error_event", "error_event"),
+        ("p_stall", "timeout"),
+    ] {
+        let file = scenario(
+            dir.path(),
+            fault,
+            &format!(
+                "time_scale = 0.02\n[load]\nstages = [{{ duration = \"0s\", target = 2 }}, {{ duration = \"30s\", target = 2 }}]\nidle_timeout = \"10s\"\n[pipeline.faults]\n{fault} = 1.0\n"
+            ),
+        );
+        let (_, report) = run(dir.path(), &[file.to_str().unwrap()]);
+        let t = &report.totals;
+        let got = if class == "partial" {
+            t.partial
+        } else {
+            t.failed.get(class).copied().unwrap_or(0)
+        };
+        assert!(got > 0, "{fault}: {t:?}");
+        assert_eq!(
+            got + t.interrupted,
+            t.attempted,
+            "{fault}: every scan ends as {class}: {t:?}"
+        );
+    }
+}
+
+/// An open-model scenario against a mock whose every call takes `ttft`.
+fn open_scenario(dir: &Path, name: &str, rate: f64, max_vus: u32, ttft: &str) -> PathBuf {
+    scenario(
+        dir,
+        name,
+        &format!(
+            r#"[load.arrival]
+start_rate = {rate}
+stages = [{{ duration = "2s", target = {rate} }}]
+pre_allocated_vus = {max_vus}
+max_vus = {max_vus}
+
+[mock.models."gpt-4o"]
+ttft = "{ttft}"
+inter_token = "0ms"
+
+[mock.models."gpt-4o-mini"]
+ttft = "1ms"
+inter_token = "0ms"
+"#
+        ),
+    )
+}
+
+#[test]
+fn the_open_model_keeps_its_rate_and_counts_drops() {
+    let dir = tempfile::tempdir().unwrap();
+    // Each scan takes over 300 ms and 3 users take them: at most ~10/s of the 30/s get a user.
+    let file = open_scenario(dir.path(), "saturated", 30.0, 3, "300ms");
+    let (_, report) = run(dir.path(), &[file.to_str().unwrap()]);
+    let t = &report.totals;
+    assert_eq!(
+        t.attempted + t.dropped,
+        60,
+        "every arrival was started or dropped: {t:?}"
+    );
+    assert!(t.dropped > 20, "{t:?}");
+    let chain = report.latency("chain").unwrap().summary;
+    assert!(
+        chain.min >= 300.0,
+        "measured from the intended start: {chain:?}"
+    );
+    assert!(report.latency("scheduling_lag").is_some());
+    assert!(
+        report
+            .timeseries
+            .iter()
+            .any(|s| s.target_rate == Some(30.0))
+    );
+
+    // With users to spare nothing is dropped.
+    let file = open_scenario(dir.path(), "roomy", 30.0, 30, "20ms");
+    let (_, report) = run(dir.path(), &[file.to_str().unwrap()]);
+    assert_eq!(
+        (report.totals.attempted, report.totals.dropped),
+        (60, 0),
+        "{:?}",
+        report.totals
+    );
+}
+
+#[test]
+fn shards_share_the_load_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = open_scenario(dir.path(), "sharded", 21.0, 30, "20ms");
+    let mut arrivals = 0;
+    for shard in ["0/3", "1/3", "2/3"] {
+        let (_, report) = run(dir.path(), &[file.to_str().unwrap(), "--shard", shard]);
+        arrivals += report.totals.attempted + report.totals.dropped;
+    }
+    assert_eq!(arrivals, 42, "three shards together make the 21/s of 2 s");
+    scan_bench()
+        .args(["run", "ci-smoke", "--shard", "3/3"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn live_metrics_are_served_during_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(
+        dir.path(),
+        "watched",
+        "time_scale = 0.02\n[load]\nstages = [{ duration = \"0s\", target = 3 }, { duration = \"150s\", target = 3 }]\n",
+    );
+    let out = dir.path().join("out");
+    let mut runner = spawn_run(&file, &out, &["--metrics-listen", "127.0.0.1:0"]);
+    let mut stderr = BufReader::new(runner.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let url = line
+        .split_whitespace()
+        .last()
+        .expect("the live metrics address")
+        .to_owned();
+
+    let started = |text: &str| -> Option<f64> {
+        let scrape =
+            prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).ok()?;
+        scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == "scan_bench_requests_started_total")
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) => v,
+                _ => 0.0,
+            })
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let seen = loop {
+        let body = http_get(&url)
+            .ok()
+            .and_then(|t| t.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()));
+        if let Some(n) = body.as_deref().and_then(started).filter(|n| *n > 0.0) {
+            break n;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no requests in the live metrics within 30 s"
+        );
+        // A poll interval for a condition with a deadline, not a guess at timing.
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(runner.wait().unwrap().success());
+    let report = RunReport::read(&out.join("report.json")).unwrap();
+    assert!(
+        seen <= report.totals.attempted as f64,
+        "live {seen} > final {}",
+        report.totals.attempted
+    );
+}
+
+#[test]
+fn reproduce_sets_local_panels_beside_the_published_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("repro");
+    let assert = scan_bench()
+        .args(["reproduce", "eco2", "--time-scale", "0.01", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    for want in ["#1 published", "#3 local", "19.00 s", "82.8 %"] {
+        assert!(text.contains(want), "no `{want}` in\n{text}");
+    }
+    for scenario in ["eco2-vu10", "eco2-vu34", "eco2-vu30"] {
+        let report = RunReport::read(&out.join(scenario).join("report.json")).unwrap();
+        assert!(
+            report.totals.completed > 0,
+            "{scenario}: {:?}",
+            report.totals
+        );
+        assert!(report.server.is_some(), "{scenario}: no server view");
+    }
+}

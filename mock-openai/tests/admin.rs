@@ -1,0 +1,116 @@
+//! `GET/PUT /admin/config` and the in-process equivalent.
+
+mod common;
+
+use common::{chat_body, client, expect_error, post, url};
+use mock_openai::{MockConfig, ModelConfig};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn config_swap_takes_effect_and_invalid_configs_are_refused() {
+    let server = common::start(common::instant(30)).await;
+    let http = client();
+    let admin = url(&server, "/admin/config");
+
+    let current: MockConfig = http.get(&admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(current, common::instant(30));
+
+    // Swap in a config with a single new model.
+    let mut next = serde_json::to_value(&current).unwrap();
+    next["models"] = json!({ "tiny-model": serde_json::to_value(ModelConfig::instant()).unwrap() });
+    next["api_keys"] = json!(["sk-admin-test"]);
+    let swapped = http.put(&admin).json(&next).send().await.unwrap();
+    assert_eq!(swapped.status(), 200);
+    let in_force: Value = http.get(&admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(in_force["api_keys"], json!(["sk-admin-test"]));
+    let chat = url(&server, "/v1/chat/completions");
+    let ok = http
+        .post(&chat)
+        .bearer_auth("sk-admin-test")
+        .json(&chat_body("tiny-model", "x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let gone = http
+        .post(&chat)
+        .bearer_auth("sk-admin-test")
+        .json(&chat_body("gpt-4o", "x"))
+        .send()
+        .await
+        .unwrap();
+    expect_error(gone, 404).await;
+
+    // Invalid values, unknown fields and broken JSON are refused; the config stays.
+    let mut bad = next.clone();
+    bad["faults"]["p429"] = json!(2.0);
+    let refused = expect_error(http.put(&admin).json(&bad).send().await.unwrap(), 400).await;
+    assert_eq!(refused["error"]["param"], "faults.p429");
+    let mut unknown = next.clone();
+    unknown["load"]["capacityy"] = json!(3);
+    let refused = expect_error(http.put(&admin).json(&unknown).send().await.unwrap(), 400).await;
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("capacityy"),
+        "{refused}"
+    );
+    expect_error(
+        http.put(&admin).body("{ not json").send().await.unwrap(),
+        400,
+    )
+    .await;
+    let still: Value = http.get(&admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(still, in_force);
+
+    // TOML works too, with a located error when invalid.
+    let toml_put = |text: &'static str| {
+        http.put(&admin)
+            .header("content-type", "application/toml")
+            .body(text)
+            .send()
+    };
+    let refused = expect_error(toml_put("time_scale = -1\n").await.unwrap(), 400).await;
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("request body:1:1"),
+        "{refused}"
+    );
+    assert_eq!(
+        toml_put("seed = 5\ntime_scale = 0.0\n")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        post(
+            &server,
+            "/v1/chat/completions",
+            &chat_body("gpt-4o-mini", "x")
+        )
+        .await
+        .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn handle_swaps_config_in_process() {
+    let server = common::start(common::instant(31)).await;
+    let mut config = server.config();
+    config.api_keys = vec!["sk-handle".into()];
+    server.set_config(config.clone()).unwrap();
+    assert_eq!(server.config(), config);
+    expect_error(
+        post(&server, "/v1/chat/completions", &chat_body("gpt-4o", "x")).await,
+        401,
+    )
+    .await;
+    config.time_scale = f64::NAN;
+    let err = server.set_config(config).unwrap_err();
+    assert_eq!(err.field(), Some("time_scale"));
+}
