@@ -61,7 +61,9 @@ Example:
     )]
     Gate(GateArgs),
     /// Combine shard reports into one, exactly; exit 99 when the merged thresholds fail.
-    #[command(after_help = "Example:\n  scan-bench merge shard-*.json -o total.json")]
+    #[command(
+        after_help = "Example:\n  scan-bench merge shard-*/report.json -o total/report.json --format html"
+    )]
     Merge(MergeArgs),
     /// Run the published load tests locally and set the published figures beside ours.
     #[command(after_help = "Example:\n  scan-bench reproduce eco2 --time-scale 0.05")]
@@ -198,6 +200,9 @@ pub struct MergeArgs {
     /// The merged report.
     #[arg(short, long, value_name = "TOTAL.json")]
     pub output: PathBuf,
+    /// Report formats to write beside the merged report (report.md, report.html, junit.xml).
+    #[arg(long, value_name = "F", value_enum)]
+    pub format: Vec<ReportFormat>,
 }
 
 /// `scan-bench reproduce`.

@@ -126,15 +126,18 @@ fn a_run_writes_every_format_and_its_report_compares_gates_and_merges() {
             "use `scan-bench gate --format junit`",
         ));
 
-    let total = dir.path().join("total.json");
+    let total = dir.path().join("total/report.json");
     scan_bench()
         .arg("merge")
         .arg(&base_path)
         .arg(&slow)
         .arg("-o")
         .arg(&total)
+        .args(["--format", "html"])
         .assert()
         .code(0);
+    let html = std::fs::read_to_string(dir.path().join("total/report.html")).unwrap();
+    assert!(html.contains("<h1>ci-smoke"), "the merged report rendered beside it");
     let merged = RunReport::read(&total).unwrap();
     assert_eq!(merged.totals.attempted, 2 * base.totals.attempted);
     let mut other = base.clone();

@@ -22,6 +22,14 @@ pub fn merge(args: &MergeArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         shards.len(),
         args.output.display()
     )?;
+    let dir = args
+        .output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    for path in render::write_formats(dir, &merged, None, &args.format)? {
+        writeln!(out, "report: {}", path.display())?;
+    }
     Ok(if reports::thresholds::all_passed(&merged.thresholds) {
         exit::OK
     } else {

@@ -69,35 +69,49 @@ pub fn gate_config(options: &GateOptions) -> Result<GateConfig, CliError> {
     })
 }
 
-/// Writes a run's report in each asked format beside `report.json` (which is always written);
-/// a gated run also gets `gate.json`. Returns the files written.
+/// Writes a run's report as `report.json`, and in each asked format beside it; a gated run
+/// also gets `gate.json`. Returns the files written.
 pub fn write_run(
     dir: &Path,
     report: &RunReport,
     gate: Option<&GateVerdict>,
     formats: &[ReportFormat],
 ) -> Result<Vec<PathBuf>, CliError> {
-    let write = |name: &str, text: &str| -> Result<PathBuf, CliError> {
-        let path = dir.join(name);
-        reports::write_atomic(&path, text.as_bytes()).map_err(|e| CliError::Run(e.to_string()))?;
-        Ok(path)
-    };
-    let mut written = vec![write(
-        Format::Json.file_name(),
-        &Format::Json.renderer().run(report, None),
-    )?];
-    let mut done = vec![Format::Json];
+    let json = Format::Json.renderer().run(report, None);
+    let mut written = vec![write(&dir.join(Format::Json.file_name()), &json)?];
+    written.extend(write_formats(dir, report, gate, formats)?);
+    if let Some(verdict) = gate {
+        let json = Format::Json.renderer().gate(verdict);
+        written.push(write(&dir.join("gate.json"), &json)?);
+    }
+    Ok(written)
+}
+
+/// Writes the report in each asked format but JSON (written by the caller) and terminal text
+/// (printed), under the format's file name in `dir`. Returns the files written.
+pub fn write_formats(
+    dir: &Path,
+    report: &RunReport,
+    gate: Option<&GateVerdict>,
+    formats: &[ReportFormat],
+) -> Result<Vec<PathBuf>, CliError> {
+    let mut written = Vec::new();
+    let mut done = vec![Format::Json, Format::Terminal];
     for f in formats.iter().copied().map(format) {
-        // The terminal text goes to stdout; no need for a file.
-        if f != Format::Terminal && !done.contains(&f) {
-            written.push(write(f.file_name(), &f.renderer().run(report, gate))?);
+        if !done.contains(&f) {
+            written.push(write(
+                &dir.join(f.file_name()),
+                &f.renderer().run(report, gate),
+            )?);
             done.push(f);
         }
     }
-    if let Some(verdict) = gate {
-        written.push(write("gate.json", &Format::Json.renderer().gate(verdict))?);
-    }
     Ok(written)
+}
+
+fn write(path: &Path, text: &str) -> Result<PathBuf, CliError> {
+    reports::write_atomic(path, text.as_bytes()).map_err(|e| CliError::Run(e.to_string()))?;
+    Ok(path.to_owned())
 }
 
 #[cfg(test)]
