@@ -57,29 +57,48 @@ impl Bootstrap {
         stat: Stat,
         scale: f64,
     ) -> Option<Interval> {
+        self.differences(baseline, candidate, &[stat], scale)
+            .map(|intervals| intervals[0])
+    }
+
+    /// The intervals of several statistics of the same two histograms, one per statistic,
+    /// all from the same resamples (the resampling is the costly part).
+    pub fn differences(
+        &self,
+        baseline: &Latency,
+        candidate: &Latency,
+        stats: &[Stat],
+        scale: f64,
+    ) -> Option<Vec<Interval>> {
         if baseline.is_empty() || candidate.is_empty() || self.resamples == 0 {
             return None;
         }
         let (base, cand) = (Buckets::of(baseline), Buckets::of(candidate));
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         let (mut base_counts, mut cand_counts) = (vec![0; base.len()], vec![0; cand.len()]);
-        let mut differences: Vec<f64> = (0..self.resamples)
-            .map(|_| {
-                base.resample(&mut rng, &mut base_counts);
-                cand.resample(&mut rng, &mut cand_counts);
-                cand.stat(&cand_counts, stat) * scale - base.stat(&base_counts, stat)
-            })
-            .collect();
-        differences.sort_by(f64::total_cmp);
+        let mut differences = vec![Vec::with_capacity(self.resamples); stats.len()];
+        for _ in 0..self.resamples {
+            base.resample(&mut rng, &mut base_counts);
+            cand.resample(&mut rng, &mut cand_counts);
+            for (stat, out) in stats.iter().zip(&mut differences) {
+                out.push(cand.stat(&cand_counts, *stat) * scale - base.stat(&base_counts, *stat));
+            }
+        }
         let tail = (1.0 - self.confidence) / 2.0;
-        let at = |q: f64| {
+        Some(
             differences
-                [((q * (differences.len() - 1) as f64).round() as usize).min(differences.len() - 1)]
-        };
-        Some(Interval {
-            low: at(tail),
-            high: at(1.0 - tail),
-        })
+                .into_iter()
+                .map(|mut d| {
+                    d.sort_by(f64::total_cmp);
+                    let at =
+                        |q: f64| d[((q * (d.len() - 1) as f64).round() as usize).min(d.len() - 1)];
+                    Interval {
+                        low: at(tail),
+                        high: at(1.0 - tail),
+                    }
+                })
+                .collect(),
+        )
     }
 }
 
@@ -269,6 +288,21 @@ mod tests {
             "{mean_a} {mean_b} {truth}"
         );
         assert!((sd_a / sd_b - 1.0).abs() < 0.25, "{sd_a} vs {sd_b}");
+    }
+
+    #[test]
+    fn several_statistics_share_the_resamples() {
+        let (a, b) = (spread(100_000, 400), spread(104_000, 400));
+        let boot = Bootstrap::default();
+        let stats = [Stat::Mean, Stat::Percentile(50.0), Stat::Percentile(95.0)];
+        let together = boot.differences(&a, &b, &stats, 1.0).unwrap();
+        for (stat, interval) in stats.iter().zip(together) {
+            assert_eq!(
+                boot.difference(&a, &b, *stat, 1.0),
+                Some(interval),
+                "{stat}"
+            );
+        }
     }
 
     #[test]

@@ -21,7 +21,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::bootstrap::{Bootstrap, Interval};
-use crate::figure::Figure;
+use crate::figure::{Figure, Stat};
 use crate::report::{RunReport, ThresholdResult};
 use crate::thresholds;
 
@@ -240,10 +240,12 @@ pub fn gate(
         }
     }
     let scale = baseline.environment.time_scale / candidate.environment.time_scale;
+    let intervals = intervals(baseline, candidate, &config.tolerances, scale, config);
     let checks: Vec<Check> = config
         .tolerances
         .iter()
-        .map(|t| check(baseline, candidate, t, scale, config))
+        .zip(intervals)
+        .map(|(t, interval)| check(baseline, candidate, t, interval, scale, config))
         .collect();
     let thresholds = thresholds::evaluate(candidate);
     let mut warnings = fingerprint_warnings(baseline, candidate);
@@ -275,10 +277,43 @@ pub fn gate(
     })
 }
 
+/// The interval of each tolerance's figure; one bootstrap per metric serves all its statistics.
+fn intervals(
+    baseline: &RunReport,
+    candidate: &RunReport,
+    tolerances: &[Tolerance],
+    scale: f64,
+    config: &GateConfig,
+) -> Vec<Option<Interval>> {
+    let histogram = |report: &RunReport, figure: &Figure| {
+        figure.metric_of(report).and_then(|m| m.decode().ok())
+    };
+    let mut intervals = vec![None; tolerances.len()];
+    let mut done = vec![false; tolerances.len()];
+    for (i, t) in tolerances.iter().enumerate() {
+        if done[i] {
+            continue;
+        }
+        let same: Vec<usize> = (i..tolerances.len())
+            .filter(|&j| tolerances[j].figure.metric == t.figure.metric)
+            .collect();
+        let stats: Vec<Stat> = same.iter().map(|&j| tolerances[j].figure.stat).collect();
+        let found = histogram(baseline, &t.figure)
+            .zip(histogram(candidate, &t.figure))
+            .and_then(|(b, c)| config.bootstrap.differences(&b, &c, &stats, scale));
+        for (k, &j) in same.iter().enumerate() {
+            intervals[j] = found.as_ref().map(|f| f[k]);
+            done[j] = true;
+        }
+    }
+    intervals
+}
+
 fn check(
     baseline: &RunReport,
     candidate: &RunReport,
     tolerance: &Tolerance,
+    interval: Option<Interval>,
     scale: f64,
     config: &GateConfig,
 ) -> Check {
@@ -300,10 +335,6 @@ fn check(
     let relative = baseline_ms
         .zip(delta_ms)
         .and_then(|(b, d)| (b > 0.0).then(|| d / b));
-    let interval = match (&base, &cand) {
-        (Some(b), Some(c)) => config.bootstrap.difference(b, c, figure.stat, scale),
-        _ => None,
-    };
     let outcome = match (baseline_ms, delta_ms) {
         (None, _) => Outcome::NoBaseline,
         (Some(_), None) => Outcome::NoData,
@@ -391,7 +422,6 @@ pub fn fingerprint_warnings(baseline: &RunReport, candidate: &RunReport) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::figure::Stat;
 
     #[test]
     fn tolerances_parse() {
