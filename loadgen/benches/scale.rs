@@ -547,7 +547,7 @@ fn print_case(case: &Case, r: &CaseResult, dir: &Path) {
 /// writing are left out. In the steady state as many chains end as start, so the target's
 /// request count stands for completed chains.
 fn steady_cpu_per_chain(r: &CaseResult, ramp: Duration) -> Option<f64> {
-    let first = r.target_requests.iter().find(|s| s.1 > 0.0)?.0;
+    let first = first_request(&r.target_requests)?;
     let total = r.target_requests.last()?.1;
     let last = r.target_requests.iter().find(|s| s.1 >= total)?.0;
     let (from, to) = (first + ramp.as_secs_f64() + 2.0, last - 1.0);
@@ -567,8 +567,14 @@ struct Achieved {
     window: f64,
 }
 
+/// When the target saw the case's first request (its counter runs on across cases).
+fn first_request(samples: &[(f64, f64)]) -> Option<f64> {
+    let before = samples.first()?.1;
+    Some(samples.iter().find(|s| s.1 > before)?.0)
+}
+
 fn achieved_rate(samples: &[(f64, f64)], duration: Duration) -> Option<Achieved> {
-    let first = samples.iter().find(|s| s.1 > 0.0)?.0;
+    let first = first_request(samples)?;
     // Skip a second at each end: the first arrivals start within the first sample interval.
     let (from, to) = (first + 1.0, first + duration.as_secs_f64() - 1.0);
     let window: Vec<_> = samples
