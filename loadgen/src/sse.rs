@@ -262,6 +262,7 @@ enum BodyError {
 struct Body<'a, S> {
     inner: S,
     idle: Duration,
+    last_chunk: Instant,
     timer: Pin<Box<Sleep>>,
     stats: &'a mut BodyStats,
 }
@@ -272,6 +273,7 @@ impl<'a, S> Body<'a, S> {
         Self {
             inner,
             idle,
+            last_chunk: Instant::now(),
             timer,
             stats,
         }
@@ -289,14 +291,24 @@ where
         match this.inner.poll_next_unpin(cx) {
             Poll::Ready(Some(Ok(chunk))) => {
                 this.stats.scan(&chunk);
-                this.timer.as_mut().reset(Instant::now() + this.idle);
+                // Re-arming the timer per chunk costs a timer-wheel update per event; the
+                // time of the last chunk is enough, checked when the timer fires.
+                this.last_chunk = Instant::now();
                 Poll::Ready(Some(Ok(chunk)))
             }
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(BodyError::Read(e)))),
             Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => match this.timer.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Some(Err(BodyError::Idle))),
-                Poll::Pending => Poll::Pending,
+            Poll::Pending => loop {
+                match this.timer.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(()) => {
+                        let quiet_until = this.last_chunk + this.idle;
+                        if Instant::now() >= quiet_until {
+                            return Poll::Ready(Some(Err(BodyError::Idle)));
+                        }
+                        this.timer.as_mut().reset(quiet_until);
+                    }
+                }
             },
         }
     }
