@@ -21,43 +21,80 @@ pub fn format(format: ReportFormat) -> Format {
     }
 }
 
-/// How a report file is named in tables: its directory for `DIR/report.json` (what `run
-/// --out DIR` writes), else its file name without `.json`.
-pub fn label(path: &Path) -> String {
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
-    let parent = path
-        .parent()
-        .and_then(Path::file_name)
-        .map(|s| s.to_string_lossy().into_owned());
-    match (stem, parent) {
-        (Some(stem), Some(parent)) if stem == "report" => parent,
-        (Some(stem), _) => stem,
-        _ => path.display().to_string(),
+/// How report files are named in tables: the directory of `DIR/report.json` (what `run --out
+/// DIR` writes), else the file name without `.json`; where two names collide, as many parent
+/// directories as tell them apart (`base/01`, `slow/01`).
+pub fn labels(paths: &[PathBuf]) -> Vec<String> {
+    // Name components, nearest first: `runs/base/report.json` gives [base, runs].
+    let parts: Vec<Vec<String>> = paths
+        .iter()
+        .map(|path| {
+            let mut parts: Vec<String> = path
+                .components()
+                .filter_map(|c| match c {
+                    std::path::Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+                    _ => None,
+                })
+                .collect();
+            match parts.pop() {
+                Some(file) if file != "report.json" || parts.is_empty() => {
+                    parts.push(file.strip_suffix(".json").unwrap_or(&file).to_owned())
+                }
+                _ => {}
+            }
+            parts.reverse();
+            parts
+        })
+        .collect();
+    let name = |parts: &[String], depth: usize| {
+        let mut shown: Vec<&str> = parts.iter().take(depth).map(String::as_str).collect();
+        shown.reverse();
+        shown.join("/")
+    };
+    let mut depths = vec![1; paths.len()];
+    loop {
+        let names: Vec<String> = parts
+            .iter()
+            .zip(&depths)
+            .map(|(p, d)| name(p, *d))
+            .collect();
+        let mut deepened = false;
+        for i in 0..names.len() {
+            let clash = names
+                .iter()
+                .enumerate()
+                .any(|(j, n)| j != i && *n == names[i]);
+            if clash && depths[i] < parts[i].len() {
+                depths[i] += 1;
+                deepened = true;
+            }
+        }
+        if !deepened {
+            return names;
+        }
     }
 }
 
-/// Reads every report, reporting every bad one; labels are made unique.
+/// The label of one report file (see [`labels`]).
+pub fn label(path: &Path) -> String {
+    labels(&[path.to_owned()]).remove(0)
+}
+
+/// Reads every report, reporting every bad one; each comes with its label.
 pub fn read_all(paths: &[PathBuf]) -> Result<Vec<(String, RunReport)>, CliError> {
     let mut reports = Vec::new();
     let mut errors = Vec::new();
-    for path in paths {
+    for (path, label) in paths.iter().zip(labels(paths)) {
         match RunReport::read(path) {
-            Ok(report) => reports.push((label(path), report)),
+            Ok(report) => reports.push((label, report)),
             Err(e) => errors.push(CliError::Report(e)),
         }
     }
     match errors.len() {
-        0 => {}
-        1 => return Err(errors.remove(0)),
-        _ => return Err(CliError::Many(errors)),
+        0 => Ok(reports),
+        1 => Err(errors.remove(0)),
+        _ => Err(CliError::Many(errors)),
     }
-    let labels: Vec<String> = reports.iter().map(|(l, _)| l.clone()).collect();
-    for ((label, _), path) in reports.iter_mut().zip(paths) {
-        if labels.iter().filter(|l| *l == label).count() > 1 {
-            *label = path.display().to_string();
-        }
-    }
-    Ok(reports)
 }
 
 /// The gate's configuration from its flags.
@@ -123,5 +160,22 @@ mod tests {
         assert_eq!(label(Path::new("out/base/report.json")), "base");
         assert_eq!(label(Path::new("ci/baseline/ci-smoke.json")), "ci-smoke");
         assert_eq!(label(Path::new("report.json")), "report");
+        let paths = [
+            "/tmp/base/01/report.json",
+            "/tmp/slow/01/report.json",
+            "b/02/report.json",
+            "x.json",
+        ];
+        let paths: Vec<PathBuf> = paths.iter().map(PathBuf::from).collect();
+        assert_eq!(labels(&paths), ["base/01", "slow/01", "02", "x"]);
+        let same = vec![
+            PathBuf::from("a/report.json"),
+            PathBuf::from("a/report.json"),
+        ];
+        assert_eq!(
+            labels(&same),
+            ["a", "a"],
+            "one file twice cannot be told apart"
+        );
     }
 }
