@@ -60,10 +60,11 @@ pub fn labels(paths: &[PathBuf]) -> Vec<String> {
             .collect();
         let mut deepened = false;
         for i in 0..names.len() {
+            // The same file twice cannot be told apart, however deep one looks.
             let clash = names
                 .iter()
                 .enumerate()
-                .any(|(j, n)| j != i && *n == names[i]);
+                .any(|(j, n)| *n == names[i] && parts[j] != parts[i]);
             if clash && depths[i] < parts[i].len() {
                 depths[i] += 1;
                 deepened = true;
@@ -169,8 +170,8 @@ mod tests {
         let paths: Vec<PathBuf> = paths.iter().map(PathBuf::from).collect();
         assert_eq!(labels(&paths), ["base/01", "slow/01", "02", "x"]);
         let same = vec![
-            PathBuf::from("a/report.json"),
-            PathBuf::from("a/report.json"),
+            PathBuf::from("x/a/report.json"),
+            PathBuf::from("x/a/report.json"),
         ];
         assert_eq!(
             labels(&same),
