@@ -137,7 +137,10 @@ fn a_run_writes_every_format_and_its_report_compares_gates_and_merges() {
         .assert()
         .code(0);
     let html = std::fs::read_to_string(dir.path().join("total/report.html")).unwrap();
-    assert!(html.contains("<h1>ci-smoke"), "the merged report rendered beside it");
+    assert!(
+        html.contains("<h1>ci-smoke"),
+        "the merged report rendered beside it"
+    );
     let merged = RunReport::read(&total).unwrap();
     assert_eq!(merged.totals.attempted, 2 * base.totals.attempted);
     let mut other = base.clone();
