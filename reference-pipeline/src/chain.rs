@@ -13,7 +13,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::PipelineConfig;
 use crate::events::{Event, StageStatus};
 use crate::exec::TaskPool;
-use crate::metrics::Metrics;
+use crate::latency::Spread;
+use crate::metrics::{Metrics, StageOutcomeLabel};
 use crate::openai::{
     Call, CallError, ChatAnswer, ChatMessage, ChatRequest, InputMessage, InputPart,
     JsonSchemaFormat, OpenAi, ResponseFormat, ResponsesAnswer, ResponsesRequest, TextConfig,
@@ -85,8 +86,11 @@ pub(crate) struct Context {
     /// Per stage, already scaled by `time_scale`.
     stage_timeouts: [Duration; 4],
     character_match_timeout: Duration,
+    /// Database latencies, already scaled.
+    rule_query: Spread,
+    ownership_write: Spread,
     /// The staged mode's character-match pool and its hop latency; `None` = call in place.
-    pub character_pool: Option<(Arc<TaskPool>, Duration)>,
+    pub character_pool: Option<(Arc<TaskPool>, Spread)>,
 }
 
 impl Context {
@@ -96,7 +100,7 @@ impl Context {
         ownership: OwnershipStore,
         catalog: Arc<Catalog>,
         metrics: Arc<Metrics>,
-        character_pool: Option<(Arc<TaskPool>, Duration)>,
+        character_pool: Option<(Arc<TaskPool>, Spread)>,
     ) -> Self {
         let t = &config.stage_timeouts;
         Self {
@@ -109,6 +113,8 @@ impl Context {
             answer_model: config.openai.answer_model.clone(),
             stage_timeouts: [t.vision, t.rule, t.answer, t.reward].map(|d| config.scaled(d)),
             character_match_timeout: config.scaled(t.character_match),
+            rule_query: config.storage.rule_query.scaled(config.time_scale),
+            ownership_write: config.storage.ownership_write.scaled(config.time_scale),
             character_pool,
         }
     }
@@ -169,9 +175,13 @@ impl ChainState {
             Stage::Vision => self.vision = vision(ctx, &self.input).await?,
             Stage::Rule => {
                 let c = &self.vision.classification;
-                self.rules = ctx
+                let lookup = ctx
                     .rules
                     .lookup(&c.major_category, &c.middle_category, &ctx.metrics);
+                if !lookup.cached {
+                    tokio::time::sleep(ctx.rule_query.draw()).await;
+                }
+                self.rules = lookup.doc;
             }
             Stage::Answer => self.answer = answer(ctx, self).await?,
             Stage::Reward => {
@@ -226,6 +236,20 @@ pub(crate) async fn run_stage(
             }
         }
     };
+    let outcome = match &event {
+        Event::Stage {
+            status: StageStatus::Failed,
+            ..
+        } => "failed",
+        _ => "completed",
+    };
+    ctx.metrics
+        .stage_tasks
+        .get_or_create(&StageOutcomeLabel {
+            stage: stage.name(),
+            outcome,
+        })
+        .inc();
     let go_on = !event.is_terminal();
     events.send(event).await.is_ok() && go_on
 }
@@ -349,6 +373,7 @@ async fn reward(ctx: &Context, state: &ChainState) -> Option<Reward> {
     }
     let middle = &c.middle_category;
     let character = match_character(ctx, middle).await?;
+    tokio::time::sleep(ctx.ownership_write.draw()).await;
     ctx.ownership.record(&state.input.user_id, &character);
     Some(character.reward(middle))
 }
@@ -359,7 +384,7 @@ async fn match_character(ctx: &Context, middle: &str) -> Option<Character> {
     };
     // The seed asked a character-match worker over the broker, with a 10 s timeout.
     let ask = async {
-        tokio::time::sleep(*hop).await;
+        tokio::time::sleep(hop.draw()).await;
         let (reply, answer) = tokio::sync::oneshot::channel();
         let middle = middle.to_string();
         let catalog = ctx.catalog.clone();

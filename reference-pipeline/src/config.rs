@@ -9,6 +9,8 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 
+use crate::latency::Spread;
+
 /// Configuration of the pipeline service (the `[pipeline]` table of a scenario).
 ///
 /// Every field has a default, so an empty table is a working async-mode service pointed at an
@@ -47,6 +49,11 @@ pub struct PipelineConfig {
     pub stage_timeouts: StageTimeouts,
     /// Faults injected into scan streams (none by default).
     pub faults: FaultConfig,
+    /// Database latencies of the rule and reward stages (none by default).
+    pub storage: Storage,
+    /// API replicas behind a balancer, with an autoscaler and a liveness probe (one replica
+    /// that never restarts by default).
+    pub cluster: ClusterConfig,
 }
 
 impl Default for PipelineConfig {
@@ -64,6 +71,8 @@ impl Default for PipelineConfig {
             openai: OpenAiConfig::default(),
             stage_timeouts: StageTimeouts::default(),
             faults: FaultConfig::default(),
+            storage: Storage::default(),
+            cluster: ClusterConfig::default(),
         }
     }
 }
@@ -157,9 +166,9 @@ pub struct StagePool {
     pub workers: usize,
     /// Jobs waiting for a worker; a full queue holds the sender back.
     pub queue: usize,
-    /// Delay before a job reaches the queue (the broker hop).
-    #[serde(with = "humantime_serde")]
-    pub hop_latency: Duration,
+    /// Delay before a job reaches the queue (the broker hop): `"100ms"`, or
+    /// `{ median = "100ms", p95 = "400ms" }` for a lognormal spread.
+    pub hop_latency: Spread,
 }
 
 impl Default for StagePool {
@@ -167,7 +176,7 @@ impl Default for StagePool {
         Self {
             workers: 100,
             queue: 10_000,
-            hop_latency: Duration::from_millis(100),
+            hop_latency: Spread::fixed(Duration::from_millis(100)),
         }
     }
 }
@@ -382,6 +391,89 @@ impl FaultConfig {
     }
 }
 
+/// Time spent in the database by the stages that use one: the rule lookup when the rule
+/// cache does not answer it (the seed queried PostgreSQL), and the ownership write of a
+/// matched reward. Each is a fixed delay or a lognormal spread (see [`Spread`]).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Storage {
+    /// One rule lookup that misses the cache (every lookup without the cache).
+    pub rule_query: Spread,
+    /// One character-ownership write.
+    pub ownership_write: Spread,
+}
+
+/// The API tier as the seed deployed it: replicas behind a balancer (Envoy), an autoscaler
+/// (the HPA) and a liveness probe. The chain's workers are shared by every replica, as the
+/// Celery workers were; a replica holds the streams it relays.
+///
+/// - The balancer sends each request to the ready replica with the fewest streams; with no
+///   replica ready it answers 503 `NO_HEALTHY_UPSTREAM` at once (counted in
+///   `scan_pipeline_upstream_unavailable_total`, not in `scan_sse_requests_total`).
+/// - The autoscaler looks every `sync_period` at the streams in flight and wants
+///   `ceil(streams / target_streams)` replicas, within `min_replicas..=max_replicas`; a new
+///   replica is ready `startup` later. It removes replicas only after wanting fewer for
+///   `scale_down_after` (the HPA's stabilisation window), once they are idle.
+/// - The liveness probe restarts a replica that has held more than `liveness.max_streams`
+///   streams for `liveness.failure_after`: its streams are cut (counted `failed`; their runs
+///   are cancelled) and it is ready again `startup` later.
+///
+/// Every duration is scaled by the pipeline's `time_scale`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// Replicas ready when the service starts, and the autoscaler's floor.
+    pub min_replicas: usize,
+    /// The autoscaler's ceiling.
+    pub max_replicas: usize,
+    /// Streams per replica the autoscaler aims at (stands for the seed's 70 % CPU target).
+    pub target_streams: usize,
+    /// How often the autoscaler decides (the HPA: 15 s).
+    #[serde(with = "humantime_serde")]
+    pub sync_period: Duration,
+    /// From a replica's creation or restart to its readiness.
+    #[serde(with = "humantime_serde")]
+    pub startup: Duration,
+    /// How long the autoscaler must want fewer replicas before removing one (the HPA: 5 min).
+    #[serde(with = "humantime_serde")]
+    pub scale_down_after: Duration,
+    /// The liveness probe; omitted = replicas never restart.
+    pub liveness: Option<Liveness>,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            min_replicas: 1,
+            max_replicas: 1,
+            target_streams: 100,
+            sync_period: Duration::from_secs(15),
+            startup: Duration::from_secs(30),
+            scale_down_after: Duration::from_secs(300),
+            liveness: None,
+        }
+    }
+}
+
+impl ClusterConfig {
+    /// Whether anything ever changes: more than one replica possible, or restarts.
+    pub(crate) fn is_dynamic(&self) -> bool {
+        self.max_replicas > self.min_replicas || self.liveness.is_some()
+    }
+}
+
+/// When a replica counts as dead: more than `max_streams` streams, for `failure_after` (the
+/// probe's period times its failure threshold).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Liveness {
+    /// Streams a replica holds before its probe starts failing.
+    pub max_streams: usize,
+    /// How long the probe must fail before the replica is restarted.
+    #[serde(with = "humantime_serde")]
+    pub failure_after: Duration,
+}
+
 /// A configuration that cannot be read or served.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -508,6 +600,7 @@ impl PipelineConfig {
                     ("character_match", &staged.character_match),
                 ] {
                     in_range(&format!("mode.{name}.workers"), pool.workers, 1, 100_000)?;
+                    ordered(&format!("mode.{name}.hop_latency"), &pool.hop_latency)?;
                     at_least(&format!("mode.{name}.queue"), pool.queue, 1)?;
                 }
                 at_least("mode.subscription.pool", staged.subscription.pool, 1)?;
@@ -597,6 +690,17 @@ impl PipelineConfig {
             ));
         }
         positive("faults.stall_for", self.faults.stall_for)?;
+        ordered("storage.rule_query", &self.storage.rule_query)?;
+        ordered("storage.ownership_write", &self.storage.ownership_write)?;
+        let c = &self.cluster;
+        in_range("cluster.min_replicas", c.min_replicas, 1, 1000)?;
+        in_range("cluster.max_replicas", c.max_replicas, c.min_replicas, 1000)?;
+        at_least("cluster.target_streams", c.target_streams, 1)?;
+        positive("cluster.sync_period", c.sync_period)?;
+        if let Some(liveness) = &c.liveness {
+            at_least("cluster.liveness.max_streams", liveness.max_streams, 1)?;
+            positive("cluster.liveness.failure_after", liveness.failure_after)?;
+        }
         Ok(())
     }
 
@@ -623,6 +727,17 @@ fn in_range(field: &str, value: usize, min: usize, max: usize) -> Result<(), Con
             field,
             &format!("an integer from {min} to {max}"),
             value,
+        ));
+    }
+    Ok(())
+}
+
+fn ordered(field: &str, spread: &Spread) -> Result<(), ConfigError> {
+    if !spread.is_ordered() {
+        return Err(ConfigError::invalid(
+            format!("{field}.p95"),
+            "a 95th percentile at least the median",
+            humantime::format_duration(spread.p95.unwrap_or_default()),
         ));
     }
     Ok(())
@@ -837,7 +952,10 @@ mod tests {
             panic!("expected staged, got {staged:?}");
         };
         assert_eq!(staged.vision.workers, 3);
-        assert_eq!(staged.vision.hop_latency, Duration::from_millis(20));
+        assert_eq!(
+            staged.vision.hop_latency,
+            Spread::fixed(Duration::from_millis(20))
+        );
         assert_eq!(staged.rule, StagePool::default());
         assert_eq!(staged.character_match.workers, 16);
         assert_eq!(staged.subscription.pool, 4);

@@ -23,6 +23,7 @@ use tokio::sync::{Mutex, Semaphore, mpsc, oneshot};
 use crate::chain::{ChainState, Context, Run, Stage, run_chain, run_stage};
 use crate::config::{Mode, PipelineConfig, StagedMode};
 use crate::events::Event;
+use crate::latency::Spread;
 use crate::metrics::{GaugeGuard, Metrics, PoolGauges};
 
 /// A job of a [`TaskPool`]: builds the future a worker awaits.
@@ -123,7 +124,7 @@ impl ThreadPool {
 
 /// The staged mode's pools.
 pub(crate) struct StagedPools {
-    stages: [(Arc<TaskPool>, Duration); 4],
+    stages: [(Arc<TaskPool>, Spread); 4],
     subscriptions: Arc<Semaphore>,
     subscription_gauges: PoolGauges,
     subscription_setup: Duration,
@@ -159,7 +160,7 @@ impl Executor {
     pub fn new(
         config: &PipelineConfig,
         metrics: &Metrics,
-    ) -> (Self, Option<(Arc<TaskPool>, Duration)>) {
+    ) -> (Self, Option<(Arc<TaskPool>, Spread)>) {
         match &config.mode {
             Mode::Async => (Executor::Async, None),
             Mode::Threadpool { workers } => (
@@ -243,11 +244,11 @@ impl StagedPools {
         config: &PipelineConfig,
         staged: &StagedMode,
         metrics: &Metrics,
-    ) -> (Self, (Arc<TaskPool>, Duration)) {
+    ) -> (Self, (Arc<TaskPool>, Spread)) {
         let pool = |name: &'static str, spec: &crate::config::StagePool| {
             (
                 Arc::new(TaskPool::new(spec.workers, spec.queue, metrics.pool(name))),
-                config.scaled(spec.hop_latency),
+                spec.hop_latency.scaled(config.time_scale),
             )
         };
         let pools = StagedPools {
@@ -300,7 +301,7 @@ impl StagedPools {
         let mut state = ChainState::new(input);
         for stage in Stage::ALL {
             let (pool, hop) = &self.stages[stage as usize];
-            tokio::time::sleep(*hop).await;
+            tokio::time::sleep(hop.draw()).await;
             let (reply, handed_back) = oneshot::channel();
             let ctx = ctx.clone();
             let events = events.clone();

@@ -11,6 +11,9 @@
 //!   `{"status": "error", "error": "IMAGE_URL_REQUIRED"}` event; more than `max_inflight`
 //!   requests: 503 JSON at once (counted in `scan_pipeline_admission_rejected_total`, not in
 //!   `scan_sse_requests_total`). A failed stage ends the stream with its `failed` event.
+//!   In front of it all sits a balancer over the API replicas ([`ClusterConfig`]): with no
+//!   replica ready it answers 503 `NO_HEALTHY_UPSTREAM`, and a replica restarted by its
+//!   liveness probe cuts its streams (the connection is reset).
 //!   The header `x-pipeline-fault: drop|malformed|error|stall|none` forces an injected fault
 //!   on the stream (an unknown value: 400 JSON); see [`FaultConfig`].
 //! - `POST /api/v1/scan/classify`: the same chain answered as one JSON document (the result).
@@ -69,6 +72,19 @@
 //! p_error_event = 0.0           # {"status": "error", "error": "INJECTED_FAULT"} ends it
 //! p_stall = 0.0                 # no byte after the first stage event for stall_for, then closed
 //! stall_for = "30s"
+//!
+//! [storage]                     # database time; "300ms" or { median = "300ms", p95 = "900ms" }
+//! rule_query = "0s"             # a rule lookup the cache does not answer
+//! ownership_write = "0s"        # a matched reward's ownership write
+//!
+//! [cluster]                     # API replicas; see ClusterConfig (default: one, never restarted)
+//! min_replicas = 1              # ready at start; the autoscaler's floor
+//! max_replicas = 4
+//! target_streams = 8            # streams per replica the autoscaler aims at
+//! sync_period = "15s"
+//! startup = "30s"               # creation or restart to readiness
+//! scale_down_after = "5m"
+//! liveness = { max_streams = 12, failure_after = "30s" }   # omitted: never restarted
 //! ```
 //!
 //! The staged mode (the seed's Celery chain; shown with its defaults):
@@ -76,6 +92,7 @@
 //! ```toml
 //! [mode]
 //! kind = "staged"
+//! # hop_latency: "100ms" or a lognormal { median = "100ms", p95 = "400ms" }
 //! vision = { workers = 100, queue = 10000, hop_latency = "100ms" }
 //! rule = { workers = 100, queue = 10000, hop_latency = "100ms" }
 //! answer = { workers = 100, queue = 10000, hop_latency = "100ms" }
@@ -106,10 +123,12 @@
 //! ```
 
 mod chain;
+mod cluster;
 mod config;
 mod events;
 mod exec;
 mod faults;
+mod latency;
 mod metrics;
 mod openai;
 mod relay;
@@ -128,14 +147,16 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use config::{
-    ConfigError, FaultConfig, Mode, OpenAiConfig, PipelineConfig, Protocol, Provider, Routing,
-    StagePool, StageTimeouts, StagedMode, Subscription,
+    ClusterConfig, ConfigError, FaultConfig, Liveness, Mode, OpenAiConfig, PipelineConfig,
+    Protocol, Provider, Routing, StagePool, StageTimeouts, StagedMode, Storage, Subscription,
 };
 pub use faults::Fault;
+pub use latency::Spread;
 pub use openai::MissingKey;
 pub use reward::DatabaseError;
 
 use crate::chain::Context;
+use crate::cluster::Cluster;
 use crate::exec::{Executor, pool_sizes};
 use crate::faults::Faults;
 use crate::metrics::Metrics;
@@ -202,6 +223,7 @@ impl Pipeline {
             metrics.clone(),
             character_pool,
         ));
+        let cluster = Cluster::new(&config.cluster, config.time_scale, metrics.clone());
         let shared = Arc::new(Shared {
             protocol: config.protocol,
             limits: Limits {
@@ -215,11 +237,13 @@ impl Pipeline {
             executor,
             metrics,
             admission: Arc::new(Semaphore::new(config.max_inflight)),
+            cluster,
             inflight: watch::Sender::new(0),
             draining: Default::default(),
             abort: CancellationToken::new(),
         });
         let stop = CancellationToken::new();
+        tokio::spawn(shared.cluster.clone().control(stop.clone()));
         let app = server::router(shared.clone());
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
             // Without it back-to-back events wait for Nagle's algorithm.

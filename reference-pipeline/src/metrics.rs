@@ -39,6 +39,17 @@ pub(crate) struct FaultLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct StateLabel {
+    pub state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct StageOutcomeLabel {
+    pub stage: &'static str,
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct OpenAiLabel {
     pub call: &'static str,
     pub provider: &'static str,
@@ -95,6 +106,14 @@ pub(crate) struct Metrics {
     pub classify_duration: Histogram,
     /// Faults injected into streams, by kind.
     pub faults: Family<FaultLabel, Counter>,
+    /// Stage tasks the workers finished, by stage and outcome (the Celery-level view).
+    pub stage_tasks: Family<StageOutcomeLabel, Counter>,
+    /// API replicas by state.
+    pub replicas: Family<StateLabel, Gauge>,
+    /// Replicas restarted by the liveness probe.
+    pub replica_restarts: Counter,
+    /// Requests answered 503 because no replica was ready.
+    pub upstream_unavailable: Counter,
 }
 
 impl Metrics {
@@ -118,6 +137,10 @@ impl Metrics {
             classify_requests: Family::default(),
             classify_duration: seconds_histogram(1.0, 180.0, 15),
             faults: Family::default(),
+            stage_tasks: Family::default(),
+            replicas: Family::default(),
+            replica_restarts: Counter::default(),
+            upstream_unavailable: Counter::default(),
         };
         // Series that dashboards divide by exist from the start, at zero.
         for status in ["success", "failed", "timeout"] {
@@ -133,6 +156,14 @@ impl Metrics {
         }
         for outcome in ["matched", "null"] {
             let _ = m.rewards.get_or_create(&OutcomeLabel { outcome });
+        }
+        for stage in crate::chain::Stage::ALL {
+            for outcome in ["completed", "failed"] {
+                let _ = m.stage_tasks.get_or_create(&StageOutcomeLabel {
+                    stage: stage.name(),
+                    outcome,
+                });
+            }
         }
         for &(pool, workers) in pools {
             let label = PoolLabel { pool };
@@ -231,6 +262,27 @@ impl Metrics {
             "Faults injected into streams, by kind (drop, malformed, error, stall)",
             self.faults.clone(),
         );
+        r.register(
+            "scan_pipeline_stage_tasks",
+            "Stage tasks the workers finished, by stage and outcome (completed, failed); \
+             cancelled tasks are not counted",
+            self.stage_tasks.clone(),
+        );
+        r.register(
+            "scan_pipeline_replicas",
+            "API replicas by state (ready, starting, draining)",
+            self.replicas.clone(),
+        );
+        r.register(
+            "scan_pipeline_replica_restarts",
+            "API replicas restarted by the liveness probe",
+            self.replica_restarts.clone(),
+        );
+        r.register(
+            "scan_pipeline_upstream_unavailable",
+            "Requests answered 503 NO_HEALTHY_UPSTREAM because no API replica was ready",
+            self.upstream_unavailable.clone(),
+        );
     }
 
     /// OpenMetrics text of every series.
@@ -247,6 +299,11 @@ impl Metrics {
             queue_depth: self.pool_queue_depth.get_or_create(&label).clone(),
             busy: self.pool_busy_workers.get_or_create(&label).clone(),
         }
+    }
+
+    /// The replica gauge of one state.
+    pub fn replicas(&self, state: &'static str) -> Gauge {
+        self.replicas.get_or_create(&StateLabel { state }).clone()
     }
 
     pub fn count(family: &Family<OutcomeLabel, Counter>, outcome: &'static str) {

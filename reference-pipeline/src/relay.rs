@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::chain::Stage;
+use crate::cluster::Lease;
 use crate::events::{Event, StageStatus};
 use crate::faults::{self, Fault, FaultPlan};
 use crate::metrics::{FaultLabel, Metrics, StageLabel, StatusLabel};
@@ -60,11 +61,15 @@ pub(crate) enum Next {
     Event(Event),
     /// The injected invalid data line.
     Malformed,
+    /// The replica restarted: the connection is cut, with no terminal event.
+    Cut,
 }
 
 /// An admitted request: its slot and its place in the in-flight count, released on drop.
 pub(crate) struct Admitted {
     _permit: OwnedSemaphorePermit,
+    /// The replica holding the stream.
+    lease: Lease,
     inflight: watch::Sender<usize>,
     connection: Option<Arc<Metrics>>,
 }
@@ -72,6 +77,7 @@ pub(crate) struct Admitted {
 impl Admitted {
     pub fn new(
         permit: OwnedSemaphorePermit,
+        lease: Lease,
         inflight: watch::Sender<usize>,
         kind: Kind,
         metrics: &Arc<Metrics>,
@@ -83,6 +89,7 @@ impl Admitted {
         });
         Self {
             _permit: permit,
+            lease,
             inflight,
             connection,
         }
@@ -115,6 +122,8 @@ pub(crate) struct Relay {
     deadline: Instant,
     /// Fired when the server's shutdown grace is over.
     abort: CancellationToken,
+    /// Fired when the replica holding the stream restarts.
+    replica_down: CancellationToken,
     /// Cancels the run when the relay goes away.
     _cancel: DropGuard,
     metrics: Arc<Metrics>,
@@ -154,6 +163,7 @@ impl Relay {
             started_at,
             deadline: started_at + limits.chain_timeout,
             abort,
+            replica_down: admitted.lease.down.clone(),
             _cancel: cancel.drop_guard(),
             metrics,
             stage_started: [None; 4],
@@ -180,6 +190,10 @@ impl Relay {
         }
         let event = tokio::select! {
             biased;
+            _ = self.replica_down.cancelled() => {
+                self.finish(Outcome::Failed, Instant::now());
+                return Some(Next::Cut);
+            }
             _ = self.abort.cancelled() => Event::Error {
                 error: "SERVER_SHUTTING_DOWN".into(),
             },
@@ -318,16 +332,24 @@ impl Drop for Relay {
     }
 }
 
-/// The relay as an SSE body: framed events and keep-alive comments.
+/// The relay as an SSE body: framed events and keep-alive comments. A cut ends the body with
+/// an error, which makes the server reset the connection.
 pub(crate) fn sse_body(
     relay: Relay,
     protocol: crate::config::Protocol,
-) -> impl futures_util::Stream<Item = Result<Bytes, std::convert::Infallible>> {
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
     futures_util::stream::unfold(relay, move |mut relay| async move {
         let bytes = match relay.next().await? {
             Next::Keepalive => Bytes::from_static(crate::events::KEEPALIVE),
             Next::Event(event) => event.encode(protocol),
             Next::Malformed => Bytes::from_static(crate::faults::malformed_line(protocol)),
+            Next::Cut => {
+                let cut = std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "the replica restarted",
+                );
+                return Some((Err(cut), relay));
+            }
         };
         Some((Ok(bytes), relay))
     })

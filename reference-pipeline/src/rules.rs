@@ -62,30 +62,51 @@ impl RuleBook {
         }
     }
 
-    /// The document for a classification, or `None` when no rule covers it.
-    pub fn lookup(&self, major: &str, middle: &str, metrics: &Metrics) -> Option<Arc<Value>> {
+    /// The document for a classification (`None` when no rule covers it), and whether it came
+    /// from the cache rather than the database.
+    pub fn lookup(&self, major: &str, middle: &str, metrics: &Metrics) -> Lookup {
         // Keys are unique across both maps (no middle category is also a major one).
-        let (&key, &text) = if major == RECYCLABLE {
-            self.recyclables.get_key_value(middle)?
+        let found = if major == RECYCLABLE {
+            self.recyclables.get_key_value(middle)
         } else {
-            self.others.get_key_value(major)?
+            self.others.get_key_value(major)
+        };
+        let Some((&key, &text)) = found else {
+            return Lookup::database(None);
         };
         let Some(cache) = &self.cache else {
-            return Some(Arc::new(parse(key, text)));
+            return Lookup::database(Some(Arc::new(parse(key, text))));
         };
         if let Some(doc) = cache.read().expect("rule cache lock").get(key) {
             Metrics::count(&metrics.rule_cache, "hit");
-            return Some(doc.clone());
+            return Lookup {
+                doc: Some(doc.clone()),
+                cached: true,
+            };
         }
         Metrics::count(&metrics.rule_cache, "miss");
         let doc = Arc::new(parse(key, text));
-        cache
+        let doc = cache
             .write()
             .expect("rule cache lock")
             .entry(key)
             .or_insert(doc)
-            .clone()
-            .into()
+            .clone();
+        Lookup::database(Some(doc))
+    }
+}
+
+/// The result of [`RuleBook::lookup`].
+pub(crate) struct Lookup {
+    /// The rule document, if a rule covers the classification.
+    pub doc: Option<Arc<Value>>,
+    /// Served from the cache: no database query was needed.
+    pub cached: bool,
+}
+
+impl Lookup {
+    fn database(doc: Option<Arc<Value>>) -> Self {
+        Self { doc, cached: false }
     }
 }
 
@@ -114,13 +135,21 @@ mod tests {
     fn recyclables_match_by_middle_others_by_major() {
         let metrics = Metrics::new(&[]);
         let book = RuleBook::new(false);
-        assert!(book.lookup("recyclable", "pet_bottle", &metrics).is_some());
-        assert!(book.lookup("recyclable", "composite", &metrics).is_none());
-        assert!(book.lookup("food", "leftovers", &metrics).is_some());
-        assert!(book.lookup("unclassifiable", "", &metrics).is_none());
+        assert!(
+            book.lookup("recyclable", "pet_bottle", &metrics)
+                .doc
+                .is_some()
+        );
+        assert!(
+            book.lookup("recyclable", "composite", &metrics)
+                .doc
+                .is_none()
+        );
+        assert!(book.lookup("food", "leftovers", &metrics).doc.is_some());
+        assert!(book.lookup("unclassifiable", "", &metrics).doc.is_none());
         // A middle category alone does not match outside recyclables.
-        assert!(book.lookup("general", "pet_bottle", &metrics).is_some());
-        assert!(book.lookup("pet_bottle", "", &metrics).is_none());
-        assert!(book.lookup("recyclable", "general", &metrics).is_none());
+        assert!(book.lookup("general", "pet_bottle", &metrics).doc.is_some());
+        assert!(book.lookup("pet_bottle", "", &metrics).doc.is_none());
+        assert!(book.lookup("recyclable", "general", &metrics).doc.is_none());
     }
 }

@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::chain::{Context, Run, ScanInput};
+use crate::cluster::Cluster;
 use crate::config::Protocol;
 use crate::events::{Event, StageStatus};
 use crate::exec::Executor;
@@ -34,6 +35,7 @@ pub(crate) struct Shared {
     pub executor: Executor,
     pub metrics: Arc<Metrics>,
     pub admission: Arc<Semaphore>,
+    pub cluster: Arc<Cluster>,
     /// Requests admitted and not yet answered to the end.
     pub inflight: watch::Sender<usize>,
     pub draining: AtomicBool,
@@ -134,14 +136,23 @@ enum Scan {
     ImageUrlRequired,
 }
 
-/// The checks shared by both endpoints, in the seed's order: user (401), body (400), admission
-/// (503); the stream endpoint also reads `x-pipeline-fault` (400 when unknown) before admission.
+/// The checks shared by both endpoints: the balancer in front (503 with no replica ready), then
+/// in the seed's order user (401), body (400), admission (503); the stream endpoint also reads
+/// `x-pipeline-fault` (400 when unknown) before admission.
 fn admit(
     shared: &Arc<Shared>,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
     kind: Kind,
 ) -> Result<(Scan, Admitted), ApiError> {
+    let lease = shared.cluster.route().map_err(|_| ApiError {
+        retry_after: true,
+        ..ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "NO_HEALTHY_UPSTREAM",
+            "no healthy upstream",
+        )
+    })?;
     let user_id = headers
         .get("x-user-id")
         .and_then(|v| v.to_str().ok())
@@ -208,7 +219,13 @@ fn admit(
             )
         });
     };
-    let admitted = Admitted::new(permit, shared.inflight.clone(), kind, &shared.metrics);
+    let admitted = Admitted::new(
+        permit,
+        lease,
+        shared.inflight.clone(),
+        kind,
+        &shared.metrics,
+    );
     let scan = match body.get("image_url").and_then(Value::as_str) {
         Some(url) if is_http_url(url) => Scan::Run {
             input: Arc::new(ScanInput {
@@ -306,7 +323,17 @@ async fn classify(
     };
     let mut relay = launch(&shared, scan, admitted, Kind::Classify);
     while let Some(next) = relay.next().await {
-        let Next::Event(event) = next else { continue };
+        let event = match next {
+            Next::Event(event) => event,
+            Next::Cut => {
+                return error(
+                    StatusCode::BAD_GATEWAY,
+                    "REPLICA_RESTARTED",
+                    "the replica serving the request restarted",
+                );
+            }
+            Next::Keepalive | Next::Malformed => continue,
+        };
         if !event.is_terminal() {
             continue;
         }

@@ -4,7 +4,7 @@ mod support;
 
 use std::time::Duration;
 
-use reference_pipeline::{Mode, StagePool, StagedMode, Subscription};
+use reference_pipeline::{Mode, Spread, StagePool, StagedMode, Subscription};
 use support::*;
 use tokio::time::Instant;
 
@@ -57,7 +57,7 @@ fn staged(vision: usize, answer: usize) -> StagedMode {
     let pool = |workers| StagePool {
         workers,
         queue: 100,
-        hop_latency: Duration::from_millis(100),
+        hop_latency: Spread::fixed(Duration::from_millis(100)),
     };
     StagedMode {
         vision: pool(vision),
