@@ -234,6 +234,14 @@ pub fn server_view(
         peak_connections,
         stage_avg_s,
         rejected: delta.sum("scan_pipeline_admission_rejected_total", &[]),
+        worker_success: {
+            let tasks = delta.by_label("scan_pipeline_stage_tasks_total", "outcome");
+            let completed = tasks.get("completed").copied().unwrap_or(0.0);
+            let finished: f64 = tasks.values().sum();
+            (finished > 0.0).then(|| completed / finished)
+        },
+        upstream_unavailable: delta.sum("scan_pipeline_upstream_unavailable_total", &[]),
+        replica_restarts: delta.sum("scan_pipeline_replica_restarts_total", &[]),
         requests,
     }
 }

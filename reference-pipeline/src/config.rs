@@ -97,8 +97,9 @@ pub enum Mode {
     /// One task per run on the tokio runtime.
     #[default]
     Async,
-    /// Whole chains on a pool of `workers` OS threads, each blocked for its chain's duration;
-    /// chains beyond it wait in a queue (the v1.0.0 design with 6 workers).
+    /// Stages on a pool of `workers` OS threads, each blocked for its stage's duration; every
+    /// stage of a run is one job at the back of one FIFO queue (the v1.0.0 design: a blocking
+    /// call per `asyncio.to_thread` on a default executor of 6).
     Threadpool {
         /// Number of OS threads.
         workers: usize,

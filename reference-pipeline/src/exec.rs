@@ -1,8 +1,10 @@
 //! The execution modes, each a real concurrency structure:
 //!
 //! - `async`: one tokio task per run;
-//! - `threadpool`: a fixed set of OS threads, each blocked on one whole chain at a time
-//!   (`Handle::block_on`), runs beyond them waiting in a FIFO queue;
+//! - `threadpool`: a fixed set of OS threads taking stages from one FIFO queue, each blocked
+//!   on its stage (`Handle::block_on`): every stage of a run is one job, as every blocking
+//!   call of the seed's v1.0.0 was one `asyncio.to_thread` job on a default executor of 6, so
+//!   a run's next stage queues behind every stage submitted before it;
 //! - `staged`: a bounded queue and a fixed set of worker tasks per stage, a hop latency before
 //!   each stage, and a per-request subscription from a bounded pool before the first event.
 //!
@@ -70,10 +72,11 @@ impl TaskPool {
 
 type ThreadJob = Box<dyn FnOnce() + Send>;
 
-/// A fixed set of OS threads taking whole chains from an unbounded FIFO queue.
+/// A fixed set of OS threads taking stage jobs from an unbounded FIFO queue.
 pub(crate) struct ThreadPool {
-    sender: Option<crossbeam_channel::Sender<ThreadJob>>,
-    threads: Vec<JoinHandle<()>>,
+    /// Taken on close, which ends the threads once the queue is empty.
+    sender: std::sync::Mutex<Option<crossbeam_channel::Sender<ThreadJob>>>,
+    threads: std::sync::Mutex<Vec<JoinHandle<()>>>,
     gauges: PoolGauges,
 }
 
@@ -98,14 +101,15 @@ impl ThreadPool {
             })
             .collect();
         Self {
-            sender: Some(sender),
-            threads,
+            sender: std::sync::Mutex::new(Some(sender)),
+            threads: std::sync::Mutex::new(threads),
             gauges,
         }
     }
 
     fn execute(&self, job: ThreadJob) {
-        if let Some(sender) = &self.sender {
+        let sender = self.sender.lock().expect("thread pool lock").clone();
+        if let Some(sender) = sender {
             self.gauges.queue_depth.inc();
             if sender.send(job).is_err() {
                 self.gauges.queue_depth.dec();
@@ -114,9 +118,10 @@ impl ThreadPool {
     }
 
     /// Lets queued jobs finish and joins the threads (blocking).
-    fn join(&mut self) {
-        self.sender.take();
-        for thread in self.threads.drain(..) {
+    fn join(&self) {
+        self.sender.lock().expect("thread pool lock").take();
+        let threads = std::mem::take(&mut *self.threads.lock().expect("thread pool lock"));
+        for thread in threads {
             let _ = thread.join();
         }
     }
@@ -134,7 +139,7 @@ pub(crate) struct StagedPools {
 /// Where chains run.
 pub(crate) enum Executor {
     Async,
-    Threadpool(std::sync::Mutex<ThreadPool>, Handle),
+    Threadpool(Arc<ThreadPool>, Handle),
     Staged(Arc<StagedPools>),
 }
 
@@ -165,7 +170,7 @@ impl Executor {
             Mode::Async => (Executor::Async, None),
             Mode::Threadpool { workers } => (
                 Executor::Threadpool(
-                    std::sync::Mutex::new(ThreadPool::new(*workers, metrics.pool("chain"))),
+                    Arc::new(ThreadPool::new(*workers, metrics.pool("chain"))),
                     Handle::current(),
                 ),
                 None,
@@ -204,21 +209,38 @@ impl Executor {
                     events,
                     cancel,
                 } = run;
-                // The stream opens at once; the chain waits for a thread.
+                // The stream opens at once; each stage waits for a thread.
                 let _ = events.try_send(Event::Started {
                     task_id: input.task_id.clone(),
                 });
                 let ctx = ctx.clone();
+                let pool = pool.clone();
                 let handle = handle.clone();
-                pool.lock()
-                    .expect("thread pool lock")
-                    .execute(Box::new(move || {
-                        if cancel.is_cancelled() {
-                            return;
+                tokio::spawn(async move {
+                    let mut state = ChainState::new(input);
+                    for stage in Stage::ALL {
+                        let (reply, handed_back) = oneshot::channel();
+                        let ctx = ctx.clone();
+                        let events = events.clone();
+                        let cancel = cancel.clone();
+                        let handle = handle.clone();
+                        pool.execute(Box::new(move || {
+                            if cancel.is_cancelled() {
+                                return;
+                            }
+                            let go_on = handle
+                                .block_on(cancel.run_until_cancelled(run_stage(
+                                    &ctx, stage, &mut state, &events,
+                                )))
+                                .unwrap_or(false);
+                            let _ = reply.send((go_on, state));
+                        }));
+                        match handed_back.await {
+                            Ok((true, next)) => state = next,
+                            _ => return,
                         }
-                        handle
-                            .block_on(cancel.run_until_cancelled(run_chain(&ctx, input, &events)));
-                    }));
+                    }
+                });
             }
             Executor::Staged(pools) => {
                 let ctx = ctx.clone();
@@ -234,7 +256,7 @@ impl Executor {
     /// Stops the pools; blocking for the thread pool's threads.
     pub fn close(&self) {
         if let Executor::Threadpool(pool, _) = self {
-            pool.lock().expect("thread pool lock").join();
+            pool.join();
         }
     }
 }

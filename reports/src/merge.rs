@@ -420,6 +420,9 @@ fn server(shards: &[(&str, &RunReport)]) -> Option<ServerView> {
             .map(|(k, (s, w))| (k, s / w))
             .collect(),
         rejected: summed(|v| v.rejected),
+        worker_success: weighted(|v| v.worker_success),
+        upstream_unavailable: summed(|v| v.upstream_unavailable),
+        replica_restarts: summed(|v| v.replica_restarts),
         requests,
     })
 }

@@ -195,6 +195,16 @@ pub struct ServerView {
     pub stage_avg_s: BTreeMap<String, f64>,
     /// Requests the target refused at admission (not in `requests`, as in the seed).
     pub rejected: Option<f64>,
+    /// Worker-level success (the seed's "Celery-level" figure): stage tasks completed / stage
+    /// tasks finished, from `scan_pipeline_stage_tasks_total`; cancelled tasks do not count.
+    #[serde(default)]
+    pub worker_success: Option<f64>,
+    /// Requests the balancer answered 503 because no replica was ready (not in `requests`).
+    #[serde(default)]
+    pub upstream_unavailable: Option<f64>,
+    /// Replicas the liveness probe restarted.
+    #[serde(default)]
+    pub replica_restarts: Option<f64>,
 }
 
 /// One threshold and its verdict.

@@ -25,6 +25,9 @@ fn fixtures() -> (RunReport, RunReport, GateVerdict) {
         peak_connections: Some(8.0),
         stage_avg_s: BTreeMap::from([("vision".to_owned(), 0.079), ("answer".to_owned(), 0.063)]),
         rejected: Some(0.0),
+        worker_success: Some(1.0),
+        upstream_unavailable: Some(0.0),
+        replica_restarts: Some(0.0),
     });
     let mut slow = common::run(400, 2, 1.3);
     slow.thresholds[0].passed = false;

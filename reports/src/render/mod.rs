@@ -304,6 +304,16 @@ pub(crate) fn client_server_rows(report: &RunReport) -> Vec<[String; 3]> {
     if let Some(rejected) = server.rejected {
         rows.push(["rejected at admission".into(), "-".into(), whole(rejected)]);
     }
+    // Shown only when the target has replicas that can fail, as the reference pipeline does.
+    if let Some(n) = server.upstream_unavailable.filter(|n| *n > 0.0) {
+        rows.push(["503 no healthy upstream".into(), "-".into(), whole(n)]);
+    }
+    if let Some(n) = server.replica_restarts.filter(|n| *n > 0.0) {
+        rows.push(["replica restarts".into(), "-".into(), whole(n)]);
+    }
+    if let Some(worker) = server.worker_success {
+        rows.push(["worker-level success".into(), "-".into(), pct(worker)]);
+    }
     rows
 }
 
