@@ -125,7 +125,7 @@ impl LoadgenHealth {
     }
 
     /// What an overloaded run's reader must know, without a label:
-    /// `the load generator was overloaded (timers up to 35ms late): ...`.
+    /// `the load generator was overloaded (timers up to 35.0ms late): ...`.
     pub fn overload_warning(&self) -> Option<String> {
         self.overloaded.then(|| {
             format!(
