@@ -78,7 +78,8 @@ pub struct RunOutput {
     /// The latest any of the engine's timers fired: above [`LAG_BOUND`], the load generator
     /// itself was short of CPU and its latencies are inflated.
     pub max_timer_lag: Duration,
-    /// CPU seconds (user + system) this process spent during the run, where readable.
+    /// CPU seconds (user + system) this process spent during the run, where readable; with
+    /// the embedded stack this includes the mock and the pipeline, which run in-process.
     pub cpu_seconds: Option<f64>,
 }
 
@@ -421,7 +422,8 @@ async fn iteration(user: &mut GooseUser, shared: &Shared) -> TransactionResult {
             if !wait_for_turn(user, shared, schedule, vu).await {
                 return Ok(());
             }
-            let connect_failed = scan(user, shared, Instant::now()).await;
+            let now = Instant::now();
+            let connect_failed = scan(user, shared, now, now).await;
             let pause = if connect_failed {
                 shared.think.max(CONNECT_BACKOFF)
             } else {
@@ -437,9 +439,12 @@ async fn iteration(user: &mut GooseUser, shared: &Shared) -> TransactionResult {
             pool.idle_added.notify_one();
             match pool.queue.recv().await {
                 Ok(intended) => {
-                    shared.recorder.lagged(intended.elapsed());
+                    let began = Instant::now();
+                    shared
+                        .recorder
+                        .lagged(began.saturating_duration_since(intended));
                     set_active(user, shared, true);
-                    scan(user, shared, intended).await;
+                    scan(user, shared, intended, began).await;
                     set_active(user, shared, false);
                 }
                 Err(_) => {
@@ -554,14 +559,16 @@ fn set_active(user: &mut GooseUser, shared: &Shared, active: bool) {
 }
 
 /// Sends one request and reads its stream, timing everything from `start` (the intended
-/// start, in the open model); true when the connection failed.
-async fn scan(user: &mut GooseUser, shared: &Shared, start: Instant) -> bool {
+/// start, in the open model; `began` is when this user took it); true when the connection
+/// failed.
+async fn scan(user: &mut GooseUser, shared: &Shared, start: Instant, began: Instant) -> bool {
     let rendered = shared
         .template
         .render(&mut user.get_session_data_unchecked_mut::<VuSession>().vars);
     let gauges = shared.recorder.gauges();
     gauges.open_streams.fetch_add(1, Ordering::AcqRel);
     let started_at = start.saturating_duration_since(shared.start);
+    let began_at = began.saturating_duration_since(shared.start);
     let mut record = RequestRecord::new(shared.rules.stages().len());
 
     let method = goose::goose::goose_method_from_method(rendered.method.clone())
@@ -637,7 +644,7 @@ async fn scan(user: &mut GooseUser, shared: &Shared, start: Instant) -> bool {
         let _ = user.set_failure(&tag, metric, None, None);
     }
     let connect_failed = record.outcome == Outcome::Failed(FailureClass::Connect);
-    shared.recorder.record(started_at, record);
+    shared.recorder.record(started_at, began_at, record);
     if gauges.open_streams.fetch_sub(1, Ordering::AcqRel) == 1 {
         shared.streams_done.notify_one();
     }

@@ -28,9 +28,10 @@ pub struct Gauges {
 /// What users tell the collector.
 #[derive(Debug)]
 enum Message {
-    /// A request ended; with when it started in the run.
+    /// A request ended; with when it was meant to start and when a user started it.
     Finished {
         started_at: Duration,
+        began_at: Duration,
         record: RequestRecord,
     },
     /// A new connection took this long to set up.
@@ -51,10 +52,16 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Hands a finished request to the collector.
-    pub fn record(&self, started_at: Duration, record: RequestRecord) {
+    /// Hands a finished request to the collector: `started_at` is when it was meant to start
+    /// (its latencies count from there), `began_at` when a user actually started it; both
+    /// from the run's start, and the same in the closed model.
+    pub fn record(&self, started_at: Duration, began_at: Duration, record: RequestRecord) {
         // The collector outlives every user; a send after it stopped has nowhere to go.
-        let _ = self.tx.send(Message::Finished { started_at, record });
+        let _ = self.tx.send(Message::Finished {
+            started_at,
+            began_at,
+            record,
+        });
     }
 
     /// Records how late a request started against its intended start.
@@ -140,6 +147,7 @@ impl Measurements {
 #[derive(Debug, Default)]
 struct Second {
     started: u64,
+    started_actual: u64,
     completed: u64,
     failed: u64,
     partial: u64,
@@ -264,7 +272,14 @@ impl Collector {
             }
         }
         match message {
-            Message::Finished { started_at, record } => self.add(started_at, record),
+            Message::Finished {
+                started_at,
+                began_at,
+                record,
+            } => {
+                self.second(began_at.as_secs() as usize).started_actual += 1;
+                self.add(started_at, record);
+            }
             Message::Connected(took) => {
                 self.connect
                     .record(micros(took))
@@ -403,6 +418,7 @@ impl Collector {
                 chain_p95: quantile(&s.chain, 0.95),
                 dropped: s.dropped,
                 target_rate: s.target_rate,
+                started_actual: s.started_actual,
             })
             .collect();
         let nulls = self
@@ -469,9 +485,10 @@ mod tests {
         let mut failed = RequestRecord::new(2);
         failed.outcome = Outcome::Failed(FailureClass::HttpStatus(503));
         failed.ended = ms(1);
-        recorder.record(ms(100), done.clone());
-        recorder.record(ms(1_950), done);
-        recorder.record(ms(2_100), failed);
+        recorder.record(ms(100), ms(100), done.clone());
+        // Meant for second 1, started late in second 2 (the open model).
+        recorder.record(ms(1_950), ms(2_050), done);
+        recorder.record(ms(2_100), ms(2_100), failed);
         drop(recorder);
         let m = collector
             .run(tokio::time::Instant::now(), CancellationToken::new())
@@ -490,7 +507,9 @@ mod tests {
         assert_eq!(m.stages[1].1.len(), 2);
         assert_eq!(m.nulls[0].nulls, 2);
         let started: Vec<_> = m.timeseries.iter().map(|s| s.started).collect();
-        assert_eq!(started, [1, 1, 1]);
+        assert_eq!(started, [1, 1, 1], "by intended start");
+        let started_actual: Vec<_> = m.timeseries.iter().map(|s| s.started_actual).collect();
+        assert_eq!(started_actual, [1, 0, 2], "by actual start");
         let completed: Vec<_> = m.timeseries.iter().map(|s| s.completed).collect();
         assert_eq!(completed, [1, 0, 1], "the second request ends in second 2");
     }

@@ -1,9 +1,10 @@
 //! One run from a resolved scenario to a `RunReport`: start the embedded stack if needed,
-//! scrape the target's metrics around the load, drive the load, assemble the report.
+//! scrape the target's metrics around the load, drive the load, assemble the report, with
+//! the load generator's own health (timer lag, CPU) beside the figures it may have inflated.
 
 use std::time::{Duration, SystemTime};
 
-use reports::{Environment, RunReport, SCHEMA_VERSION};
+use reports::{Environment, LoadgenHealth, RunReport, SCHEMA_VERSION};
 use scenarios::Scenario;
 use tokio_util::sync::CancellationToken;
 
@@ -81,7 +82,14 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> Result<RunReport, 
         timeseries: m.timeseries.clone(),
         server,
         thresholds: Vec::new(),
+        health: None,
     };
+    report.health = Some(LoadgenHealth::new(
+        ms(output.max_timer_lag),
+        ms(engine::LAG_BOUND),
+        output.cpu_seconds,
+        &report,
+    ));
     report.thresholds = reports::thresholds::evaluate(&report);
     Ok(report)
 }
@@ -108,6 +116,10 @@ fn environment(scenario: &Scenario, target: &str, output: &engine::RunOutput) ->
         target: target.to_owned(),
         embedded: scenario.target.is_none(),
     }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
 }
 
 fn rfc3339(t: SystemTime) -> String {

@@ -7,7 +7,7 @@ use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use reports::RunReport;
+use reports::{LoadgenHealth, RunReport};
 
 fn scan_bench() -> Command {
     Command::cargo_bin("scan-bench").unwrap()
@@ -40,6 +40,32 @@ fn run(dir: &Path, args: &[&str]) -> (i32, RunReport) {
         )
     });
     (code, report)
+}
+
+/// The load generator's health in a real run's report: its CPU measured, `overloaded`
+/// exactly when its timers fired later than the bound, the CPU counted with the embedded
+/// stack when it ran in-process, and every request counted once by its actual start.
+fn assert_health(report: &RunReport) -> &LoadgenHealth {
+    let h = report
+        .health
+        .as_ref()
+        .expect("a run reports the load generator's health");
+    let cpu = h.cpu_seconds.expect("/proc/self/stat is readable here");
+    assert!(cpu > 0.0, "{h:?}");
+    assert_eq!(
+        h.lag_bound_ms,
+        loadgen::engine::LAG_BOUND.as_secs_f64() * 1000.0
+    );
+    assert_eq!(h.overloaded, h.max_timer_lag_ms > h.lag_bound_ms, "{h:?}");
+    assert_eq!(h.cpu_includes_embedded_stack, report.environment.embedded);
+    let completed = report.totals.completed;
+    if completed > 0 {
+        let per = h.cpu_per_completed_us.unwrap();
+        assert!((per - cpu * 1e6 / completed as f64).abs() < 1e-6, "{h:?}");
+    }
+    let actual: u64 = report.timeseries.iter().map(|s| s.started_actual).sum();
+    assert_eq!(actual, report.totals.attempted, "{:?}", report.timeseries);
+    h
 }
 
 /// Deterministic latencies: every scan hits a rule (so the answer stage calls the model),
@@ -93,6 +119,14 @@ fn a_run_measures_what_was_injected() {
     assert_eq!(stages, ["vision", "rule", "answer", "reward"]);
     assert!(report.stage("vision").unwrap().summary.min >= 120.0);
     assert!(report.stage("answer").unwrap().summary.min >= 80.0);
+    let health = assert_health(&report);
+    assert_eq!(
+        health.scheduling_lag_p99_ms, None,
+        "the closed model starts requests when it means to"
+    );
+    for s in &report.timeseries {
+        assert_eq!(s.started_actual, s.started, "closed model, second {}", s.t);
+    }
 }
 
 #[test]
@@ -401,6 +435,10 @@ fn a_target_killed_mid_run_gives_connect_errors_and_a_report() {
         t.completed > 0 && t.failed.get("connect").copied().unwrap_or(0) > 0,
         "{t:?}"
     );
+    assert!(
+        !assert_health(&report).cpu_includes_embedded_stack,
+        "the target ran in its own process"
+    );
 }
 
 #[test]
@@ -508,6 +546,11 @@ fn the_open_model_keeps_its_rate_and_counts_drops() {
         "measured from the intended start: {chain:?}"
     );
     assert!(report.latency("scheduling_lag").is_some());
+    let health = assert_health(&report);
+    assert_eq!(
+        health.scheduling_lag_p99_ms,
+        Some(report.latency("scheduling_lag").unwrap().summary.p99)
+    );
     assert!(
         report
             .timeseries

@@ -284,7 +284,10 @@ pub fn compare(runs: &[(&str, &RunReport)]) -> Comparison {
         });
     }
 
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<String> = runs
+        .iter()
+        .filter_map(|(label, r)| r.overload_warning().map(|w| format!("{label}: {w}")))
+        .collect();
     if let Some((first, base)) = runs.first() {
         for (label, report) in &runs[1..] {
             for w in crate::gate::fingerprint_warnings(base, report) {

@@ -11,7 +11,8 @@
 //!
 //! The candidate's own thresholds are judged too, and the gate warns when the two runs' environment
 //! fingerprints differ (another CPU, kernel, scan-bench version or time scale): their figures
-//! may then differ for reasons other than the code.
+//! may then differ for reasons other than the code. It warns too when either run's load
+//! generator was overloaded, as its own delay is then in that run's latencies.
 //!
 //! Figures are compared in measured milliseconds at the baseline's time scale: a candidate run
 //! at another scale has its figures rescaled (with a warning).
@@ -132,7 +133,8 @@ pub struct GateVerdict {
     pub checks: Vec<Check>,
     /// The candidate's own thresholds.
     pub thresholds: Vec<ThresholdResult>,
-    /// Reasons to doubt the comparison (fingerprint differences, interrupted runs).
+    /// Reasons to doubt the comparison (fingerprint differences, interrupted runs, an
+    /// overloaded load generator).
     pub warnings: Vec<String>,
     /// The absolute floor used, ms.
     pub min_delta_ms: f64,
@@ -254,6 +256,9 @@ pub fn gate(
             warnings.push(format!(
                 "{label} was interrupted: its figures cover only part of the run"
             ));
+        }
+        if let Some(w) = report.overload_warning() {
+            warnings.push(format!("{label}: {w}"));
         }
     }
     for c in &checks {

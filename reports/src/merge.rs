@@ -10,6 +10,9 @@
 //!   view that counted the most requests is kept; shards on their own embedded stacks are
 //!   summed (counters exactly, averages and quantiles weighted by requests).
 //!
+//! The load generators' health combines as the worst of them: the longest timer lag, the
+//! CPU of all shards together, overloaded when any shard was.
+//!
 //! Thresholds are judged again on the merged figures.
 
 use std::collections::BTreeMap;
@@ -17,8 +20,8 @@ use std::time::SystemTime;
 
 use crate::histogram::{self, new_latency};
 use crate::report::{
-    Environment, LatencyMetric, NullCount, RunReport, SCHEMA_VERSION, SecondSample, ServerView,
-    Totals,
+    Environment, LatencyMetric, LoadgenHealth, NullCount, RunReport, SCHEMA_VERSION, SecondSample,
+    ServerView, Totals,
 };
 use crate::thresholds;
 
@@ -125,7 +128,9 @@ pub fn merge(shards: &[(&str, &RunReport)]) -> Result<RunReport, MergeError> {
         timeseries: timeseries(shards, &offsets),
         server: server(shards),
         thresholds: Vec::new(),
+        health: None,
     };
+    report.health = health(shards, &report);
     report.thresholds = thresholds::evaluate(&report);
     Ok(report)
 }
@@ -225,6 +230,35 @@ fn environment(shards: &[(&str, &RunReport)], offsets: &[f64]) -> Environment {
         embedded: shards.iter().all(|(_, s)| s.environment.embedded),
         ..first.clone()
     }
+}
+
+/// The shards' health: the longest lag, the CPU of all shards (only when every shard could
+/// read its own), overloaded when any shard was; the scheduling lag (from the merged
+/// histogram) and the CPU per completed request from `merged`.
+fn health(shards: &[(&str, &RunReport)], merged: &RunReport) -> Option<LoadgenHealth> {
+    let all: Vec<&LoadgenHealth> = shards
+        .iter()
+        .filter_map(|(_, s)| s.health.as_ref())
+        .collect();
+    if all.is_empty() {
+        return None;
+    }
+    let max = |f: fn(&LoadgenHealth) -> f64| all.iter().map(|h| f(h)).fold(0.0, f64::max);
+    // A sum over the shards that read theirs would pass for the whole while undercounting.
+    let cpu_seconds = if all.len() == shards.len() {
+        all.iter().map(|h| h.cpu_seconds).sum::<Option<f64>>()
+    } else {
+        None
+    };
+    let mut health = LoadgenHealth::new(
+        max(|h| h.max_timer_lag_ms),
+        max(|h| h.lag_bound_ms),
+        cpu_seconds,
+        merged,
+    );
+    health.overloaded |= all.iter().any(|h| h.overloaded);
+    health.cpu_includes_embedded_stack = all.iter().any(|h| h.cpu_includes_embedded_stack);
+    Some(health)
 }
 
 fn totals<'a>(all: impl Iterator<Item = &'a Totals>) -> Totals {
@@ -334,6 +368,7 @@ fn timeseries(shards: &[(&str, &RunReport)], offsets: &[f64]) -> Vec<SecondSampl
             m.partial += s.partial;
             m.open_streams += s.open_streams;
             m.dropped += s.dropped;
+            m.started_actual += s.started_actual;
             // Each shard runs its share of the arrival rate: the shares add up to the whole.
             m.target_rate = match (m.target_rate, s.target_rate) {
                 (Some(a), Some(b)) => Some(a + b),

@@ -36,6 +36,9 @@ pub struct RunReport {
     pub server: Option<ServerView>,
     /// Each threshold of the scenario with its verdict.
     pub thresholds: Vec<ThresholdResult>,
+    /// How the load generator itself fared; absent in reports written before it was kept.
+    #[serde(default)]
+    pub health: Option<LoadgenHealth>,
 }
 
 /// Where and when a run happened; also the fingerprint the gate compares.
@@ -65,6 +68,72 @@ pub struct Environment {
     pub target: String,
     /// Whether the target was the embedded stack.
     pub embedded: bool,
+}
+
+/// How the load generator itself fared during a run: whether its own delays are in the
+/// figures. A load generator short of CPU starts requests late and reads streams late, and
+/// that delay lands in every latency it reports; this section says so instead of hiding it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoadgenHealth {
+    /// The latest any of the load generator's timers fired (progress ticks, open-model
+    /// arrivals), ms: how long a ready task could wait for a thread.
+    pub max_timer_lag_ms: f64,
+    /// Open model: the 99th percentile of how late requests started against their intended
+    /// start, ms (the `scheduling_lag` latency).
+    pub scheduling_lag_p99_ms: Option<f64>,
+    /// CPU seconds (user + system) of the load generator's process during the run, where
+    /// readable. With the embedded stack the mock and the pipeline run in the same process,
+    /// so their CPU is included (see `cpu_includes_embedded_stack`).
+    pub cpu_seconds: Option<f64>,
+    /// `cpu_seconds` per completed request, µs.
+    pub cpu_per_completed_us: Option<f64>,
+    /// Whether `cpu_seconds` includes the embedded stack's mock and pipeline.
+    pub cpu_includes_embedded_stack: bool,
+    /// The timer lag above which the run counts as overloaded, ms.
+    pub lag_bound_ms: f64,
+    /// Whether `max_timer_lag_ms` exceeded `lag_bound_ms`: the latencies then include the
+    /// load generator's own delay.
+    pub overloaded: bool,
+}
+
+impl LoadgenHealth {
+    /// The health of a run whose timers fired up to `max_timer_lag_ms` late, judged against
+    /// `lag_bound_ms`, whose process spent `cpu_seconds`; the scheduling lag, the CPU per
+    /// completed request and whether the CPU includes the embedded stack come from `report`.
+    pub fn new(
+        max_timer_lag_ms: f64,
+        lag_bound_ms: f64,
+        cpu_seconds: Option<f64>,
+        report: &RunReport,
+    ) -> Self {
+        let completed = report.totals.completed;
+        Self {
+            max_timer_lag_ms,
+            scheduling_lag_p99_ms: report
+                .latency("scheduling_lag")
+                .filter(|m| m.summary.count > 0)
+                .map(|m| m.summary.p99),
+            cpu_seconds,
+            cpu_per_completed_us: cpu_seconds
+                .filter(|_| completed > 0)
+                .map(|cpu| cpu * 1e6 / completed as f64),
+            cpu_includes_embedded_stack: report.environment.embedded,
+            lag_bound_ms,
+            overloaded: max_timer_lag_ms > lag_bound_ms,
+        }
+    }
+
+    /// What an overloaded run's reader must know, without a label:
+    /// `the load generator was overloaded (timers up to 35.0ms late): ...`.
+    pub fn overload_warning(&self) -> Option<String> {
+        self.overloaded.then(|| {
+            format!(
+                "the load generator was overloaded (timers up to {} late): latencies include its own delay",
+                crate::render::ms(self.max_timer_lag_ms)
+            )
+        })
+    }
 }
 
 /// Request counts. `attempted = completed + partial + interrupted + sum(failed)`.
@@ -170,6 +239,11 @@ pub struct SecondSample {
     /// Open model: the target arrival rate at the end of this second (requests/s).
     #[serde(default)]
     pub target_rate: Option<f64>,
+    /// Requests a user actually started in this second. `started` counts them by their
+    /// intended start, which the open model fixes in advance: a load generator that falls
+    /// behind shows here, later than `started`. In the closed model the two agree.
+    #[serde(default)]
+    pub started_actual: u64,
 }
 
 /// The target's view from its `/metrics`, computed as the seed's Grafana panels compute it.
@@ -299,6 +373,14 @@ impl RunReport {
     /// The stage metric of that name.
     pub fn stage(&self, name: &str) -> Option<&LatencyMetric> {
         self.stages.iter().find(|m| m.name == name)
+    }
+
+    /// The warning for a reader of this run's figures when its load generator was
+    /// overloaded.
+    pub fn overload_warning(&self) -> Option<String> {
+        self.health
+            .as_ref()
+            .and_then(LoadgenHealth::overload_warning)
     }
 }
 

@@ -3,6 +3,7 @@
 mod common;
 
 use common::{report, requests, run};
+use reports::LoadgenHealth;
 use reports::gate::{GateConfig, GateError, Outcome, gate, parse_tolerances};
 
 fn config(tolerances: &str, min_delta_ms: f64) -> GateConfig {
@@ -216,4 +217,24 @@ fn other_time_scales_are_rescaled_and_other_machines_warned_about() {
         "{warnings}"
     );
     assert!(warnings.contains("time scale differs"), "{warnings}");
+}
+
+#[test]
+fn an_overloaded_run_is_warned_about_by_gate_and_compare() {
+    let mut base = run(500, 1, 1.0);
+    base.health = Some(LoadgenHealth::new(2.0, 10.0, Some(1.0), &base));
+    let mut busy = base.clone();
+    busy.health = Some(LoadgenHealth::new(35.0, 10.0, Some(1.0), &busy));
+    let expected = "busy: the load generator was overloaded (timers up to 35.0ms late): latencies include its own delay";
+
+    let verdict = gate(("base", &base), ("busy", &busy), &GateConfig::default()).unwrap();
+    assert_eq!(verdict.warnings, [expected]);
+    assert!(verdict.passed, "a warning, not a failure");
+    let verdict = gate(("busy", &busy), ("base", &base), &GateConfig::default()).unwrap();
+    assert_eq!(verdict.warnings, [expected], "an overloaded baseline too");
+    let verdict = gate(("base", &base), ("same", &base), &GateConfig::default()).unwrap();
+    assert!(verdict.warnings.is_empty(), "{:?}", verdict.warnings);
+
+    let comparison = reports::compare::compare(&[("base", &base), ("busy", &busy)]);
+    assert_eq!(comparison.warnings, [expected]);
 }

@@ -3,7 +3,9 @@
 mod common;
 
 use common::{report, requests, run};
+use reports::histogram::new_latency;
 use reports::merge::{MergeError, merge};
+use reports::{LatencyMetric, LoadgenHealth};
 
 const START: &str = "2025-12-01T10:00:00.000Z";
 
@@ -128,4 +130,64 @@ fn shards_of_other_scenarios_are_refused() {
         .to_string();
     assert!(err.contains("d.json has report schema version 2"), "{err}");
     assert!(matches!(merge(&[]), Err(MergeError::Empty)));
+}
+
+#[test]
+fn health_merges_as_the_worst_shard_with_the_cpu_of_all() {
+    let all = requests(400, 4.0, 5, 1.0);
+    let (first, second) = all.split_at(200);
+    let (mut a, mut b) = (report(first, START), report(second, START));
+    // Scheduling lag: shard a alone has a p99 of 50 ms, the whole run one of 1 ms.
+    for (shard, late) in [(&mut a, 2), (&mut b, 0)] {
+        let mut lag = new_latency();
+        lag.record_n(1_000, 100 - late).unwrap();
+        if late > 0 {
+            lag.record_n(50_000, late).unwrap();
+        }
+        shard
+            .latencies
+            .push(LatencyMetric::new("scheduling_lag", None, &lag));
+        for s in &mut shard.timeseries {
+            s.started_actual = s.started;
+        }
+    }
+    a.health = Some(LoadgenHealth::new(3.0, 10.0, Some(1.0), &a));
+    b.health = Some(LoadgenHealth::new(25.0, 10.0, Some(2.0), &b));
+    let shard_p99 = a.health.as_ref().unwrap().scheduling_lag_p99_ms.unwrap();
+    assert!((50.0..50.1).contains(&shard_p99), "{shard_p99}");
+
+    let merged = merge(&[("a", &a), ("b", &b)]).unwrap();
+    let h = merged.health.clone().unwrap();
+    assert_eq!(
+        (
+            h.max_timer_lag_ms,
+            h.lag_bound_ms,
+            h.cpu_seconds,
+            h.overloaded
+        ),
+        (25.0, 10.0, Some(3.0), true)
+    );
+    assert!(h.cpu_includes_embedded_stack);
+    assert_eq!(merged.totals.completed, 400);
+    assert_eq!(h.cpu_per_completed_us, Some(3.0e6 / 400.0));
+    let p99 = merged.latency("scheduling_lag").unwrap().summary.p99;
+    assert_eq!(h.scheduling_lag_p99_ms, Some(p99));
+    assert!(
+        p99 < 2.0,
+        "from the merged histogram, not the worst shard: {p99}"
+    );
+    let started: u64 = merged.timeseries.iter().map(|s| s.started).sum();
+    let actual: u64 = merged.timeseries.iter().map(|s| s.started_actual).sum();
+    assert_eq!((started, actual), (400, 400));
+
+    // A shard that could not read its CPU leaves the sum unknown, not short.
+    b.health.as_mut().unwrap().cpu_seconds = None;
+    let h = merge(&[("a", &a), ("b", &b)]).unwrap().health.unwrap();
+    assert_eq!((h.cpu_seconds, h.cpu_per_completed_us), (None, None));
+    assert!(h.overloaded, "still overloaded: shard b was");
+
+    // Shards written before the health section was kept have none to merge.
+    a.health = None;
+    b.health = None;
+    assert_eq!(merge(&[("a", &a), ("b", &b)]).unwrap().health, None);
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use reports::compare::compare;
 use reports::gate::{GateConfig, GateVerdict, gate, parse_tolerances};
 use reports::render::Format;
-use reports::{RunReport, ServerView};
+use reports::{LoadgenHealth, RunReport, ServerView};
 
 /// A run with a server view and one failed threshold, and a slower run gated against it.
 fn fixtures() -> (RunReport, RunReport, GateVerdict) {
@@ -244,4 +244,83 @@ fn comparisons_show_deltas_with_better_and_worse() {
     let json: serde_json::Value =
         serde_json::from_str(&Format::Json.renderer().comparison(&comparison).unwrap()).unwrap();
     assert_eq!(json["runs"][1]["label"], "slow");
+}
+
+#[test]
+fn the_load_generators_health_is_one_line_and_a_warning_when_overloaded() {
+    let (mut base, _, _) = fixtures();
+    base.health = Some(LoadgenHealth::new(2.5, 10.0, Some(1.5), &base));
+    let mut busy = base.clone();
+    busy.health = Some(LoadgenHealth::new(35.0, 10.0, Some(1.5), &busy));
+    let warning = "the load generator was overloaded (timers up to 35.0ms late): latencies include its own delay";
+    let line = "timers up to 2.5ms late (bound 10.0ms), CPU 1.50 s incl. the embedded stack (3750µs per completed request)";
+
+    let text = Format::Terminal.renderer().run(&base, None);
+    assert!(text.contains(&format!("loadgen   {line}\n")), "{text}");
+    assert!(!text.contains("WARNING"), "{text}");
+    let text = Format::Terminal.renderer().run(&busy, None);
+    assert!(text.contains(&format!("WARNING: {warning}\n")), "{text}");
+
+    let md = Format::Markdown.renderer().run(&base, None);
+    assert!(
+        md.contains("**Load generator**: timers up to 2.5ms late"),
+        "{md}"
+    );
+    assert!(!md.contains("WARNING"));
+    let md = Format::Markdown.renderer().run(&busy, None);
+    assert!(
+        md.contains("> ⚠️ **WARNING**: the load generator was overloaded"),
+        "{md}"
+    );
+    assert_tables_are_rectangular(&md);
+
+    let html = Format::Html.renderer().run(&base, None);
+    assert!(
+        html.contains(&format!("<p>Load generator: {line}.</p>")),
+        "{html}"
+    );
+    assert!(!html.contains("WARNING"));
+    let html = Format::Html.renderer().run(&busy, None);
+    assert!(html.contains(&format!(
+        "<p class=\"overloaded\"><strong>WARNING</strong>: {warning}</p>"
+    )));
+    assert_no_external_resource(&html);
+
+    let xml = Format::Junit.renderer().run(&busy, None);
+    let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
+    let property = |name: &str| {
+        doc.descendants()
+            .find(|n| n.has_tag_name("property") && n.attribute("name") == Some(name))
+            .and_then(|n| n.attribute("value"))
+            .map(str::to_owned)
+    };
+    assert_eq!(property("loadgen.overloaded").as_deref(), Some("true"));
+    assert_eq!(
+        property("loadgen.max_timer_lag_ms").as_deref(),
+        Some("35.000")
+    );
+    assert_eq!(property("loadgen.cpu_seconds").as_deref(), Some("1.500"));
+    assert_eq!(property("loadgen.scheduling_lag_p99_ms"), None);
+
+    // Reports written before the health section render without it.
+    let text = Format::Terminal.renderer().run(&fixtures().0, None);
+    assert!(!text.contains("loadgen "), "{text}");
+}
+
+#[test]
+fn the_open_models_chart_shows_actual_starts_beside_the_target() {
+    let (mut report, _, _) = fixtures();
+    let html = Format::Html.renderer().run(&report, None);
+    assert!(!html.contains("target rate") && !html.contains("(actual)"));
+    for s in &mut report.timeseries {
+        s.target_rate = Some(100.0);
+        s.started_actual = s.started;
+    }
+    let html = Format::Html.renderer().run(&report, None);
+    for name in ["started/s (intended)", "target rate", "started/s (actual)"] {
+        assert!(
+            html.contains(&format!("class=\"legend\">{name}</text>")),
+            "{name} missing"
+        );
+    }
 }

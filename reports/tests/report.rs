@@ -1,8 +1,12 @@
-//! A report written and read back, and files that are not reports.
+//! A report written and read back (also one written before later fields), and files that
+//! are not reports.
 
 mod common;
 
-use reports::{ReportError, RunReport};
+use std::path::Path;
+
+use reports::histogram::new_latency;
+use reports::{LatencyMetric, LoadgenHealth, ReportError, RunReport};
 
 #[test]
 fn a_report_round_trips_through_its_file() {
@@ -89,4 +93,74 @@ fn bad_files_are_refused_with_the_reason() {
         RunReport::read(&missing),
         Err(ReportError::Io { .. })
     ));
+}
+
+#[test]
+fn health_round_trips_and_reports_written_without_it_still_read() {
+    let mut report = common::run(300, 1, 1.0);
+    report.health = Some(LoadgenHealth::new(2.5, 10.0, Some(1.5), &report));
+    for s in &mut report.timeseries {
+        s.started_actual = s.started;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.json");
+    report.write_atomic(&path).unwrap();
+    let back = RunReport::read(&path).unwrap();
+    assert_eq!(back, report);
+    let health = back.health.unwrap();
+    assert_eq!(health.cpu_per_completed_us, Some(1.5e6 / 300.0));
+    assert!(
+        health.cpu_includes_embedded_stack,
+        "the fixture ran embedded"
+    );
+    assert!(!health.overloaded);
+    assert_eq!(
+        health.scheduling_lag_p99_ms, None,
+        "a closed-model run has no scheduling lag"
+    );
+
+    // A report written before the health section and the actual starts were kept.
+    let mut value = serde_json::to_value(&report).unwrap();
+    value.as_object_mut().unwrap().remove("health");
+    for s in value["timeseries"].as_array_mut().unwrap() {
+        s.as_object_mut().unwrap().remove("started_actual");
+    }
+    std::fs::write(&path, serde_json::to_vec(&value).unwrap()).unwrap();
+    let old = RunReport::read(&path).unwrap();
+    let mut expected = report.clone();
+    expected.health = None;
+    for s in &mut expected.timeseries {
+        s.started_actual = 0;
+    }
+    assert_eq!(old, expected);
+
+    // The committed CI baseline is such a report.
+    let baseline = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ci/baseline/ci-smoke.json");
+    RunReport::read(&baseline).unwrap();
+}
+
+#[test]
+fn overloaded_means_timers_later_than_the_bound() {
+    let mut report = common::run(100, 1, 1.0);
+    let at_bound = LoadgenHealth::new(10.0, 10.0, None, &report);
+    assert!(!at_bound.overloaded && at_bound.overload_warning().is_none());
+    assert_eq!(at_bound.cpu_per_completed_us, None);
+    let over = LoadgenHealth::new(35.0, 10.0, None, &report);
+    assert_eq!(
+        over.overload_warning().as_deref(),
+        Some(
+            "the load generator was overloaded (timers up to 35.0ms late): latencies include its own delay"
+        )
+    );
+
+    // Open model: the scheduling lag's p99 comes from its histogram.
+    let mut lag = new_latency();
+    lag.record_n(1_000, 98).unwrap();
+    lag.record_n(50_000, 2).unwrap();
+    report
+        .latencies
+        .push(LatencyMetric::new("scheduling_lag", None, &lag));
+    let p99 = LoadgenHealth::new(1.0, 10.0, None, &report).scheduling_lag_p99_ms;
+    assert_eq!(p99, Some(lag.value_at_quantile(0.99) as f64 / 1000.0));
+    assert!(p99.unwrap() >= 50.0, "{p99:?}");
 }

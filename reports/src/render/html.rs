@@ -97,6 +97,20 @@ impl Renderer for Html {
                 pct(null.nulls as f64 / null.of as f64)
             );
         }
+        if let Some(health) = &report.health {
+            if let Some(w) = health.overload_warning() {
+                let _ = writeln!(
+                    out,
+                    "<p class=\"overloaded\"><strong>WARNING</strong>: {}</p>",
+                    escape(&w)
+                );
+            }
+            let _ = writeln!(
+                out,
+                "<p>Load generator: {}.</p>",
+                escape(&super::health_line(health))
+            );
+        }
 
         out.push_str("<h2>Over time</h2>\n<div class=\"grid\">\n");
         out.push_str(&load_chart(report).svg());
@@ -252,7 +266,7 @@ impl Renderer for Html {
 
 fn load_chart(report: &RunReport) -> LineChart {
     let ts = &report.timeseries;
-    let series =
+    let series_of =
         |name: &str, color, right, dashed, f: &dyn Fn(&crate::SecondSample) -> f64| Series {
             name: name.into(),
             color,
@@ -260,23 +274,32 @@ fn load_chart(report: &RunReport) -> LineChart {
             right,
             dashed,
         };
+    // The open model counts `started` by intended second; a load generator that falls behind
+    // starts arrivals later, which only the actual starts show (older reports lack them).
+    let open = ts.iter().any(|s| s.target_rate.is_some());
+    let with_actual = open && ts.iter().any(|s| s.started_actual > 0);
+    let started = if with_actual {
+        "started/s (intended)"
+    } else {
+        "started/s"
+    };
     let mut series = vec![
-        series("active VUs", PALETTE[0], false, false, &|s| {
+        series_of("active VUs", PALETTE[0], false, false, &|s| {
             f64::from(s.active_vus)
         }),
-        series("open streams", PALETTE[5], false, true, &|s| {
+        series_of("open streams", PALETTE[5], false, true, &|s| {
             s.open_streams as f64
         }),
-        series("started/s", PALETTE[1], true, false, &|s| s.started as f64),
-        series("completed/s", PALETTE[2], true, false, &|s| {
+        series_of(started, PALETTE[1], true, false, &|s| s.started as f64),
+        series_of("completed/s", PALETTE[2], true, false, &|s| {
             s.completed as f64
         }),
-        series("failed/s", PALETTE[3], true, false, &|s| {
+        series_of("failed/s", PALETTE[3], true, false, &|s| {
             (s.failed + s.partial) as f64
         }),
     ];
     // The open model's target beside the achieved rate, and the arrivals it could not start.
-    if ts.iter().any(|s| s.target_rate.is_some()) {
+    if open {
         series.push(Series {
             name: "target rate".into(),
             color: PALETTE[1],
@@ -284,6 +307,15 @@ fn load_chart(report: &RunReport) -> LineChart {
             right: true,
             dashed: true,
         });
+        if with_actual {
+            series.push(series_of(
+                "started/s (actual)",
+                PALETTE[6],
+                true,
+                false,
+                &|s| s.started_actual as f64,
+            ));
+        }
     }
     if ts.iter().any(|s| s.dropped > 0) {
         series.push(Series {
@@ -589,6 +621,7 @@ svg .inbar { font-size: 11px; fill: #fff; }
 p.pass { color: #1a7f37; } p.fail, tr.fail td { color: #cf222e; }
 td.better { color: #1a7f37; } td.worse { color: #cf222e; }
 .warnings { color: #9a6700; }
+.overloaded { color: #cf222e; border-left: 4px solid #cf222e; padding: 6px 12px; background: #fff5f5; }
 ";
 
 fn page_start(title: &str) -> String {

@@ -1,12 +1,13 @@
 //! JUnit XML, the test-report format CI systems read: one testsuite for the run's thresholds
-//! and one for the gate, one testcase per threshold and per gate check.
+//! and one for the gate, one testcase per threshold and per gate check. The run's suite
+//! carries the load generator's health as properties (`loadgen.overloaded`, ...).
 
 use std::fmt::Write;
 
 use super::{Renderer, interval, ms, observed, pct, signed_ms, signed_pct};
 use crate::compare::Comparison;
 use crate::gate::{Check, GateVerdict};
-use crate::report::{RunReport, ThresholdResult};
+use crate::report::{LoadgenHealth, RunReport, ThresholdResult};
 
 /// The JUnit renderer.
 #[derive(Debug, Clone, Copy, Default)]
@@ -39,6 +40,7 @@ impl Renderer for Junit {
                     .collect(),
                 time: None,
                 timestamp: None,
+                properties: Vec::new(),
             });
         }
         document(&suites)
@@ -50,6 +52,8 @@ struct Suite {
     cases: Vec<Case>,
     time: Option<f64>,
     timestamp: Option<String>,
+    /// `<property name value>` pairs.
+    properties: Vec<(&'static str, String)>,
 }
 
 struct Case {
@@ -70,7 +74,40 @@ fn threshold_suite(scenario: &str, results: &[ThresholdResult], report: &RunRepo
             .collect(),
         time: Some(report.environment.duration_s),
         timestamp: Some(report.environment.started_at.clone()),
+        properties: report
+            .health
+            .as_ref()
+            .map(health_properties)
+            .unwrap_or_default(),
     }
+}
+
+fn health_properties(h: &LoadgenHealth) -> Vec<(&'static str, String)> {
+    let mut properties = vec![
+        ("loadgen.overloaded", h.overloaded.to_string()),
+        (
+            "loadgen.max_timer_lag_ms",
+            format!("{:.3}", h.max_timer_lag_ms),
+        ),
+        ("loadgen.lag_bound_ms", format!("{:.3}", h.lag_bound_ms)),
+    ];
+    let optional = [
+        ("loadgen.scheduling_lag_p99_ms", h.scheduling_lag_p99_ms),
+        ("loadgen.cpu_seconds", h.cpu_seconds),
+        ("loadgen.cpu_per_completed_us", h.cpu_per_completed_us),
+    ];
+    for (name, value) in optional {
+        if let Some(v) = value {
+            properties.push((name, format!("{v:.3}")));
+        }
+    }
+    if h.cpu_seconds.is_some() {
+        properties.push((
+            "loadgen.cpu_includes_embedded_stack",
+            h.cpu_includes_embedded_stack.to_string(),
+        ));
+    }
+    properties
 }
 
 fn threshold_case(scenario: &str, t: &ThresholdResult) -> Case {
@@ -99,6 +136,7 @@ fn gate_suite(scenario: &str, verdict: &GateVerdict) -> Suite {
             .collect(),
         time: None,
         timestamp: None,
+        properties: Vec::new(),
     }
 }
 
@@ -151,6 +189,17 @@ fn document(suites: &[Suite]) -> String {
             let _ = write!(out, " timestamp=\"{}\"", escape(timestamp));
         }
         out.push_str(">\n");
+        if !suite.properties.is_empty() {
+            out.push_str("    <properties>\n");
+            for (name, value) in &suite.properties {
+                let _ = writeln!(
+                    out,
+                    "      <property name=\"{name}\" value=\"{}\"/>",
+                    escape(value)
+                );
+            }
+            out.push_str("    </properties>\n");
+        }
         for case in &suite.cases {
             let _ = writeln!(
                 out,

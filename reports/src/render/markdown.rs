@@ -81,6 +81,16 @@ impl Renderer for Markdown {
                 null.pointer, null.nulls, null.of
             );
         }
+        if let Some(health) = &report.health {
+            if let Some(w) = health.overload_warning() {
+                let _ = writeln!(out, "> ⚠️ **WARNING**: {}\n", escape(&w));
+            }
+            let _ = writeln!(
+                out,
+                "**Load generator**: {}\n",
+                escape(&super::health_line(health))
+            );
+        }
         let scale = env.time_scale;
         let _ = writeln!(out, "### Latencies\n");
         table(

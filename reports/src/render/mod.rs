@@ -23,9 +23,11 @@ pub use junit::Junit;
 pub use markdown::Markdown;
 pub use terminal::Terminal;
 
+use std::fmt::Write;
+
 use crate::compare::{Comparison, Delta, Direction, Unit};
 use crate::gate::GateVerdict;
-use crate::report::{LatencyMetric, RunReport};
+use crate::report::{LatencyMetric, LoadgenHealth, RunReport};
 
 /// Turns scan-bench's documents into one output format.
 pub trait Renderer {
@@ -315,6 +317,32 @@ pub(crate) fn client_server_rows(report: &RunReport) -> Vec<[String; 3]> {
         rows.push(["worker-level success".into(), "-".into(), pct(worker)]);
     }
     rows
+}
+
+/// The load generator's health in one line: `timers up to 2.1ms late (bound 10ms),
+/// scheduling lag p99 0.4ms, CPU 1.23 s incl. the embedded stack (45µs per completed
+/// request)`.
+pub(crate) fn health_line(h: &LoadgenHealth) -> String {
+    let ms = |v: f64| if v == 0.0 { "0ms".into() } else { ms(v) };
+    let mut parts = vec![format!(
+        "timers up to {} late (bound {})",
+        ms(h.max_timer_lag_ms),
+        ms(h.lag_bound_ms)
+    )];
+    if let Some(p99) = h.scheduling_lag_p99_ms {
+        parts.push(format!("scheduling lag p99 {}", ms(p99)));
+    }
+    if let Some(cpu) = h.cpu_seconds {
+        let mut text = format!("CPU {cpu:.2} s");
+        if h.cpu_includes_embedded_stack {
+            text.push_str(" incl. the embedded stack");
+        }
+        if let Some(per) = h.cpu_per_completed_us {
+            let _ = write!(text, " ({per:.0}µs per completed request)");
+        }
+        parts.push(text);
+    }
+    parts.join(", ")
 }
 
 /// The environment as (field, value) pairs: the fingerprint the gate compares, and when.

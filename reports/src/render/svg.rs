@@ -16,6 +16,8 @@ const HEIGHT: f64 = 280.0;
 const TOP: f64 = 48.0;
 const BOTTOM: f64 = 40.0;
 const LEFT: f64 = 64.0;
+/// The height of each legend row after the first.
+const LEGEND_ROW: f64 = 16.0;
 
 /// How an axis labels its ticks.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -76,13 +78,21 @@ pub(crate) struct LineChart {
 impl LineChart {
     pub fn svg(&self) -> String {
         let right_margin = if self.y2.is_some() { 64.0 } else { 24.0 };
+        let entries: Vec<_> = self
+            .series
+            .iter()
+            .map(|s| (s.name.as_str(), s.color, s.dashed))
+            .collect();
+        // A legend too wide for one row takes more, and the chart grows by them.
+        let extra = legend_extra_height(&entries);
+        let height = HEIGHT + extra;
         let plot = Rect {
             x: LEFT,
-            y: TOP,
+            y: TOP + extra,
             w: WIDTH - LEFT - right_margin,
             h: HEIGHT - TOP - BOTTOM,
         };
-        let mut out = open_svg(&self.title, HEIGHT);
+        let mut out = open_svg(&self.title, height);
         let xs = self
             .series
             .iter()
@@ -157,7 +167,7 @@ impl LineChart {
             out,
             r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" class="axis">{}</text>"#,
             plot.x + plot.w / 2.0,
-            HEIGHT - 6.0,
+            height - 6.0,
             escape(&self.x_label)
         );
         let _ = writeln!(
@@ -218,12 +228,7 @@ impl LineChart {
             }
             flush(&mut run, &mut out);
         }
-        legend(
-            &mut out,
-            self.series
-                .iter()
-                .map(|s| (s.name.as_str(), s.color, s.dashed)),
-        );
+        legend(&mut out, &entries);
         out.push_str("</svg>\n");
         out
     }
@@ -249,12 +254,19 @@ impl StackedBars {
         const BAR: f64 = 34.0;
         const GAP: f64 = 18.0;
         let label_width = 110.0;
-        let height = TOP + self.bars.len() as f64 * (BAR + GAP) + BOTTOM;
+        let mut entries: Vec<(&str, &str, bool)> = Vec::new();
+        for (name, _, color) in self.bars.iter().flat_map(|b| &b.segments) {
+            if !entries.iter().any(|n| n.0 == name) {
+                entries.push((name, color, false));
+            }
+        }
+        let extra = legend_extra_height(&entries);
+        let height = TOP + extra + self.bars.len() as f64 * (BAR + GAP) + BOTTOM;
         let plot = Rect {
             x: label_width,
-            y: TOP,
+            y: TOP + extra,
             w: WIDTH - label_width - 24.0,
-            h: height - TOP - BOTTOM,
+            h: height - TOP - extra - BOTTOM,
         };
         let mut out = open_svg(&self.title, height);
         let total = |b: &Bar| b.segments.iter().map(|s| s.1.max(0.0)).sum::<f64>();
@@ -304,13 +316,7 @@ impl StackedBars {
                 x += w;
             }
         }
-        let mut names: Vec<(&str, &str, bool)> = Vec::new();
-        for (name, _, color) in self.bars.iter().flat_map(|b| &b.segments) {
-            if !names.iter().any(|n| n.0 == name) {
-                names.push((name, color, false));
-            }
-        }
-        legend(&mut out, names.into_iter());
+        legend(&mut out, &entries);
         out.push_str("</svg>\n");
         out
     }
@@ -407,23 +413,52 @@ fn open_svg(title: &str, height: f64) -> String {
     )
 }
 
-/// One row of legend entries under the title.
-fn legend<'a>(out: &mut String, entries: impl Iterator<Item = (&'a str, &'a str, bool)>) {
+/// A legend entry: name, colour, dashed.
+type Entry<'a> = (&'a str, &'a str, bool);
+
+/// Where each legend entry goes: its x and row, rows wrapping at the chart's width.
+fn legend_layout(entries: &[Entry]) -> Vec<(f64, usize)> {
     let mut x = LEFT;
-    for (name, color, dashed) in entries {
-        let dash = if dashed {
+    let mut row = 0;
+    entries
+        .iter()
+        .map(|(name, ..)| {
+            // A stroke, a gap, the name at about 6.6 px a character, a gap to the next.
+            let width = 30.0 + name.chars().count() as f64 * 6.6;
+            if x > LEFT && x + width > WIDTH {
+                x = LEFT;
+                row += 1;
+            }
+            let at = (x, row);
+            x += width;
+            at
+        })
+        .collect()
+}
+
+/// The height the legend's rows after the first add to a chart.
+fn legend_extra_height(entries: &[Entry]) -> f64 {
+    let rows = legend_layout(entries).last().map_or(0, |(_, row)| *row);
+    rows as f64 * LEGEND_ROW
+}
+
+/// The legend under the title, in as many rows as it needs.
+fn legend(out: &mut String, entries: &[Entry]) {
+    for ((name, color, dashed), (x, row)) in entries.iter().zip(legend_layout(entries)) {
+        let dash = if *dashed {
             r#" stroke-dasharray="6 4""#
         } else {
             ""
         };
+        let y = 32.0 + row as f64 * LEGEND_ROW;
         let _ = writeln!(
             out,
-            r#"<line x1="{x:.1}" y1="32" x2="{:.1}" y2="32" stroke="{color}" stroke-width="3"{dash}/><text x="{:.1}" y="36" class="legend">{}</text>"#,
+            r#"<line x1="{x:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="{color}" stroke-width="3"{dash}/><text x="{:.1}" y="{:.1}" class="legend">{}</text>"#,
             x + 18.0,
             x + 22.0,
+            y + 4.0,
             escape(name)
         );
-        x += 30.0 + name.chars().count() as f64 * 6.6;
     }
 }
 
@@ -490,5 +525,30 @@ mod tests {
         let svg = chart.svg();
         assert_eq!(svg.matches("<polyline").count(), 2, "{svg}");
         assert!(svg.contains("t &lt;1&gt;"));
+    }
+
+    #[test]
+    fn a_wide_legend_wraps_and_the_chart_grows() {
+        let names: Vec<String> = (0..8).map(|i| format!("series number {i}")).collect();
+        let entries: Vec<Entry> = names
+            .iter()
+            .map(|n| (n.as_str(), PALETTE[0], false))
+            .collect();
+        let layout = legend_layout(&entries);
+        assert_eq!(layout[0], (LEFT, 0));
+        let rows = layout.last().unwrap().1;
+        assert!(rows >= 1, "{layout:?}");
+        for ((name, ..), (x, _)) in entries.iter().zip(&layout) {
+            assert!(
+                x + 22.0 + name.chars().count() as f64 * 6.6 <= WIDTH,
+                "{name} at {x} runs off the chart"
+            );
+        }
+        assert_eq!(legend_extra_height(&entries), rows as f64 * LEGEND_ROW);
+        assert_eq!(
+            legend_extra_height(&entries[..2]),
+            0.0,
+            "two fit in one row"
+        );
     }
 }

@@ -195,6 +195,12 @@ fn summary(report: &RunReport) -> String {
             );
         }
     }
+    if let Some(health) = &report.health {
+        if let Some(w) = health.overload_warning() {
+            let _ = writeln!(out, "WARNING: {w}");
+        }
+        let _ = writeln!(out, "loadgen   {}", super::health_line(health));
+    }
     out.push('\n');
     out.push_str(&latency_table(&report.latencies, scale, true));
     out.push('\n');

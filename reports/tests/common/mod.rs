@@ -175,6 +175,7 @@ pub fn report(requests: &[Request], started_at: &str) -> RunReport {
         timeseries,
         server: None,
         thresholds: Vec::new(),
+        health: None,
     };
     report.thresholds = reports::thresholds::evaluate(&report);
     report
