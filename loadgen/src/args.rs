@@ -66,7 +66,10 @@ Example:
     )]
     Merge(MergeArgs),
     /// Run the published load tests locally and set the published figures beside ours.
-    #[command(after_help = "Example:\n  scan-bench reproduce eco2 --time-scale 0.05")]
+    #[command(after_help = "Examples:
+  scan-bench reproduce eco2
+  scan-bench reproduce eco2 --json > figures.json
+  scan-bench reproduce eco2 --compare-architectures")]
     Reproduce(ReproduceArgs),
     /// Serve the mock OpenAI API or the reference pipeline on their own.
     #[command(after_help = "Examples:
@@ -214,9 +217,16 @@ pub struct ReproduceArgs {
     /// Multiply every injected latency and load duration.
     #[arg(long, value_name = "X")]
     pub time_scale: Option<f64>,
-    /// Where reports go.
+    /// Where reports go (default: scan-bench-results/reproduce-eco2).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Print the published and local figures as JSON:
+    /// `[{test, figure, published, local, unit, delta, delta_pct, within_target}]`.
+    #[arg(long)]
+    pub json: bool,
+    /// Also run test #2's load on the other architectures and fixes of the authors' list.
+    #[arg(long)]
+    pub compare_architectures: bool,
 }
 
 /// Published studies `reproduce` knows.

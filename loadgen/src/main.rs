@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => done(commands::compare(args, &mut out)),
         Command::Gate(args) => commands::gate(args, &mut out),
         Command::Merge(args) => commands::merge(args, &mut out),
-        Command::Reproduce(args) => done(commands::reproduce(args, &mut out)),
+        Command::Reproduce(args) => commands::reproduce(args, &mut out),
         Command::Serve(args) => done(commands::serve(args, &mut out)),
     };
     let _ = out.flush();

@@ -242,6 +242,10 @@ pub fn server_view(
         },
         upstream_unavailable: delta.sum("scan_pipeline_upstream_unavailable_total", &[]),
         replica_restarts: delta.sum("scan_pipeline_replica_restarts_total", &[]),
+        openai_rate_limited: {
+            let calls = delta.by_label("scan_pipeline_openai_calls_total", "status");
+            (!calls.is_empty()).then(|| calls.get("429").copied().unwrap_or(0.0))
+        },
         requests,
     }
 }

@@ -458,6 +458,7 @@ fn server(shards: &[(&str, &RunReport)]) -> Option<ServerView> {
         worker_success: weighted(|v| v.worker_success),
         upstream_unavailable: summed(|v| v.upstream_unavailable),
         replica_restarts: summed(|v| v.replica_restarts),
+        openai_rate_limited: summed(|v| v.openai_rate_limited),
         requests,
     })
 }

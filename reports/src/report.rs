@@ -279,6 +279,9 @@ pub struct ServerView {
     /// Replicas the liveness probe restarted.
     #[serde(default)]
     pub replica_restarts: Option<f64>,
+    /// OpenAI calls answered 429 (rate limited), from `scan_pipeline_openai_calls_total`.
+    #[serde(default)]
+    pub openai_rate_limited: Option<f64>,
 }
 
 /// One threshold and its verdict.

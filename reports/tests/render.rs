@@ -28,6 +28,7 @@ fn fixtures() -> (RunReport, RunReport, GateVerdict) {
         worker_success: Some(1.0),
         upstream_unavailable: Some(0.0),
         replica_restarts: Some(0.0),
+        openai_rate_limited: Some(0.0),
     });
     let mut slow = common::run(400, 2, 1.3);
     slow.thresholds[0].passed = false;

@@ -35,6 +35,8 @@ pub struct PublishedTest {
     pub chain_p99_s: Option<f64>,
     /// Share of completed runs whose reward was `null`, where published.
     pub reward_null: Option<f64>,
+    /// Iterations and completed iterations in k6's printed summary, where published.
+    pub k6_iterations: Option<(u32, u32)>,
 }
 
 /// The three published tests of the Celery-chain architecture.
@@ -54,6 +56,7 @@ pub const ECO2_TESTS: [PublishedTest; 3] = [
         client_success: 1.0,
         chain_p99_s: None,
         reward_null: None,
+        k6_iterations: None,
     },
     PublishedTest {
         id: 2,
@@ -70,6 +73,8 @@ pub const ECO2_TESTS: [PublishedTest; 3] = [
         client_success: 0.828,
         chain_p99_s: None,
         reward_null: None,
+        // The k6 summary: 150 of 1,616 iterations completed (protocol notes).
+        k6_iterations: Some((1616, 150)),
     },
     PublishedTest {
         id: 3,
@@ -86,6 +91,7 @@ pub const ECO2_TESTS: [PublishedTest; 3] = [
         client_success: 0.951,
         chain_p99_s: Some(25.0),
         reward_null: Some(0.732),
+        k6_iterations: None,
     },
 ];
 

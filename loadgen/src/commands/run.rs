@@ -144,7 +144,7 @@ fn default_out_dir(name: &str) -> PathBuf {
 
 /// First Ctrl-C: stop starting requests, give open streams a short grace, write a partial
 /// report. Second: leave at once.
-fn install_interrupt_handler(stop: CancellationToken) -> Result<(), CliError> {
+pub(crate) fn install_interrupt_handler(stop: CancellationToken) -> Result<(), CliError> {
     ctrlc::set_handler(move || {
         if stop.is_cancelled() {
             std::process::exit(i32::from(exit::INTERRUPTED));
