@@ -14,6 +14,13 @@ use crate::error::CliError;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The embedded mock's and pipeline's logs, on request (`RUST_LOG=reference_pipeline=info`).
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     // Not locked for the whole command: goose's logger writes to stdout from the runtime's
     // threads while a run is in progress.
     let mut out = std::io::stdout();

@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::PipelineConfig;
+use crate::config::{Mode, PipelineConfig};
 use crate::events::{Event, StageStatus};
 use crate::exec::TaskPool;
 use crate::latency::Spread;
-use crate::metrics::{Metrics, StageOutcomeLabel};
+use crate::metrics::{GaugeGuard, Metrics, PoolGauges, StageOutcomeLabel};
 use crate::openai::{
     Call, CallError, ChatAnswer, ChatMessage, ChatRequest, InputMessage, InputPart,
     JsonSchemaFormat, OpenAi, ResponseFormat, ResponsesAnswer, ResponsesRequest, TextConfig,
@@ -89,6 +89,9 @@ pub(crate) struct Context {
     /// Database latencies, already scaled.
     rule_query: Spread,
     ownership_write: Spread,
+    /// The staged mode's worker CPU: the cores, a task's CPU time and the gauges; `None` = no
+    /// CPU model.
+    worker_cpu: Option<(Semaphore, Spread, PoolGauges)>,
     /// The staged mode's character-match pool and its hop latency; `None` = call in place.
     pub character_pool: Option<(Arc<TaskPool>, Spread)>,
 }
@@ -103,6 +106,7 @@ impl Context {
         character_pool: Option<(Arc<TaskPool>, Spread)>,
     ) -> Self {
         let t = &config.stage_timeouts;
+        let ctx_metrics = metrics.clone();
         Self {
             openai,
             rules: RuleBook::new(config.rule_cache),
@@ -115,6 +119,14 @@ impl Context {
             character_match_timeout: config.scaled(t.character_match),
             rule_query: config.storage.rule_query.scaled(config.time_scale),
             ownership_write: config.storage.ownership_write.scaled(config.time_scale),
+            worker_cpu: match &config.mode {
+                Mode::Staged(staged) if !staged.worker_cpu.task_cpu.median.is_zero() => Some((
+                    Semaphore::new(staged.worker_cpu.cores),
+                    staged.worker_cpu.task_cpu.scaled(config.time_scale),
+                    ctx_metrics.pool("worker_cpu"),
+                )),
+                _ => None,
+            },
             character_pool,
         }
     }
@@ -215,7 +227,17 @@ pub(crate) async fn run_stage(
         return false;
     }
     let limit = ctx.stage_timeouts[stage as usize];
-    let outcome = match tokio::time::timeout(limit, state.run(stage, ctx)).await {
+    let work = async {
+        if let Some((cores, cpu, gauges)) = &ctx.worker_cpu {
+            let waiting = GaugeGuard::inc(&gauges.queue_depth);
+            let _core = cores.acquire().await;
+            drop(waiting);
+            let _busy = GaugeGuard::inc(&gauges.busy);
+            tokio::time::sleep(cpu.draw()).await;
+        }
+        state.run(stage, ctx).await
+    };
+    let outcome = match tokio::time::timeout(limit, work).await {
         Ok(outcome) => outcome,
         Err(_) => Err(StageError::Timeout(limit)),
     };

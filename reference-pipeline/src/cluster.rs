@@ -24,6 +24,7 @@ pub(crate) struct Cluster {
 #[derive(Debug, Clone, Copy)]
 struct Timing {
     sync_period: Duration,
+    reaction_delay: Duration,
     startup: Duration,
     scale_down_after: Duration,
     failure_after: Duration,
@@ -93,6 +94,7 @@ impl Cluster {
             .map_or(Duration::MAX, |l| scaled(l.failure_after));
         let timing = Timing {
             sync_period: scaled(config.sync_period),
+            reaction_delay: scaled(config.reaction_delay),
             startup: scaled(config.startup),
             scale_down_after: scaled(config.scale_down_after),
             failure_after,
@@ -159,6 +161,7 @@ impl Cluster {
                 if let State::Starting { ready_at } = replica.state
                     && now >= ready_at
                 {
+                    tracing::info!("replica ready");
                     replica.state = State::Ready;
                 }
             }
@@ -213,7 +216,13 @@ impl Cluster {
             .count();
         if desired > serving {
             *wanting_fewer_since = None;
-            let ready_at = now + self.timing.startup;
+            let ready_at = now + self.timing.reaction_delay + self.timing.startup;
+            tracing::info!(
+                streams,
+                from = serving,
+                to = desired,
+                "autoscaler adds replicas"
+            );
             replicas.extend((serving..desired).map(|_| Replica::new(State::Starting { ready_at })));
         } else if desired < serving {
             let since = *wanting_fewer_since.get_or_insert(now);

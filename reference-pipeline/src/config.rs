@@ -93,6 +93,10 @@ pub enum Protocol {
 /// In TOML either a bare name (`"async"`, `"threadpool"`, `"staged"`, each with its defaults) or
 /// a table with a `kind` key and the mode's fields.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "read once per service; a box would only complicate matching on it"
+)]
 pub enum Mode {
     /// One task per run on the tokio runtime.
     #[default]
@@ -139,6 +143,31 @@ pub struct StagedMode {
     pub character_match: StagePool,
     /// The per-request event subscription.
     pub subscription: Subscription,
+    /// The worker processes' CPU, shared by every stage task (none by default).
+    pub worker_cpu: WorkerCpu,
+}
+
+/// The CPU of the stage workers: every stage task needs `task_cpu` of it once started (the
+/// event loop's share of a task: messages, serialization, result writes), served one task per
+/// core at a time in arrival order. gevent runs all of a process's greenlets on one core, so
+/// under load every stage waits for the core, and the wait counts inside the stage as the API
+/// times it (started to completed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerCpu {
+    /// Tasks served at once (processes x cores).
+    pub cores: usize,
+    /// CPU time of one stage task; `"0s"` = no CPU model.
+    pub task_cpu: Spread,
+}
+
+impl Default for WorkerCpu {
+    fn default() -> Self {
+        Self {
+            cores: 1,
+            task_cpu: Spread::default(),
+        }
+    }
 }
 
 impl Default for StagedMode {
@@ -155,6 +184,7 @@ impl Default for StagedMode {
                 ..stage
             },
             subscription: Subscription::default(),
+            worker_cpu: WorkerCpu::default(),
         }
     }
 }
@@ -413,7 +443,7 @@ pub struct Storage {
 ///   `scan_pipeline_upstream_unavailable_total`, not in `scan_sse_requests_total`).
 /// - The autoscaler looks every `sync_period` at the streams in flight and wants
 ///   `ceil(streams / target_streams)` replicas, within `min_replicas..=max_replicas`; a new
-///   replica is ready `startup` later. It removes replicas only after wanting fewer for
+///   replica is ready `reaction_delay + startup` later. It removes replicas only after wanting fewer for
 ///   `scale_down_after` (the HPA's stabilisation window), once they are idle.
 /// - The liveness probe restarts a replica that has held more than `liveness.max_streams`
 ///   streams for `liveness.failure_after`: its streams are cut (counted `failed`; their runs
@@ -432,6 +462,10 @@ pub struct ClusterConfig {
     /// How often the autoscaler decides (the HPA: 15 s).
     #[serde(with = "humantime_serde")]
     pub sync_period: Duration,
+    /// From a decision to add replicas to their creation: the age of the load figures it
+    /// acts on (metrics-server samples every 60 s by default).
+    #[serde(with = "humantime_serde")]
+    pub reaction_delay: Duration,
     /// From a replica's creation or restart to its readiness.
     #[serde(with = "humantime_serde")]
     pub startup: Duration,
@@ -449,6 +483,7 @@ impl Default for ClusterConfig {
             max_replicas: 1,
             target_streams: 100,
             sync_period: Duration::from_secs(15),
+            reaction_delay: Duration::ZERO,
             startup: Duration::from_secs(30),
             scale_down_after: Duration::from_secs(300),
             liveness: None,
@@ -605,6 +640,8 @@ impl PipelineConfig {
                     at_least(&format!("mode.{name}.queue"), pool.queue, 1)?;
                 }
                 at_least("mode.subscription.pool", staged.subscription.pool, 1)?;
+                in_range("mode.worker_cpu.cores", staged.worker_cpu.cores, 1, 4096)?;
+                ordered("mode.worker_cpu.task_cpu", &staged.worker_cpu.task_cpu)?;
                 positive(
                     "mode.subscription.ready_timeout",
                     staged.subscription.ready_timeout,
@@ -797,6 +834,7 @@ struct ModeFields {
     reward: Option<StagePool>,
     character_match: Option<StagePool>,
     subscription: Option<Subscription>,
+    worker_cpu: Option<WorkerCpu>,
 }
 
 impl ModeFields {
@@ -808,6 +846,7 @@ impl ModeFields {
             ("reward", self.reward.is_some()),
             ("character_match", self.character_match.is_some()),
             ("subscription", self.subscription.is_some()),
+            ("worker_cpu", self.worker_cpu.is_some()),
         ];
         let misplaced = |kind: &str, allowed: &[&str]| {
             let given = std::iter::once(("workers", self.workers.is_some()))
@@ -841,6 +880,7 @@ impl ModeFields {
                         "reward",
                         "character_match",
                         "subscription",
+                        "worker_cpu",
                     ],
                 )?;
                 let d = StagedMode::default();
@@ -851,6 +891,7 @@ impl ModeFields {
                     reward: self.reward.unwrap_or(d.reward),
                     character_match: self.character_match.unwrap_or(d.character_match),
                     subscription: self.subscription.unwrap_or(d.subscription),
+                    worker_cpu: self.worker_cpu.unwrap_or(d.worker_cpu),
                 }))
             }
         }

@@ -155,6 +155,7 @@ pub(crate) fn pool_sizes(mode: &Mode) -> Vec<(&'static str, usize)> {
             ("reward", s.reward.workers),
             ("character_match", s.character_match.workers),
             ("subscription", s.subscription.pool),
+            ("worker_cpu", s.worker_cpu.cores),
         ],
     }
 }

@@ -82,6 +82,7 @@
 //! max_replicas = 4
 //! target_streams = 8            # streams per replica the autoscaler aims at
 //! sync_period = "15s"
+//! reaction_delay = "0s"         # decision to creation (the age of the load figures)
 //! startup = "30s"               # creation or restart to readiness
 //! scale_down_after = "5m"
 //! liveness = { max_streams = 12, failure_after = "30s" }   # omitted: never restarted
@@ -99,6 +100,7 @@
 //! reward = { workers = 100, queue = 10000, hop_latency = "100ms" }
 //! character_match = { workers = 16, queue = 10000, hop_latency = "100ms" }
 //! subscription = { pool = 20, setup = "50ms", ready_timeout = "5s" }
+//! worker_cpu = { cores = 1, task_cpu = "0s" }   # CPU per stage task, one task per core
 //! ```
 //!
 //! # Benchmark
@@ -149,6 +151,7 @@ use tokio_util::sync::CancellationToken;
 pub use config::{
     ClusterConfig, ConfigError, FaultConfig, Liveness, Mode, OpenAiConfig, PipelineConfig,
     Protocol, Provider, Routing, StagePool, StageTimeouts, StagedMode, Storage, Subscription,
+    WorkerCpu,
 };
 pub use faults::Fault;
 pub use latency::Spread;

@@ -4,7 +4,7 @@ mod support;
 
 use std::time::Duration;
 
-use reference_pipeline::{Mode, Spread, StagePool, StagedMode, Subscription};
+use reference_pipeline::{Mode, Spread, StagePool, StagedMode, Subscription, WorkerCpu};
 use support::*;
 use tokio::time::Instant;
 
@@ -70,7 +70,51 @@ fn staged(vision: usize, answer: usize) -> StagedMode {
             setup: Duration::from_millis(50),
             ready_timeout: Duration::from_secs(5),
         },
+        worker_cpu: Default::default(),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staged_worker_cpu_serves_one_task_per_core_inside_the_stage() {
+    let mock = start_mock(mock_config(CALL, "recyclable", "can")).await;
+    let mut config = pipeline_config(&[&mock]);
+    let mut staged = staged(8, 8);
+    staged.worker_cpu = WorkerCpu {
+        cores: 1,
+        task_cpu: Spread::fixed(Duration::from_millis(40)),
+    };
+    config.mode = Mode::Staged(staged);
+    config.time_scale = 0.1;
+    let pipeline = start_pipeline(config).await;
+    // The mock's latency is not scaled: 40 ms of CPU becomes 4 ms per task.
+    let (runs, max) = max_gauges_during(
+        &pipeline.metrics_url(),
+        &["worker_cpu"],
+        scan_many(&pipeline.base_url(), 6),
+    )
+    .await;
+    for run in &runs {
+        assert_eq!(k6_outcome(run), "completed");
+    }
+    assert_eq!(max["worker_cpu"], 1.0, "one task at a time: {max:?}");
+    let metrics = scrape(&client(), &pipeline.metrics_url()).await;
+    let stage = |name: &str| {
+        let sum = metric(
+            &metrics,
+            "scan_sse_stage_duration_seconds_sum",
+            &[("stage", name)],
+        );
+        let count = metric(
+            &metrics,
+            "scan_sse_stage_duration_seconds_count",
+            &[("stage", name)],
+        );
+        sum / count
+    };
+    // The rule stage does nothing else: its whole duration is the CPU and its queue.
+    assert!(stage("rule") >= 0.004, "rule avg {}", stage("rule"));
+    pipeline.shutdown().await;
+    mock.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -85,7 +85,9 @@ impl Pair {
             Some([low, _]) if local < low => (low, local - low),
             Some([_, high]) if local > high => (high, local - high),
             Some(_) => (self.published, 0.0),
-            None if self.published_is_lower_bound => (self.published, (local - self.published).min(0.0)),
+            None if self.published_is_lower_bound => {
+                (self.published, (local - self.published).min(0.0))
+            }
             None => (self.published, local - self.published),
         };
         self.delta = Some(delta);
@@ -112,14 +114,16 @@ mod notes {
     pub const SUCCESS_PANEL_2: &str = "the write-up also says the Celery-level success was 100 %; the panel counts streams \
          the API ended, including those a restart cut, so we match the panel (and the worker-level row)";
     pub const CLIENT_SUCCESS_2: &str = "the write-up's table; the k6 summary printed 150 of 1,616 iterations completed \
-         (9.3 %), see the iteration rows";
-    pub const ITERATIONS_2: &str = "the k6 summary's count, inconsistent with the table's 82.8 % success";
+         (9.3 %): the two disagree, see the k6 summary rows";
+    pub const ITERATIONS_2: &str = "the k6 summary, which counts every fast 503 as an iteration; we match it rather than \
+         the table's 82.8 %: with Kubernetes' defaults (probes 10 s apart, 3 failures; metrics 60 s apart) the pod restarts \
+         ~30 s before the autoscaler's pods are ready, and 34 VUs retrying every second through that outage make ~1,000 \
+         503s; 82.8 % would need the outage to last ~2 s";
     pub const CLIENT_SUCCESS_3: &str = "failures the client saw while the server counted none; with two ready replicas no \
          restart or 503 happens in the model at 30 VUs";
     pub const CHAIN_3: &str = "longer than test #2 at fewer VUs; the write-up blames the OpenAI limit, but 30 VUs make \
          ~170 of its 500 calls per minute";
-    pub const REWARD_NULL_3: &str =
-        "73.2 % came from a character-matching bug; the local figure is the catalog's share of runs with no reward";
+    pub const REWARD_NULL_3: &str = "73.2 % came from a character-matching bug; the local figure is the catalog's share of runs with no reward";
     pub const V1_100: &str = "\"150 s+\" is a lower bound: with a 120 s client timeout a request completes within it or \
          fails, so the local maximum is of completed requests only";
 }
@@ -132,17 +136,25 @@ pub fn eco2_pairs(test: &PublishedTest, report: &RunReport) -> Vec<Pair> {
     let real = |scaled_s: Option<f64>| scaled_s.map(|s| s / scale);
     let pct = |fraction: Option<f64>| fraction.map(|f| f * 100.0);
     let totals = &report.totals;
-    let client_success = (totals.attempted > 0)
-        .then(|| totals.completed as f64 / totals.attempted as f64);
+    let client_success =
+        (totals.attempted > 0).then(|| totals.completed as f64 / totals.attempted as f64);
     let mut pairs = vec![
         {
             let p = Pair::new(&id, "chain avg (server)", unit::SECONDS, test.chain_avg_s);
-            let p = if test.id == 3 { p.note(notes::CHAIN_3) } else { p };
+            let p = if test.id == 3 {
+                p.note(notes::CHAIN_3)
+            } else {
+                p
+            };
             p.local(real(server.and_then(|s| s.chain_avg_s)))
         },
         {
             let p = Pair::new(&id, "TTFB p50 (server)", unit::SECONDS, test.ttfb_p50_s);
-            let p = if test.id == 2 { p.note(notes::TTFB_LOWER_AT_34) } else { p };
+            let p = if test.id == 2 {
+                p.note(notes::TTFB_LOWER_AT_34)
+            } else {
+                p
+            };
             p.local(real(server.and_then(|s| s.ttfb_p50_s)))
         },
         {
@@ -155,14 +167,28 @@ pub fn eco2_pairs(test: &PublishedTest, report: &RunReport) -> Vec<Pair> {
             p.local(real(server.and_then(|s| s.ttfb_p95_s)))
         },
         {
-            let p = Pair::new(&id, "success panel (server)", unit::PERCENT, test.server_success * 100.0);
-            let p = if test.id == 2 { p.note(notes::SUCCESS_PANEL_2) } else { p };
+            let p = Pair::new(
+                &id,
+                "success panel (server)",
+                unit::PERCENT,
+                test.server_success * 100.0,
+            );
+            let p = if test.id == 2 {
+                p.note(notes::SUCCESS_PANEL_2)
+            } else {
+                p
+            };
             p.local(pct(server.and_then(|s| s.success_rate)))
         },
         Pair::new(&id, "worker-level success", unit::PERCENT, 100.0)
             .local(pct(server.and_then(|s| s.worker_success))),
         {
-            let p = Pair::new(&id, "client success (k6)", unit::PERCENT, test.client_success * 100.0);
+            let p = Pair::new(
+                &id,
+                "client success (k6 table)",
+                unit::PERCENT,
+                test.client_success * 100.0,
+            );
             let p = match test.id {
                 2 => p.note(notes::CLIENT_SUCCESS_2),
                 3 => p.note(notes::CLIENT_SUCCESS_3),
@@ -178,8 +204,13 @@ pub fn eco2_pairs(test: &PublishedTest, report: &RunReport) -> Vec<Pair> {
     ];
     if let Some(peak) = test.peak_connections {
         pairs.push(
-            Pair::new(&id, "peak connections (server)", unit::CONNECTIONS, f64::from(peak))
-                .local(server.and_then(|s| s.peak_connections)),
+            Pair::new(
+                &id,
+                "peak connections (server)",
+                unit::CONNECTIONS,
+                f64::from(peak),
+            )
+            .local(server.and_then(|s| s.peak_connections)),
         );
     }
     for stage in &ECO2_STAGES {
@@ -214,14 +245,29 @@ pub fn eco2_pairs(test: &PublishedTest, report: &RunReport) -> Vec<Pair> {
     }
     if let Some((iterations, completed)) = test.k6_iterations {
         pairs.push(
+            Pair::new(
+                &id,
+                "client success (k6 summary)",
+                unit::PERCENT,
+                f64::from(completed) / f64::from(iterations) * 100.0,
+            )
+            .note(notes::ITERATIONS_2)
+            .local(pct(client_success)),
+        );
+        pairs.push(
             Pair::new(&id, "k6 iterations", unit::REQUESTS, f64::from(iterations))
                 .note(notes::ITERATIONS_2)
                 .local(Some(totals.attempted as f64)),
         );
         pairs.push(
-            Pair::new(&id, "k6 iterations completed", unit::REQUESTS, f64::from(completed))
-                .note(notes::ITERATIONS_2)
-                .local(Some(totals.completed as f64)),
+            Pair::new(
+                &id,
+                "k6 iterations completed",
+                unit::REQUESTS,
+                f64::from(completed),
+            )
+            .note(notes::ITERATIONS_2)
+            .local(Some(totals.completed as f64)),
         );
     }
     pairs
@@ -242,8 +288,8 @@ pub fn v1_pairs(published: &PublishedThreadpoolRun, report: &RunReport) -> Vec<P
     let scale = report.environment.time_scale;
     let totals = &report.totals;
     let chain = report.latency("chain").filter(|m| m.summary.count > 0);
-    let success = (totals.attempted > 0)
-        .then(|| totals.completed as f64 / totals.attempted as f64 * 100.0);
+    let success =
+        (totals.attempted > 0).then(|| totals.completed as f64 / totals.attempted as f64 * 100.0);
     let mut pairs = Vec::new();
     if let Some(avg) = published.avg_s {
         pairs.push(
@@ -266,8 +312,13 @@ pub fn v1_pairs(published: &PublishedThreadpoolRun, report: &RunReport) -> Vec<P
         );
     }
     pairs.push(
-        Pair::new(&test, "success (client)", unit::PERCENT, published.success * 100.0)
-            .local(success),
+        Pair::new(
+            &test,
+            "success (client)",
+            unit::PERCENT,
+            published.success * 100.0,
+        )
+        .local(success),
     );
     pairs
 }

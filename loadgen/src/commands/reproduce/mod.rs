@@ -103,7 +103,10 @@ pub fn reproduce(args: &ReproduceArgs, out: &mut dyn Write) -> Result<u8, CliErr
             let mut scenario = scenarios::open(COMPARISON_SCENARIO)?.resolve(&overrides)?;
             (variant.apply)(&mut scenario);
             scenario.name = format!("{COMPARISON_SCENARIO}-{}", variant.name);
-            let path = dir.join("architectures").join(variant.name).join("report.json");
+            let path = dir
+                .join("architectures")
+                .join(variant.name)
+                .join("report.json");
             rows.push(ArchitectureRow::new(variant, &run(&scenario, &path)?));
         }
         Some(rows)
@@ -117,9 +120,18 @@ pub fn reproduce(args: &ReproduceArgs, out: &mut dyn Write) -> Result<u8, CliErr
         pairs,
         architectures,
     };
-    write(&dir.join("reproduction.json"), serde_json::to_vec_pretty(&reproduction))?;
-    write(&dir.join("reproduction.md"), Ok(render::markdown(&reproduction).into_bytes()))?;
-    write(&dir.join("reproduction.html"), Ok(render::html(&reproduction).into_bytes()))?;
+    write(
+        &dir.join("reproduction.json"),
+        serde_json::to_vec_pretty(&reproduction),
+    )?;
+    write(
+        &dir.join("reproduction.md"),
+        Ok(render::markdown(&reproduction).into_bytes()),
+    )?;
+    write(
+        &dir.join("reproduction.html"),
+        Ok(render::html(&reproduction).into_bytes()),
+    )?;
     if args.json {
         serde_json::to_writer_pretty(&mut *out, &reproduction.pairs)
             .map_err(|e| CliError::Run(e.to_string()))?;

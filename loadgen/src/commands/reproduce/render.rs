@@ -73,9 +73,16 @@ fn sections(r: &Reproduction) -> (Vec<Section>, Vec<&'static str>) {
         if sections.last().is_none_or(|s| s.title != pair.test) {
             sections.push(Section {
                 title: pair.test.clone(),
-                header: ["figure", "published", "local", "delta", "within target", "note"]
-                    .map(String::from)
-                    .into(),
+                header: [
+                    "figure",
+                    "published",
+                    "local",
+                    "delta",
+                    "within target",
+                    "note",
+                ]
+                .map(String::from)
+                .into(),
                 rows: Vec::new(),
             });
         }
@@ -146,8 +153,15 @@ fn sections(r: &Reproduction) -> (Vec<Section>, Vec<&'static str>) {
 }
 
 fn summary(r: &Reproduction) -> String {
-    let judged: Vec<&Pair> = r.pairs.iter().filter(|p| p.within_target.is_some()).collect();
-    let met = judged.iter().filter(|p| p.within_target == Some(true)).count();
+    let judged: Vec<&Pair> = r
+        .pairs
+        .iter()
+        .filter(|p| p.within_target.is_some())
+        .collect();
+    let met = judged
+        .iter()
+        .filter(|p| p.within_target == Some(true))
+        .count();
     format!(
         "{met} of {} figures within target (±10 %, success rates ±3 points); time scale {}, \
          durations divided back by it; run reports in {}",
