@@ -124,9 +124,9 @@ mod notes {
     pub const CHAIN_3: &str = "longer than test #2 at fewer VUs; the write-up blames the OpenAI limit, but 30 VUs make \
          ~170 of its 500 calls per minute";
     pub const REWARD_NULL_3: &str = "73.2 % came from a character-matching bug; the local figure is the catalog's share of runs with no reward";
-    pub const V1_10: &str = "10 users keep ~9 of the 6 threads busy when every call holds a thread for its whole \
-         length (~10 s of calls per 11 s cycle), so the stages queue; the published 11 s means the calls held their \
-         threads for less than that, which the same 6 threads cannot square with the collapse at 100 users";
+    pub const V1_10: &str = "every call holding one of the 6 threads for its whole length (~10 s of calls per 11 s \
+         cycle), 10 users need ~9 threads, so stages queue; threads held for less time would give the published 11 s \
+         but would also let 100 users finish within the timeout, which the write-up says they did not";
     pub const V1_100: &str = "\"150 s+\" is a lower bound: with a 120 s client timeout a request completes within it or \
          fails, so the local maximum is of completed requests only";
 }
