@@ -77,6 +77,10 @@ impl Pair {
         self
     }
 
+    fn note_if(self, when: bool, note: &'static str) -> Self {
+        if when { self.note(note) } else { self }
+    }
+
     /// Sets the local value and the deltas.
     fn local(mut self, local: Option<f64>) -> Self {
         self.local = local;
@@ -121,6 +125,8 @@ mod notes {
          503s; 82.8 % would need the outage to last ~2 s";
     pub const CLIENT_SUCCESS_3: &str = "failures the client saw while the server counted none; with two ready replicas no \
          restart or 503 happens in the model at 30 VUs";
+    pub const PEAK_2: &str = "the local pod fails its probe only after the ramp has brought all 34 streams; a peak \
+         of 25 says the seed's pod went down ~45 s into the ramp, sooner than three failed probes 10 s apart allow";
     pub const CHAIN_3: &str = "longer than test #2 at fewer VUs; the write-up blames the OpenAI limit, but 30 VUs make \
          ~170 of its 500 calls per minute";
     pub const REWARD_NULL_3: &str = "73.2 % came from a character-matching bug; the local figure is the catalog's share of runs with no reward";
@@ -213,6 +219,7 @@ pub fn eco2_pairs(test: &PublishedTest, report: &RunReport) -> Vec<Pair> {
                 unit::CONNECTIONS,
                 f64::from(peak),
             )
+            .note_if(test.id == 2, notes::PEAK_2)
             .local(server.and_then(|s| s.peak_connections)),
         );
     }
