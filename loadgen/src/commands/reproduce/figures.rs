@@ -77,10 +77,6 @@ impl Pair {
         self
     }
 
-    fn note_if(self, when: bool, note: &'static str) -> Self {
-        if when { self.note(note) } else { self }
-    }
-
     /// Sets the local value and the deltas.
     fn local(mut self, local: Option<f64>) -> Self {
         self.local = local;
@@ -137,9 +133,34 @@ mod notes {
          fails, so the local maximum is of completed requests only";
 }
 
+/// The note on a figure of a Celery-chain test, where its published value needs one.
+fn eco2_note(test: u8, figure: &str) -> Option<&'static str> {
+    Some(match (test, figure) {
+        (3, "chain avg (server)") => notes::CHAIN_3,
+        (2, "TTFB p50 (server)" | "TTFB p95 (server)") => notes::TTFB_LOWER_AT_34,
+        (3, "TTFB p95 (server)") => notes::TTFB_ABOVE_TOP_BUCKET,
+        (2, "success panel (server)") => notes::SUCCESS_PANEL_2,
+        (2, "client success (k6 table)") => notes::CLIENT_SUCCESS_2,
+        (3, "client success (k6 table)") => notes::CLIENT_SUCCESS_3,
+        (1 | 3, "RPS (server)") => notes::RPS,
+        (2, "peak connections (server)") => notes::PEAK_2,
+        (
+            1,
+            "vision avg (server)"
+            | "rule avg (server)"
+            | "answer avg (server)"
+            | "reward avg (server)",
+        ) => notes::STAGES_SUM,
+        (3, "reward null") => notes::REWARD_NULL_3,
+        (2, "client success (k6 summary)" | "k6 iterations" | "k6 iterations completed") => {
+            notes::ITERATIONS_2
+        }
+        _ => return None,
+    })
+}
+
 /// The figures of one of the three Celery-chain tests.
 pub fn eco2_pairs(test: &PublishedTest, report: &RunReport) -> Vec<Pair> {
-    let id = format!("#{}", test.id);
     let scale = report.environment.time_scale;
     let server = report.server.as_ref();
     let real = |scaled_s: Option<f64>| scaled_s.map(|s| s / scale);
@@ -147,97 +168,63 @@ pub fn eco2_pairs(test: &PublishedTest, report: &RunReport) -> Vec<Pair> {
     let totals = &report.totals;
     let client_success =
         (totals.attempted > 0).then(|| totals.completed as f64 / totals.attempted as f64);
+    let id = format!("#{}", test.id);
+    let pair = |figure: &'static str, unit: &'static str, published: f64| {
+        let pair = Pair::new(&id, figure, unit, published);
+        match eco2_note(test.id, figure) {
+            Some(note) => pair.note(note),
+            None => pair,
+        }
+    };
     let mut pairs = vec![
-        {
-            let p = Pair::new(&id, "chain avg (server)", unit::SECONDS, test.chain_avg_s);
-            let p = if test.id == 3 {
-                p.note(notes::CHAIN_3)
-            } else {
-                p
-            };
-            p.local(real(server.and_then(|s| s.chain_avg_s)))
-        },
-        {
-            let p = Pair::new(&id, "TTFB p50 (server)", unit::SECONDS, test.ttfb_p50_s);
-            let p = if test.id == 2 {
-                p.note(notes::TTFB_LOWER_AT_34)
-            } else {
-                p
-            };
-            p.local(real(server.and_then(|s| s.ttfb_p50_s)))
-        },
-        {
-            let p = Pair::new(&id, "TTFB p95 (server)", unit::SECONDS, test.ttfb_p95_s);
-            let p = match test.id {
-                2 => p.note(notes::TTFB_LOWER_AT_34),
-                3 => p.note(notes::TTFB_ABOVE_TOP_BUCKET),
-                _ => p,
-            };
-            p.local(real(server.and_then(|s| s.ttfb_p95_s)))
-        },
-        {
-            let p = Pair::new(
-                &id,
-                "success panel (server)",
-                unit::PERCENT,
-                test.server_success * 100.0,
-            );
-            let p = if test.id == 2 {
-                p.note(notes::SUCCESS_PANEL_2)
-            } else {
-                p
-            };
-            p.local(pct(server.and_then(|s| s.success_rate)))
-        },
-        Pair::new(&id, "worker-level success", unit::PERCENT, 100.0)
+        pair("chain avg (server)", unit::SECONDS, test.chain_avg_s)
+            .local(real(server.and_then(|s| s.chain_avg_s))),
+        pair("TTFB p50 (server)", unit::SECONDS, test.ttfb_p50_s)
+            .local(real(server.and_then(|s| s.ttfb_p50_s))),
+        pair("TTFB p95 (server)", unit::SECONDS, test.ttfb_p95_s)
+            .local(real(server.and_then(|s| s.ttfb_p95_s))),
+        pair(
+            "success panel (server)",
+            unit::PERCENT,
+            test.server_success * 100.0,
+        )
+        .local(pct(server.and_then(|s| s.success_rate))),
+        pair("worker-level success", unit::PERCENT, 100.0)
             .local(pct(server.and_then(|s| s.worker_success))),
-        {
-            let p = Pair::new(
-                &id,
-                "client success (k6 table)",
-                unit::PERCENT,
-                test.client_success * 100.0,
-            );
-            let p = match test.id {
-                2 => p.note(notes::CLIENT_SUCCESS_2),
-                3 => p.note(notes::CLIENT_SUCCESS_3),
-                _ => p,
-            };
-            p.local(pct(client_success))
-        },
-        {
-            let p = Pair::new(&id, "RPS (server)", unit::RATE, test.rps);
-            let p = if test.id == 2 { p } else { p.note(notes::RPS) };
-            p.local(server.and_then(|s| s.rps).map(|rps| rps * scale))
-        },
+        pair(
+            "client success (k6 table)",
+            unit::PERCENT,
+            test.client_success * 100.0,
+        )
+        .local(pct(client_success)),
+        pair("RPS (server)", unit::RATE, test.rps)
+            .local(server.and_then(|s| s.rps).map(|rps| rps * scale)),
     ];
     if let Some(peak) = test.peak_connections {
         pairs.push(
-            Pair::new(
-                &id,
+            pair(
                 "peak connections (server)",
                 unit::CONNECTIONS,
                 f64::from(peak),
             )
-            .note_if(test.id == 2, notes::PEAK_2)
             .local(server.and_then(|s| s.peak_connections)),
         );
     }
     for stage in &ECO2_STAGES {
         let local = real(server.and_then(|s| s.stage_avg_s.get(stage.stage).copied()));
         let figure = stage_figure(stage.stage);
-        let pair = if test.id == 1 {
-            Pair::new(&id, figure, unit::SECONDS, stage.avg_low_load_s).note(notes::STAGES_SUM)
+        let published = if test.id == 1 {
+            pair(figure, unit::SECONDS, stage.avg_low_load_s)
         } else {
             let (low, high) = stage.under_load_s;
-            Pair::new(&id, figure, unit::SECONDS, 0.0).range(low, high)
+            pair(figure, unit::SECONDS, 0.0).range(low, high)
         };
-        pairs.push(pair.local(local));
+        pairs.push(published.local(local));
     }
     if let Some(p99) = test.chain_p99_s {
         let local = report.latency("chain").filter(|m| m.summary.count > 0);
         pairs.push(
-            Pair::new(&id, "chain p99 (client)", unit::SECONDS, p99)
+            pair("chain p99 (client)", unit::SECONDS, p99)
                 .local(local.map(|m| m.summary.p99 / 1000.0 / scale)),
         );
     }
@@ -247,36 +234,28 @@ pub fn eco2_pairs(test: &PublishedTest, report: &RunReport) -> Vec<Pair> {
             .iter()
             .find(|n| n.pointer == "/result/reward" && n.of > 0)
             .map(|n| n.nulls as f64 / n.of as f64 * 100.0);
-        pairs.push(
-            Pair::new(&id, "reward null", unit::PERCENT, null * 100.0)
-                .note(notes::REWARD_NULL_3)
-                .local(local),
-        );
+        pairs.push(pair("reward null", unit::PERCENT, null * 100.0).local(local));
     }
     if let Some((iterations, completed)) = test.k6_iterations {
+        let summary_success = f64::from(completed) / f64::from(iterations) * 100.0;
         pairs.push(
-            Pair::new(
-                &id,
+            pair(
                 "client success (k6 summary)",
                 unit::PERCENT,
-                f64::from(completed) / f64::from(iterations) * 100.0,
+                summary_success,
             )
-            .note(notes::ITERATIONS_2)
             .local(pct(client_success)),
         );
         pairs.push(
-            Pair::new(&id, "k6 iterations", unit::REQUESTS, f64::from(iterations))
-                .note(notes::ITERATIONS_2)
+            pair("k6 iterations", unit::REQUESTS, f64::from(iterations))
                 .local(Some(totals.attempted as f64)),
         );
         pairs.push(
-            Pair::new(
-                &id,
+            pair(
                 "k6 iterations completed",
                 unit::REQUESTS,
                 f64::from(completed),
             )
-            .note(notes::ITERATIONS_2)
             .local(Some(totals.completed as f64)),
         );
     }
