@@ -74,9 +74,26 @@ pub async fn read_stream(
         record.ended = start.elapsed();
         return;
     }
+    read_body(response.bytes_stream(), start, rules, limits, stop, record).await;
+}
+
+/// Reads an event-stream body (the chunks of a response whose head has arrived), filling in
+/// `record` from `start`: [`read_stream`] after its checks of the head.
+///
+/// The record's outcome is set on return; `stop` ends the read as interrupted.
+pub async fn read_body<S>(
+    body: S,
+    start: Instant,
+    rules: &StreamRules,
+    limits: StreamLimits,
+    stop: &CancellationToken,
+    record: &mut RequestRecord,
+) where
+    S: Stream<Item = Result<Bytes, reqwest::Error>> + Unpin,
+{
     let mut stats = BodyStats::default();
     let outcome = {
-        let body = Body::new(response.bytes_stream(), limits.idle, &mut stats);
+        let body = Body::new(body, limits.idle, &mut stats);
         let mut events = EventStream::new(body);
         let deadline = tokio::time::sleep_until(limits.deadline);
         tokio::pin!(deadline);
