@@ -1,26 +1,25 @@
-//! Reading one answer stream: SSE events split from reqwest's byte stream (`parser`), stages
-//! found by the scenario's `[stream]` rules (`fields` reads the JSON pointers they name), and
-//! the request classified.
+//! Reading one answer stream: SSE events parsed by `eventsource-stream` from reqwest's byte
+//! stream, stages found by the scenario's `[stream]` rules (`fields` reads the JSON pointers
+//! they name), and the request classified.
 //!
-//! This runs for every event of every stream, so nothing here allocates per event: the parser
-//! and the field values reuse their buffers, and an event's data is parsed without building a
-//! `serde_json::Value`.
+//! This runs for every event of every stream: an event's data is read without building a
+//! `serde_json::Value`, and a chunk costs one clock read and no timer update.
 
 mod fields;
-mod parser;
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use eventsource_stream::{Event, EventStream, EventStreamError};
 use futures_util::{Stream, StreamExt};
 use scenarios::{EventMatch, StreamSpec};
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 
 use self::fields::{Found, Pointers, Slot};
-use self::parser::{Event, EventParser};
 use crate::record::{FailureClass, Outcome, RequestRecord};
 
 /// The `[stream]` rules of a scenario, ready to apply to events.
@@ -146,33 +145,40 @@ pub async fn read_body<S>(
     S: Stream<Item = Result<Bytes, reqwest::Error>> + Unpin,
 {
     let mut stats = BodyStats::default();
-    let mut reader = Reader::new(rules);
+    let mut found = Found::default();
+    let arrived = Arrived::default();
     let outcome = {
-        let mut body = Body::new(body, limits, &mut stats);
-        // Made once: a fresh `cancelled()` per chunk would register a waiter each time.
+        let body = Body::new(body, start, limits, &arrived, &mut stats);
+        let mut events = EventStream::new(body);
+        // Made once: a fresh `cancelled()` per event would register a waiter each time.
         let stopped = stop.cancelled();
         tokio::pin!(stopped);
         loop {
             let item = tokio::select! {
                 biased;
                 _ = &mut stopped => break Outcome::Interrupted,
-                item = body.next() => item,
+                item = events.next() => item,
             };
             match item {
-                None => break reader.end(),
-                Some(Ok(chunk)) => {
-                    let at = body.last_chunk.duration_since(start);
-                    if let Some(outcome) = reader.read(&chunk, at, record) {
+                None => break Outcome::Partial,
+                Some(Ok(event)) => {
+                    let at = arrived.get();
+                    if let Step::End(outcome) = on_event(rules, &event, &mut found, at, record) {
                         break outcome;
                     }
                 }
-                Some(Err(BodyError::TimedOut)) => break Outcome::Failed(FailureClass::Timeout),
-                Some(Err(BodyError::Read(e))) => {
+                Some(Err(EventStreamError::Transport(BodyError::TimedOut))) => {
+                    break Outcome::Failed(FailureClass::Timeout);
+                }
+                Some(Err(EventStreamError::Transport(BodyError::Read(e)))) => {
                     break Outcome::Failed(if e.is_timeout() {
                         FailureClass::Timeout
                     } else {
                         FailureClass::StreamReset
                     });
+                }
+                Some(Err(EventStreamError::Utf8(_) | EventStreamError::Parser(_))) => {
+                    break Outcome::Failed(FailureClass::MalformedEvent);
                 }
             }
         }
@@ -184,57 +190,15 @@ pub async fn read_body<S>(
     record.ended = start.elapsed();
 }
 
-/// One stream's events, read by the rules.
-struct Reader<'r> {
-    rules: &'r StreamRules,
-    parser: EventParser,
-    /// The last event's field values (its buffers reused).
-    found: Found,
-}
-
-impl<'r> Reader<'r> {
-    fn new(rules: &'r StreamRules) -> Self {
-        Self {
-            rules,
-            parser: EventParser::new(),
-            found: Found::default(),
-        }
-    }
-
-    /// Reads the events a chunk that arrived at `at` completes; the outcome when one ends
-    /// the run.
-    fn read(&mut self, chunk: &[u8], at: Duration, record: &mut RequestRecord) -> Option<Outcome> {
-        self.parser.feed(chunk);
-        while let Some(event) = self.parser.next_event() {
-            let step = match event {
-                Ok(event) => on_event(self.rules, event, &mut self.found, at, record),
-                Err(_) => Step::End(Outcome::Failed(FailureClass::MalformedEvent)),
-            };
-            if let Step::End(outcome) = step {
-                return Some(outcome);
-            }
-        }
-        None
-    }
-
-    /// The outcome of a stream that ended without a terminal event.
-    fn end(&self) -> Outcome {
-        if self.parser.rest_is_malformed() {
-            Outcome::Failed(FailureClass::MalformedEvent)
-        } else {
-            Outcome::Partial
-        }
-    }
-}
-
 fn on_event(
     rules: &StreamRules,
-    event: Event<'_>,
+    event: &Event,
     found: &mut Found,
     at: Duration,
     record: &mut RequestRecord,
 ) -> Step {
-    if event.name == "keepalive" {
+    // eventsource-stream names an unnamed event `message`, as SSE does.
+    if event.event == "keepalive" {
         record.keepalives += 1;
         return Step::Continue;
     }
@@ -242,7 +206,7 @@ fn on_event(
         return Step::Continue;
     }
     // Rules on the raw text come first: OpenAI ends its streams with `data: [DONE]`.
-    let raw = |m: &Match| m.data.as_ref().is_some_and(|d| d == event.data) && m.fields.is_empty();
+    let raw = |m: &Match| m.data.as_ref().is_some_and(|d| *d == event.data) && m.fields.is_empty();
     if rules.error.iter().any(|m| raw(m) && name_matches(m, event)) {
         return Step::End(Outcome::Failed(FailureClass::ErrorEvent));
     }
@@ -253,7 +217,7 @@ fn on_event(
     {
         return terminal(rules, record, at, None);
     }
-    if rules.pointers.read(event.data, found).is_err() {
+    if rules.pointers.read(&event.data, found).is_err() {
         return Step::End(Outcome::Failed(FailureClass::MalformedEvent));
     }
     if rules.error.iter().any(|m| matches(m, event, found)) {
@@ -263,11 +227,11 @@ fn on_event(
     let is_stage_event = spec
         .stage_event
         .as_ref()
-        .is_none_or(|name| name == event.name);
+        .is_none_or(|name| *name == event.event);
     if is_stage_event {
         let stage = match rules.stage_field {
             Some(slot) => found.str(slot),
-            None => Some(event.name),
+            None => Some(event.event.as_str()),
         };
         if let Some(index) = stage.and_then(|s| spec.stages.iter().position(|known| known == s)) {
             record.first_stage.get_or_insert(at);
@@ -310,13 +274,13 @@ fn terminal(
     })
 }
 
-fn name_matches(rule: &Match, event: Event<'_>) -> bool {
-    rule.event.as_ref().is_none_or(|name| name == event.name)
+fn name_matches(rule: &Match, event: &Event) -> bool {
+    rule.event.as_ref().is_none_or(|name| *name == event.event)
 }
 
-fn matches(rule: &Match, event: Event<'_>, found: &Found) -> bool {
+fn matches(rule: &Match, event: &Event, found: &Found) -> bool {
     name_matches(rule, event)
-        && rule.data.as_ref().is_none_or(|d| d == event.data)
+        && rule.data.as_ref().is_none_or(|d| *d == event.data)
         && rule.fields.iter().all(|(slot, values)| {
             found
                 .str(*slot)
@@ -357,6 +321,21 @@ impl BodyStats {
     }
 }
 
+/// When the last chunk arrived, from the request's start: the time of the events it completes
+/// (read once per chunk, not per event). Atomic only so that reading a stream stays `Send`.
+#[derive(Debug, Default)]
+struct Arrived(AtomicU64);
+
+impl Arrived {
+    fn set(&self, at: Duration) {
+        self.0.store(at.as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> Duration {
+        Duration::from_nanos(self.0.load(Ordering::Relaxed))
+    }
+}
+
 /// Why the byte stream stopped.
 #[derive(Debug)]
 enum BodyError {
@@ -369,8 +348,10 @@ enum BodyError {
 /// reqwest's byte stream with the stream's time limits and statistics.
 struct Body<'a, S> {
     inner: S,
+    start: Instant,
     limits: StreamLimits,
     last_chunk: Instant,
+    arrived: &'a Arrived,
     /// One timer for both limits, so a chunk costs no timer poll or update: it is polled
     /// only while the body waits, and set to the nearer limit when it fires.
     timer: Pin<Box<Sleep>>,
@@ -378,7 +359,13 @@ struct Body<'a, S> {
 }
 
 impl<'a, S> Body<'a, S> {
-    fn new(inner: S, limits: StreamLimits, stats: &'a mut BodyStats) -> Self {
+    fn new(
+        inner: S,
+        start: Instant,
+        limits: StreamLimits,
+        arrived: &'a Arrived,
+        stats: &'a mut BodyStats,
+    ) -> Self {
         let now = Instant::now();
         let timer = Box::pin(tokio::time::sleep_until(
             limits.deadline.min(now + limits.idle),
@@ -386,7 +373,9 @@ impl<'a, S> Body<'a, S> {
         Self {
             inner,
             limits,
+            start,
             last_chunk: now,
+            arrived,
             timer,
             stats,
         }
@@ -409,6 +398,7 @@ where
                 }
                 this.stats.scan(&chunk, now);
                 this.last_chunk = now;
+                this.arrived.set(now.duration_since(this.start));
                 Poll::Ready(Some(Ok(chunk)))
             }
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(BodyError::Read(e)))),
@@ -436,27 +426,19 @@ where
 mod tests {
     use super::*;
 
-    /// An event as the parser gives it.
-    struct Owned {
-        name: String,
-        data: String,
-    }
-
-    fn event(name: &str, data: &str) -> Owned {
-        Owned {
-            name: if name.is_empty() { "message" } else { name }.into(),
+    /// An event as eventsource-stream gives it: unnamed is `message`.
+    fn event(name: &str, data: &str) -> Event {
+        Event {
+            event: if name.is_empty() { "message" } else { name }.into(),
             data: data.into(),
+            ..Event::default()
         }
     }
 
-    fn run(rules: &StreamRules, events: &[Owned]) -> (RequestRecord, Option<Outcome>) {
+    fn run(rules: &StreamRules, events: &[Event]) -> (RequestRecord, Option<Outcome>) {
         let mut record = RequestRecord::new(rules.stages().len());
         let mut found = Found::default();
-        for (i, e) in events.iter().enumerate() {
-            let event = Event {
-                name: &e.name,
-                data: &e.data,
-            };
+        for (i, event) in events.iter().enumerate() {
             let at = Duration::from_millis(i as u64);
             if let Step::End(outcome) = on_event(rules, event, &mut found, at, &mut record) {
                 return (record, Some(outcome));
@@ -465,7 +447,7 @@ mod tests {
         (record, None)
     }
 
-    fn eco2_events(reward: &str) -> Vec<Owned> {
+    fn eco2_events(reward: &str) -> Vec<Event> {
         let mut events = vec![event("", r#"{"status":"started","task_id":"t"}"#)];
         for (i, step) in ["vision", "rule", "answer", "reward"].iter().enumerate() {
             events.push(event(
@@ -690,11 +672,16 @@ mod tests {
             record.outcome,
             Outcome::Failed(FailureClass::MalformedEvent)
         );
-        let invalid = b"data: \xff\n\n";
-        let record = read_in_chunks(&rules, invalid, 64).await;
+        // Text that is no UTF-8 makes the stream malformed, whatever complete run follows it.
+        let mut invalid = b"data: \xff\n\n".to_vec();
+        for e in eco2_events("null") {
+            invalid.extend_from_slice(format!("data: {}\n\n", e.data).as_bytes());
+        }
+        let record = read_in_chunks(&rules, &invalid, 64).await;
         assert_eq!(
             record.outcome,
             Outcome::Failed(FailureClass::MalformedEvent)
         );
+        assert_eq!(record.chain, None);
     }
 }
