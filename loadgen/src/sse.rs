@@ -1,7 +1,14 @@
 //! Reading one answer stream: SSE events parsed by `eventsource-stream` from reqwest's byte
-//! stream, stages found by the scenario's `[stream]` rules, and the request classified.
+//! stream, stages found by the scenario's `[stream]` rules (`fields` reads the JSON pointers
+//! they name), and the request classified.
+//!
+//! This runs for every event of every stream: an event's data is read without building a
+//! `serde_json::Value`, and a chunk costs one clock read and no timer update.
+
+mod fields;
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -9,22 +16,68 @@ use bytes::Bytes;
 use eventsource_stream::{Event, EventStream, EventStreamError};
 use futures_util::{Stream, StreamExt};
 use scenarios::{EventMatch, StreamSpec};
-use serde_json::Value;
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 
+use self::fields::{Found, Pointers, Slot};
 use crate::record::{FailureClass, Outcome, RequestRecord};
 
 /// The `[stream]` rules of a scenario, ready to apply to events.
 #[derive(Debug, Clone)]
 pub struct StreamRules {
     spec: StreamSpec,
+    /// Every JSON pointer below, read from an event's data in one pass.
+    pointers: Pointers,
+    stage_field: Option<Slot>,
+    status_field: Slot,
+    terminal: Vec<Match>,
+    error: Vec<Match>,
+    null_checks: Vec<Slot>,
+}
+
+/// An [`EventMatch`] with its pointers in [`StreamRules::pointers`].
+#[derive(Debug, Clone)]
+struct Match {
+    event: Option<String>,
+    data: Option<String>,
+    fields: Vec<(Slot, Vec<String>)>,
 }
 
 impl StreamRules {
     /// Rules from a validated stream spec.
     pub fn new(spec: StreamSpec) -> Self {
-        Self { spec }
+        let mut pointers = Pointers::default();
+        let mut compile = |matches: &[EventMatch]| -> Vec<Match> {
+            matches
+                .iter()
+                .map(|m| Match {
+                    event: m.event.clone(),
+                    data: m.data.clone(),
+                    fields: m
+                        .fields
+                        .iter()
+                        .map(|(pointer, values)| (pointers.add(pointer), values.clone()))
+                        .collect(),
+                })
+                .collect()
+        };
+        let terminal = compile(&spec.terminal);
+        let error = compile(&spec.error);
+        Self {
+            stage_field: spec.stage_field.as_deref().map(|p| pointers.add(p)),
+            status_field: pointers.add(&spec.status_field),
+            // Only the first 64 have a bit in the record.
+            null_checks: spec
+                .null_checks
+                .iter()
+                .take(64)
+                .map(|p| pointers.add(p))
+                .collect(),
+            terminal,
+            error,
+            pointers,
+            spec,
+        }
     }
 
     /// The stages a complete run goes through.
@@ -74,27 +127,47 @@ pub async fn read_stream(
         record.ended = start.elapsed();
         return;
     }
+    read_body(response.bytes_stream(), start, rules, limits, stop, record).await;
+}
+
+/// Reads an event-stream body (the chunks of a response whose head has arrived), filling in
+/// `record` from `start`: [`read_stream`] after its checks of the head.
+///
+/// The record's outcome is set on return; `stop` ends the read as interrupted.
+pub async fn read_body<S>(
+    body: S,
+    start: Instant,
+    rules: &StreamRules,
+    limits: StreamLimits,
+    stop: &CancellationToken,
+    record: &mut RequestRecord,
+) where
+    S: Stream<Item = Result<Bytes, reqwest::Error>> + Unpin,
+{
     let mut stats = BodyStats::default();
+    let mut found = Found::default();
+    let arrived = Arrived::default();
     let outcome = {
-        let body = Body::new(response.bytes_stream(), limits.idle, &mut stats);
+        let body = Body::new(body, start, limits, &arrived, &mut stats);
         let mut events = EventStream::new(body);
-        let deadline = tokio::time::sleep_until(limits.deadline);
-        tokio::pin!(deadline);
+        // Made once: a fresh `cancelled()` per event would register a waiter each time.
+        let stopped = stop.cancelled();
+        tokio::pin!(stopped);
         loop {
             let item = tokio::select! {
                 biased;
-                _ = stop.cancelled() => break Outcome::Interrupted,
-                _ = &mut deadline => break Outcome::Failed(FailureClass::Timeout),
+                _ = &mut stopped => break Outcome::Interrupted,
                 item = events.next() => item,
             };
-            let at = start.elapsed();
             match item {
                 None => break Outcome::Partial,
-                Some(Ok(event)) => match on_event(rules, &event, at, record) {
-                    Step::Continue => {}
-                    Step::End(outcome) => break outcome,
-                },
-                Some(Err(EventStreamError::Transport(BodyError::Idle))) => {
+                Some(Ok(event)) => {
+                    let at = arrived.get();
+                    if let Step::End(outcome) = on_event(rules, &event, &mut found, at, record) {
+                        break outcome;
+                    }
+                }
+                Some(Err(EventStreamError::Transport(BodyError::TimedOut))) => {
                     break Outcome::Failed(FailureClass::Timeout);
                 }
                 Some(Err(EventStreamError::Transport(BodyError::Read(e)))) => {
@@ -117,8 +190,14 @@ pub async fn read_stream(
     record.ended = start.elapsed();
 }
 
-fn on_event(rules: &StreamRules, event: &Event, at: Duration, record: &mut RequestRecord) -> Step {
-    let spec = &rules.spec;
+fn on_event(
+    rules: &StreamRules,
+    event: &Event,
+    found: &mut Found,
+    at: Duration,
+    record: &mut RequestRecord,
+) -> Step {
+    // eventsource-stream names an unnamed event `message`, as SSE does.
     if event.event == "keepalive" {
         record.keepalives += 1;
         return Step::Continue;
@@ -127,39 +206,36 @@ fn on_event(rules: &StreamRules, event: &Event, at: Duration, record: &mut Reque
         return Step::Continue;
     }
     // Rules on the raw text come first: OpenAI ends its streams with `data: [DONE]`.
-    let raw =
-        |m: &EventMatch| m.data.as_ref().is_some_and(|d| *d == event.data) && m.fields.is_empty();
-    if spec.error.iter().any(|m| raw(m) && name_matches(m, event)) {
+    let raw = |m: &Match| m.data.as_ref().is_some_and(|d| *d == event.data) && m.fields.is_empty();
+    if rules.error.iter().any(|m| raw(m) && name_matches(m, event)) {
         return Step::End(Outcome::Failed(FailureClass::ErrorEvent));
     }
-    if spec
+    if rules
         .terminal
         .iter()
         .any(|m| raw(m) && name_matches(m, event))
     {
-        return terminal(spec, record, at, None);
+        return terminal(rules, record, at, None);
     }
-    let Ok(data) = serde_json::from_str::<Value>(&event.data) else {
+    if rules.pointers.read(&event.data, found).is_err() {
         return Step::End(Outcome::Failed(FailureClass::MalformedEvent));
-    };
-    if spec.error.iter().any(|m| matches(m, event, &data)) {
+    }
+    if rules.error.iter().any(|m| matches(m, event, found)) {
         return Step::End(Outcome::Failed(FailureClass::ErrorEvent));
     }
+    let spec = &rules.spec;
     let is_stage_event = spec
         .stage_event
         .as_ref()
-        .is_none_or(|name| *name == event_name(event));
+        .is_none_or(|name| *name == event.event);
     if is_stage_event {
-        let stage = match &spec.stage_field {
-            Some(pointer) => data.pointer(pointer).and_then(Value::as_str),
-            None => Some(event_name(event)),
+        let stage = match rules.stage_field {
+            Some(slot) => found.str(slot),
+            None => Some(event.event.as_str()),
         };
         if let Some(index) = stage.and_then(|s| spec.stages.iter().position(|known| known == s)) {
             record.first_stage.get_or_insert(at);
-            let status = data
-                .pointer(&spec.status_field)
-                .and_then(Value::as_str)
-                .unwrap_or("");
+            let status = found.str(rules.status_field).unwrap_or("");
             let timing = &mut record.stages[index];
             if spec.started.iter().any(|s| s == status) {
                 timing.started.get_or_insert(at);
@@ -169,23 +245,23 @@ fn on_event(rules: &StreamRules, event: &Event, at: Duration, record: &mut Reque
             }
         }
     }
-    if spec.terminal.iter().any(|m| matches(m, event, &data)) {
-        return terminal(spec, record, at, Some(&data));
+    if rules.terminal.iter().any(|m| matches(m, event, found)) {
+        return terminal(rules, record, at, Some(found));
     }
     Step::Continue
 }
 
 /// The run's terminal event: completed when every stage completed, else partial.
 fn terminal(
-    spec: &StreamSpec,
+    rules: &StreamRules,
     record: &mut RequestRecord,
     at: Duration,
-    data: Option<&Value>,
+    found: Option<&Found>,
 ) -> Step {
     record.chain = Some(at);
-    if let Some(data) = data {
-        for (bit, pointer) in spec.null_checks.iter().enumerate().take(64) {
-            if data.pointer(pointer).is_some_and(Value::is_null) {
+    if let Some(found) = found {
+        for (bit, &slot) in rules.null_checks.iter().enumerate() {
+            if found.is_null(slot) {
                 record.nulls |= 1 << bit;
             }
         }
@@ -198,27 +274,16 @@ fn terminal(
     })
 }
 
-/// SSE's default event name is `message`.
-fn event_name(event: &Event) -> &str {
-    if event.event.is_empty() {
-        "message"
-    } else {
-        &event.event
-    }
+fn name_matches(rule: &Match, event: &Event) -> bool {
+    rule.event.as_ref().is_none_or(|name| *name == event.event)
 }
 
-fn name_matches(rule: &EventMatch, event: &Event) -> bool {
-    rule.event
-        .as_ref()
-        .is_none_or(|name| name == event_name(event))
-}
-
-fn matches(rule: &EventMatch, event: &Event, data: &Value) -> bool {
+fn matches(rule: &Match, event: &Event, found: &Found) -> bool {
     name_matches(rule, event)
         && rule.data.as_ref().is_none_or(|d| *d == event.data)
-        && rule.fields.iter().all(|(pointer, values)| {
-            data.pointer(pointer)
-                .and_then(Value::as_str)
+        && rule.fields.iter().all(|(slot, values)| {
+            found
+                .str(*slot)
                 .is_some_and(|v| values.iter().any(|x| x == v))
         })
 }
@@ -233,47 +298,84 @@ struct BodyStats {
 }
 
 impl BodyStats {
-    /// Counts comment lines (`: keepalive`) across chunk boundaries.
-    fn scan(&mut self, chunk: &[u8]) {
+    /// Counts comment lines (`: keepalive`) across chunk boundaries; `now` is the chunk's
+    /// arrival.
+    fn scan(&mut self, chunk: &[u8], now: Instant) {
         if self.first_byte.is_none() {
-            self.first_byte = Some(Instant::now());
+            self.first_byte = Some(now);
             self.at_line_start = true;
         }
         self.bytes += chunk.len() as u64;
-        for &b in chunk {
-            if self.at_line_start && b == b':' {
+        let Some(&last) = chunk.last() else {
+            return;
+        };
+        if self.at_line_start && chunk[0] == b':' {
+            self.keepalives += 1;
+        }
+        for end in memchr::memchr2_iter(b'\n', b'\r', chunk) {
+            if chunk.get(end + 1) == Some(&b':') {
                 self.keepalives += 1;
             }
-            self.at_line_start = b == b'\n' || b == b'\r';
         }
+        self.at_line_start = last == b'\n' || last == b'\r';
+    }
+}
+
+/// When the last chunk arrived, from the request's start: the time of the events it completes
+/// (read once per chunk, not per event). Atomic only so that reading a stream stays `Send`.
+#[derive(Debug, Default)]
+struct Arrived(AtomicU64);
+
+impl Arrived {
+    fn set(&self, at: Duration) {
+        self.0.store(at.as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> Duration {
+        Duration::from_nanos(self.0.load(Ordering::Relaxed))
     }
 }
 
 /// Why the byte stream stopped.
 #[derive(Debug)]
 enum BodyError {
-    /// No bytes for the idle timeout.
-    Idle,
+    /// No bytes for the idle timeout, or the request's deadline passed.
+    TimedOut,
     /// reqwest could not read on.
     Read(reqwest::Error),
 }
 
-/// reqwest's byte stream with an idle timeout and statistics.
+/// reqwest's byte stream with the stream's time limits and statistics.
 struct Body<'a, S> {
     inner: S,
-    idle: Duration,
+    start: Instant,
+    limits: StreamLimits,
     last_chunk: Instant,
+    arrived: &'a Arrived,
+    /// One timer for both limits, so a chunk costs no timer poll or update: it is polled
+    /// only while the body waits, and set to the nearer limit when it fires.
     timer: Pin<Box<Sleep>>,
     stats: &'a mut BodyStats,
 }
 
 impl<'a, S> Body<'a, S> {
-    fn new(inner: S, idle: Duration, stats: &'a mut BodyStats) -> Self {
-        let timer = Box::pin(tokio::time::sleep(idle));
+    fn new(
+        inner: S,
+        start: Instant,
+        limits: StreamLimits,
+        arrived: &'a Arrived,
+        stats: &'a mut BodyStats,
+    ) -> Self {
+        let now = Instant::now();
+        let timer = Box::pin(tokio::time::sleep_until(
+            limits.deadline.min(now + limits.idle),
+        ));
         Self {
             inner,
-            idle,
-            last_chunk: Instant::now(),
+            limits,
+            start,
+            last_chunk: now,
+            arrived,
             timer,
             stats,
         }
@@ -290,10 +392,13 @@ where
         let this = &mut *self;
         match this.inner.poll_next_unpin(cx) {
             Poll::Ready(Some(Ok(chunk))) => {
-                this.stats.scan(&chunk);
-                // Re-arming the timer per chunk costs a timer-wheel update per event; the
-                // time of the last chunk is enough, checked when the timer fires.
-                this.last_chunk = Instant::now();
+                let now = Instant::now();
+                if now >= this.limits.deadline {
+                    return Poll::Ready(Some(Err(BodyError::TimedOut)));
+                }
+                this.stats.scan(&chunk, now);
+                this.last_chunk = now;
+                this.arrived.set(now.duration_since(this.start));
                 Poll::Ready(Some(Ok(chunk)))
             }
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(BodyError::Read(e)))),
@@ -302,11 +407,14 @@ where
                 match this.timer.as_mut().poll(cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(()) => {
-                        let quiet_until = this.last_chunk + this.idle;
-                        if Instant::now() >= quiet_until {
-                            return Poll::Ready(Some(Err(BodyError::Idle)));
+                        let quiet_until = this.last_chunk + this.limits.idle;
+                        let now = Instant::now();
+                        if now >= this.limits.deadline || now >= quiet_until {
+                            return Poll::Ready(Some(Err(BodyError::TimedOut)));
                         }
-                        this.timer.as_mut().reset(quiet_until);
+                        this.timer
+                            .as_mut()
+                            .reset(this.limits.deadline.min(quiet_until));
                     }
                 }
             },
@@ -318,21 +426,21 @@ where
 mod tests {
     use super::*;
 
+    /// An event as eventsource-stream gives it: unnamed is `message`.
     fn event(name: &str, data: &str) -> Event {
         Event {
-            event: name.into(),
+            event: if name.is_empty() { "message" } else { name }.into(),
             data: data.into(),
-            id: String::new(),
-            retry: None,
+            ..Event::default()
         }
     }
 
     fn run(rules: &StreamRules, events: &[Event]) -> (RequestRecord, Option<Outcome>) {
         let mut record = RequestRecord::new(rules.stages().len());
-        for (i, e) in events.iter().enumerate() {
-            if let Step::End(outcome) =
-                on_event(rules, e, Duration::from_millis(i as u64), &mut record)
-            {
+        let mut found = Found::default();
+        for (i, event) in events.iter().enumerate() {
+            let at = Duration::from_millis(i as u64);
+            if let Step::End(outcome) = on_event(rules, event, &mut found, at, &mut record) {
                 return (record, Some(outcome));
             }
         }
@@ -474,9 +582,106 @@ mod tests {
             b" keepalive\n\n",
             b"data: x\n\n",
         ] {
-            stats.scan(chunk);
+            stats.scan(chunk, Instant::now());
         }
         assert_eq!(stats.keepalives, 2);
         assert_eq!(stats.bytes, 45);
+    }
+
+    #[test]
+    fn keepalives_are_comment_lines_at_any_line_ending() {
+        let text = b": a\r\n:b\r:c\n\ndata: x:y\n: d\r\n\r\n::e\n";
+        // Every comment line, counted the slow way: a colon at the start of a line.
+        let expected = (0..text.len())
+            .filter(|&i| text[i] == b':' && (i == 0 || matches!(text[i - 1], b'\n' | b'\r')))
+            .count() as u32;
+        for size in 1..=text.len() {
+            let mut stats = BodyStats::default();
+            for chunk in text.chunks(size) {
+                stats.scan(chunk, Instant::now());
+            }
+            assert_eq!(stats.keepalives, expected, "chunks of {size}");
+        }
+    }
+
+    /// Reads `body` cut into chunks of `size` through [`read_body`].
+    async fn read_in_chunks(rules: &StreamRules, body: &[u8], size: usize) -> RequestRecord {
+        let chunks: Vec<_> = body
+            .chunks(size)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        let mut record = RequestRecord::new(rules.stages().len());
+        let start = Instant::now();
+        let limits = StreamLimits {
+            deadline: start + Duration::from_secs(60),
+            idle: Duration::from_secs(60),
+        };
+        let stream = futures_util::stream::iter(chunks);
+        read_body(
+            stream,
+            start,
+            rules,
+            limits,
+            &CancellationToken::new(),
+            &mut record,
+        )
+        .await;
+        record
+    }
+
+    #[tokio::test]
+    async fn chunk_boundaries_do_not_change_the_reading() {
+        let rules = StreamRules::new(StreamSpec::default());
+        let events = eco2_events("null");
+        let mut body = String::new();
+        for e in &events {
+            body.push_str(&format!(": keepalive\r\n\r\ndata: {}\r\n\r\n", e.data));
+        }
+        let whole = read_in_chunks(&rules, body.as_bytes(), body.len()).await;
+        assert_eq!(whole.outcome, Outcome::Completed);
+        assert_eq!(whole.nulls, 1);
+        assert_eq!(whole.bytes, body.len() as u64);
+        assert_eq!(whole.keepalives, events.len() as u32);
+        for size in 1..=64 {
+            let record = read_in_chunks(&rules, body.as_bytes(), size).await;
+            assert_eq!(record.outcome, whole.outcome, "chunks of {size}");
+            assert_eq!(record.nulls, whole.nulls, "chunks of {size}");
+            assert_eq!(record.keepalives, whole.keepalives, "chunks of {size}");
+            assert!(
+                record
+                    .stages
+                    .iter()
+                    .all(|s| s.started.is_some() && s.completed.is_some()),
+                "chunks of {size}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_ends_early_is_partial_or_malformed() {
+        let rules = StreamRules::new(StreamSpec::default());
+        let cut = "data: {\"step\": \"vision\", \"status\": \"started\"}\n\ndata: {\"st";
+        let record = read_in_chunks(&rules, cut.as_bytes(), 7).await;
+        assert_eq!(record.outcome, Outcome::Partial);
+        assert!(record.first_stage.is_some());
+        // A truncated character at the end is malformed text, not a truncated event.
+        let mut truncated = cut.as_bytes().to_vec();
+        truncated.extend_from_slice(&"\u{2603}".as_bytes()[..2]);
+        let record = read_in_chunks(&rules, &truncated, 7).await;
+        assert_eq!(
+            record.outcome,
+            Outcome::Failed(FailureClass::MalformedEvent)
+        );
+        // Text that is no UTF-8 makes the stream malformed, whatever complete run follows it.
+        let mut invalid = b"data: \xff\n\n".to_vec();
+        for e in eco2_events("null") {
+            invalid.extend_from_slice(format!("data: {}\n\n", e.data).as_bytes());
+        }
+        let record = read_in_chunks(&rules, &invalid, 64).await;
+        assert_eq!(
+            record.outcome,
+            Outcome::Failed(FailureClass::MalformedEvent)
+        );
+        assert_eq!(record.chain, None);
     }
 }
