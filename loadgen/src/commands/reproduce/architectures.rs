@@ -45,8 +45,8 @@ fn in_process(s: &mut Scenario) {
 fn rate_limited(s: &mut Scenario) {
     in_process(s);
     s.pipeline.rule_cache = true;
-    s.pipeline.cluster.min_replicas = 10;
-    s.pipeline.cluster.max_replicas = 10;
+    s.pipeline.cluster.min_replicas = 16;
+    s.pipeline.cluster.max_replicas = 16;
 }
 
 /// The variants, the seed's own design first.
@@ -97,15 +97,15 @@ pub const VARIANTS: &[Variant] = &[
         },
     },
     Variant {
-        name: "async-150-vus-one-key",
-        answers: "the 500 RPM limit at 150 VUs (10 API pods), one key",
-        vus: Some(150),
+        name: "async-250-vus-one-key",
+        answers: "the 500 RPM limit at 250 VUs (16 API pods), one key",
+        vus: Some(250),
         apply: rate_limited,
     },
     Variant {
-        name: "async-150-vus-two-keys",
+        name: "async-250-vus-two-keys",
         answers: "beat the 500 RPM limit with several keys: two",
-        vus: Some(150),
+        vus: Some(250),
         apply: |s| {
             rate_limited(s);
             two_keys(s);
