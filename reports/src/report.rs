@@ -165,6 +165,11 @@ impl Totals {
     pub fn failed_total(&self) -> u64 {
         self.failed.values().sum()
     }
+
+    /// Completed / attempted from 0 to 1, k6's view of success; `None` before any request.
+    pub fn completed_share(&self) -> Option<f64> {
+        (self.attempted > 0).then(|| self.completed as f64 / self.attempted as f64)
+    }
 }
 
 /// One latency distribution.

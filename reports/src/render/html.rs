@@ -58,7 +58,7 @@ impl Renderer for Html {
             .latency("ttfb")
             .map(|m| m.summary)
             .filter(|s| s.count > 0);
-        let success = (t.attempted > 0).then(|| t.completed as f64 / t.attempted as f64);
+        let success = t.completed_share();
         let rps = (env.duration_s > 0.0).then(|| t.attempted as f64 / env.duration_s);
         out.push_str("<section class=\"cards\">\n");
         for (label, figure) in [

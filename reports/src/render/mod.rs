@@ -253,7 +253,7 @@ pub(crate) fn client_server_rows(report: &RunReport) -> Vec<[String; 3]> {
     let secs = |s: f64| ms(s * 1000.0);
     let rate = |v: f64| format!("{v:.2}");
     let whole = |v: f64| format!("{v:.0}");
-    let client_success = (t.attempted > 0).then(|| t.completed as f64 / t.attempted as f64);
+    let client_success = t.completed_share();
     let first = report
         .latency("first_stage")
         .map(|m| m.summary)

@@ -6,6 +6,8 @@ use reports::RunReport;
 use scenarios::Scenario;
 use serde::Serialize;
 
+use super::figures::client_chain_s;
+
 /// One architecture or fix, as a change to the test #2 scenario.
 pub struct Variant {
     /// Short name, also the report's directory.
@@ -150,21 +152,19 @@ impl ArchitectureRow {
         let scale = report.environment.time_scale;
         let server = report.server.as_ref();
         let totals = &report.totals;
-        let chain = report.latency("chain").filter(|m| m.summary.count > 0);
         let duration = report.environment.duration_s;
         Self {
             variant: variant.name,
             answers: variant.answers,
             vus: report.scenario.load.peak_vus(),
             attempted: totals.attempted,
-            client_success: (totals.attempted > 0)
-                .then(|| totals.completed as f64 / totals.attempted as f64),
+            client_success: totals.completed_share(),
             server_success: server.and_then(|s| s.success_rate),
             no_healthy_upstream: server.and_then(|s| s.upstream_unavailable),
             restarts: server.and_then(|s| s.replica_restarts),
             openai_429: server.and_then(|s| s.openai_rate_limited),
-            chain_avg_s: chain.map(|m| m.summary.mean / 1000.0 / scale),
-            chain_p95_s: chain.map(|m| m.summary.p95 / 1000.0 / scale),
+            chain_avg_s: client_chain_s(report, |s| s.mean),
+            chain_p95_s: client_chain_s(report, |s| s.p95),
             ttfb_p50_s: server.and_then(|s| s.ttfb_p50_s).map(|s| s / scale),
             throughput: (duration > 0.0).then(|| totals.completed as f64 / duration * scale),
         }

@@ -2,6 +2,7 @@
 //! number taken from a run's report and divided back by its time scale.
 
 use reports::RunReport;
+use reports::histogram::Summary;
 use scenarios::published::{ECO2_STAGES, PublishedTest, PublishedThreadpoolRun};
 use serde::Serialize;
 
@@ -133,6 +134,12 @@ mod notes {
          fails, so the local maximum is of completed requests only";
 }
 
+/// A statistic of the client's chain durations (completed scans), in real-time seconds.
+pub fn client_chain_s(report: &RunReport, stat: fn(&Summary) -> f64) -> Option<f64> {
+    let chain = report.latency("chain").filter(|m| m.summary.count > 0)?;
+    Some(stat(&chain.summary) / 1000.0 / report.environment.time_scale)
+}
+
 /// The note on a figure of a Celery-chain test, where its published value needs one.
 fn eco2_note(test: u8, figure: &str) -> Option<&'static str> {
     Some(match (test, figure) {
@@ -166,8 +173,7 @@ pub fn eco2_pairs(test: &PublishedTest, report: &RunReport) -> Vec<Pair> {
     let real = |scaled_s: Option<f64>| scaled_s.map(|s| s / scale);
     let pct = |fraction: Option<f64>| fraction.map(|f| f * 100.0);
     let totals = &report.totals;
-    let client_success =
-        (totals.attempted > 0).then(|| totals.completed as f64 / totals.attempted as f64);
+    let client_success = totals.completed_share();
     let id = format!("#{}", test.id);
     let pair = |figure: &'static str, unit: &'static str, published: f64| {
         let pair = Pair::new(&id, figure, unit, published);
@@ -222,10 +228,8 @@ pub fn eco2_pairs(test: &PublishedTest, report: &RunReport) -> Vec<Pair> {
         pairs.push(published.local(local));
     }
     if let Some(p99) = test.chain_p99_s {
-        let local = report.latency("chain").filter(|m| m.summary.count > 0);
         pairs.push(
-            pair("chain p99 (client)", unit::SECONDS, p99)
-                .local(local.map(|m| m.summary.p99 / 1000.0 / scale)),
+            pair("chain p99 (client)", unit::SECONDS, p99).local(client_chain_s(report, |s| s.p99)),
         );
     }
     if let Some(null) = test.reward_null {
@@ -274,11 +278,8 @@ fn stage_figure(stage: &str) -> &'static str {
 /// The figures of one row of the v1.0.0 table (client side, as the write-up's table was).
 pub fn v1_pairs(published: &PublishedThreadpoolRun, report: &RunReport) -> Vec<Pair> {
     let test = format!("v1.0.0 {} users", published.users);
-    let scale = report.environment.time_scale;
     let totals = &report.totals;
-    let chain = report.latency("chain").filter(|m| m.summary.count > 0);
-    let success =
-        (totals.attempted > 0).then(|| totals.completed as f64 / totals.attempted as f64 * 100.0);
+    let success = totals.completed_share().map(|share| share * 100.0);
     let mut pairs = Vec::new();
     let queued = |p: Pair| {
         if published.users == 10 {
@@ -290,16 +291,16 @@ pub fn v1_pairs(published: &PublishedThreadpoolRun, report: &RunReport) -> Vec<P
     if let Some(avg) = published.avg_s {
         pairs.push(
             queued(Pair::new(&test, "avg (client)", unit::SECONDS, avg))
-                .local(chain.map(|m| m.summary.mean / 1000.0 / scale)),
+                .local(client_chain_s(report, |s| s.mean)),
         );
     }
     let p95 = Pair::new(&test, "p95/max (client)", unit::SECONDS, published.p95_s);
     pairs.push(if published.p95_is_lower_bound {
         p95.lower_bound()
             .note(notes::V1_100)
-            .local(chain.map(|m| m.summary.max / 1000.0 / scale))
+            .local(client_chain_s(report, |s| s.max))
     } else {
-        queued(p95).local(chain.map(|m| m.summary.p95 / 1000.0 / scale))
+        queued(p95).local(client_chain_s(report, |s| s.p95))
     });
     if published.success == 0.0 {
         pairs.push(
