@@ -316,8 +316,8 @@ fn table(out: &mut String, rows: &[Vec<String>], text_columns: usize) {
     out.push('\n');
 }
 
-/// A table cell: pipes escaped, line breaks flattened.
-fn cell(text: &str) -> String {
+/// A Markdown table cell: pipes escaped, line breaks flattened.
+pub fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }
 

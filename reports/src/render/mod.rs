@@ -20,7 +20,8 @@ mod terminal;
 pub use html::Html;
 pub use json::Json;
 pub use junit::Junit;
-pub use markdown::Markdown;
+pub use markdown::{Markdown, cell as markdown_cell};
+pub use svg::escape as escape_html;
 pub use terminal::Terminal;
 
 use std::fmt::Write;

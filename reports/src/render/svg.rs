@@ -463,7 +463,7 @@ fn legend(out: &mut String, entries: &[Entry]) {
 }
 
 /// Text as SVG/HTML character data or attribute value.
-pub(crate) fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use reports::render::{escape_html, markdown_cell};
 use serde::Serialize;
 use tabled::builder::Builder;
 use tabled::settings::Style;
@@ -195,7 +196,6 @@ pub fn terminal(r: &Reproduction) -> String {
 /// A Markdown document.
 pub fn markdown(r: &Reproduction) -> String {
     let (sections, notes) = sections(r);
-    let cell = |c: &str| c.replace('|', "\\|");
     let mut out = String::from("# scan-bench reproduce eco2\n\n");
     let _ = writeln!(out, "{}\n", summary(r));
     for section in sections {
@@ -203,7 +203,7 @@ pub fn markdown(r: &Reproduction) -> String {
         let _ = writeln!(out, "| {} |", section.header.join(" | "));
         let _ = writeln!(out, "|{}", "---|".repeat(section.header.len()));
         for row in section.rows {
-            let row: Vec<String> = row.iter().map(|c| cell(c)).collect();
+            let row: Vec<String> = row.iter().map(|c| markdown_cell(c)).collect();
             let _ = writeln!(out, "| {} |", row.join(" | "));
         }
         out.push('\n');
@@ -215,13 +215,6 @@ pub fn markdown(r: &Reproduction) -> String {
         }
     }
     out
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// A self-contained HTML page.
@@ -236,11 +229,11 @@ pub fn html(r: &Reproduction) -> String {
          th{background:#f3f3f3}td.no{color:#b00}td.yes{color:#070}\
          </style></head><body>\n<h1>scan-bench reproduce eco2</h1>\n",
     );
-    let _ = writeln!(out, "<p>{}</p>", escape(&summary(r)));
+    let _ = writeln!(out, "<p>{}</p>", escape_html(&summary(r)));
     for section in sections {
-        let _ = writeln!(out, "<h2>{}</h2>\n<table><tr>", escape(&section.title));
+        let _ = writeln!(out, "<h2>{}</h2>\n<table><tr>", escape_html(&section.title));
         for h in &section.header {
-            let _ = write!(out, "<th>{}</th>", escape(h));
+            let _ = write!(out, "<th>{}</th>", escape_html(h));
         }
         out.push_str("</tr>\n");
         for row in section.rows {
@@ -251,7 +244,7 @@ pub fn html(r: &Reproduction) -> String {
                 } else {
                     String::new()
                 };
-                let _ = write!(out, "<td{class}>{}</td>", escape(c));
+                let _ = write!(out, "<td{class}>{}</td>", escape_html(c));
             }
             out.push_str("</tr>\n");
         }
@@ -260,7 +253,7 @@ pub fn html(r: &Reproduction) -> String {
     if !notes.is_empty() {
         out.push_str("<h2>Notes</h2>\n<ol>\n");
         for note in notes {
-            let _ = writeln!(out, "<li>{}</li>", escape(note));
+            let _ = writeln!(out, "<li>{}</li>", escape_html(note));
         }
         out.push_str("</ol>\n");
     }
