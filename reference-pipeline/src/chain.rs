@@ -106,7 +106,14 @@ impl Context {
         character_pool: Option<(Arc<TaskPool>, Spread)>,
     ) -> Self {
         let t = &config.stage_timeouts;
-        let ctx_metrics = metrics.clone();
+        let worker_cpu = match &config.mode {
+            Mode::Staged(staged) if !staged.worker_cpu.task_cpu.median.is_zero() => Some((
+                Semaphore::new(staged.worker_cpu.cores),
+                staged.worker_cpu.task_cpu.scaled(config.time_scale),
+                metrics.pool("worker_cpu"),
+            )),
+            _ => None,
+        };
         Self {
             openai,
             rules: RuleBook::new(config.rule_cache),
@@ -119,14 +126,7 @@ impl Context {
             character_match_timeout: config.scaled(t.character_match),
             rule_query: config.storage.rule_query.scaled(config.time_scale),
             ownership_write: config.storage.ownership_write.scaled(config.time_scale),
-            worker_cpu: match &config.mode {
-                Mode::Staged(staged) if !staged.worker_cpu.task_cpu.median.is_zero() => Some((
-                    Semaphore::new(staged.worker_cpu.cores),
-                    staged.worker_cpu.task_cpu.scaled(config.time_scale),
-                    ctx_metrics.pool("worker_cpu"),
-                )),
-                _ => None,
-            },
+            worker_cpu,
             character_pool,
         }
     }
