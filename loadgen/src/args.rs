@@ -86,16 +86,20 @@ pub struct RunArgs {
     /// Base URL of the system under test, instead of the embedded stack.
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
-    /// The target's Prometheus endpoint, scraped for the server view.
-    #[arg(long, value_name = "URL")]
+    /// The target's Prometheus endpoint, scraped for the server view (default:
+    /// TARGET/metrics); `off` runs without a server view.
+    #[arg(long, value_name = "URL|off")]
     pub target_metrics: Option<String>,
     /// Peak virtual users; the profile keeps its shape.
     #[arg(long, value_name = "N")]
     pub vus: Option<u32>,
-    /// Length of the load profile (e.g. 30s, 2m); stages keep their proportions.
+    /// Length of the load profile in modelled time, like the stage durations of the file
+    /// (e.g. 30s, 2m); stages keep their proportions. The run takes D x time scale of
+    /// wall-clock time (ci-smoke at 0.02: --duration 30s runs 0.6 s), plus the ramp-down grace.
     #[arg(long, value_name = "D", value_parser = parse_duration)]
     pub duration: Option<Duration>,
-    /// Multiply every injected latency and load duration (0.05 = twenty times faster).
+    /// Multiply every injected latency and load duration (0.05 = twenty times faster). The
+    /// embedded stack only: against --target it must be 1.
     #[arg(long, value_name = "X")]
     pub time_scale: Option<f64>,
     /// Seed of every random draw.

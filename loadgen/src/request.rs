@@ -6,7 +6,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use scenarios::{Request, Var};
+use scenarios::{Request, Var, template};
 use serde_json::Value;
 
 /// A request template bound to a target, ready to render.
@@ -59,15 +59,22 @@ impl RequestTemplate {
     pub fn new(request: &Request, base_url: &str, seed: u64) -> Result<Self, TemplateError> {
         let method = Method::from_bytes(request.method.as_bytes())
             .map_err(|_| TemplateError::Method(request.method.clone()))?;
+        // `{{env:NAME}}` is read once, here; the scenario (and so the report) keeps the
+        // placeholder. Validation made sure each variable is set.
+        let env = |name: &str| template::env_var(name).and_then(|var| std::env::var(var).ok());
         let headers = request
             .headers
             .iter()
             .map(|(name, value)| {
                 HeaderName::from_bytes(name.as_bytes())
-                    .map(|n| (n, value.clone()))
+                    .map(|n| (n, fill(value, &env)))
                     .map_err(|_| TemplateError::HeaderName(name.clone()))
             })
             .collect::<Result<_, _>>()?;
+        let body = request.body.clone().map(|mut body| {
+            fill_json(&mut body, &env);
+            body
+        });
         let vars: Vec<_> = request
             .vars
             .iter()
@@ -77,7 +84,7 @@ impl RequestTemplate {
             method,
             url: format!("{}{}", base_url.trim_end_matches('/'), request.path),
             headers,
-            body: request.body.clone(),
+            body,
             cycles: vars.iter().map(|_| AtomicUsize::new(0)).collect(),
             vars,
             seed,
@@ -221,6 +228,28 @@ mod tests {
             user.as_str(),
             "seeded"
         );
+    }
+
+    #[test]
+    fn environment_placeholders_are_read_once() {
+        // SAFETY: this test alone in the crate touches this variable.
+        unsafe { std::env::set_var("SCAN_BENCH_TEST_REQUEST_KEY", "sk-from-env") };
+        let request = Request {
+            headers: [(
+                "authorization".to_owned(),
+                "Bearer {{env:SCAN_BENCH_TEST_REQUEST_KEY}}".to_owned(),
+            )]
+            .into(),
+            body: Some(
+                serde_json::json!({"key": "{{ env:SCAN_BENCH_TEST_REQUEST_KEY }}", "vu": "{{vu}}"}),
+            ),
+            vars: Default::default(),
+            ..Request::default()
+        };
+        let template = RequestTemplate::new(&request, "http://x", 1).unwrap();
+        let rendered = template.render(&mut template.vu_vars(2));
+        assert_eq!(rendered.headers["authorization"], "Bearer sk-from-env");
+        assert_eq!(rendered.body.unwrap(), br#"{"key":"sk-from-env","vu":"2"}"#);
     }
 
     #[test]

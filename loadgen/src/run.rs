@@ -5,11 +5,11 @@
 use std::time::{Duration, SystemTime};
 
 use reports::{Environment, LoadgenHealth, RunReport, SCHEMA_VERSION};
-use scenarios::Scenario;
+use scenarios::{SERVER_VIEW_OFF, Scenario, redact};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::{self, EngineError, RunOptions};
-use crate::scrape::{Snapshot, server_view};
+use crate::scrape::{ScrapeError, Snapshot, server_view};
 use crate::stack::{EmbeddedStack, StackError};
 
 /// Why a run produced no report.
@@ -34,36 +34,53 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> Result<RunReport, 
     let (target, metrics_url) = match (&stack, &scenario.target) {
         (Some(stack), _) => (stack.target(), Some(stack.metrics_url())),
         (None, Some(target)) => {
-            let metrics = scenario
-                .target_metrics
-                .clone()
-                .unwrap_or_else(|| format!("{}/metrics", target.trim_end_matches('/')));
-            (target.clone(), Some(metrics))
+            let metrics = match scenario.target_metrics.as_deref() {
+                Some(SERVER_VIEW_OFF) => None,
+                Some(url) => Some(url.to_owned()),
+                None => Some(format!("{}/metrics", target.trim_end_matches('/'))),
+            };
+            (target.clone(), metrics)
         }
         (None, None) => unreachable!("a scenario without target runs on the embedded stack"),
     };
-    let scraper = metrics_url.map(|url| Scraper::start(url, stop.clone()));
+    // A target without metrics is told once, before the load, and not scraped again.
+    let mut scraper = metrics_url.map(|url| Scraper::start(url, stop.clone()));
     let first = match &scraper {
-        Some(s) => s.snapshot().await,
+        Some(s) => match s.snapshot().await {
+            Ok(snapshot) => Some(snapshot),
+            Err(e) => {
+                eprintln!(
+                    "scan-bench: no server view: {e} (target_metrics = \"off\" or \
+                     --target-metrics off runs without one)"
+                );
+                None
+            }
+        },
         None => None,
     };
+    if first.is_none()
+        && let Some(idle) = scraper.take()
+    {
+        idle.stop().await;
+    }
 
     let result = engine::run(scenario, &target, options).await;
 
-    let server = match scraper {
-        Some(scraper) => {
+    let server = match (scraper, first) {
+        (Some(scraper), Some(first)) => {
             let last = scraper.snapshot().await;
-            let url = scraper.url.clone();
+            let url = redact::url(&scraper.url);
             let peak = scraper.stop().await;
             let window = result.as_ref().map(|r| r.duration).unwrap_or_default();
-            match (first, last) {
-                (Some(first), Some(last)) => {
-                    Some(server_view(&url, &last.since(&first), peak, window))
+            match last {
+                Ok(last) => Some(server_view(&url, &last.since(&first), peak, window)),
+                Err(e) => {
+                    eprintln!("scan-bench: no server view: the last scrape failed: {e}");
+                    None
                 }
-                _ => None,
             }
         }
-        None => None,
+        _ => None,
     };
     if let Some(stack) = stack {
         stack.shutdown().await;
@@ -72,7 +89,8 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> Result<RunReport, 
     let m = &output.measurements;
     let mut report = RunReport {
         schema_version: SCHEMA_VERSION,
-        scenario: scenario.clone(),
+        // Reports are attached to pull requests and CI logs: no secret goes in.
+        scenario: scenario.redacted(),
         environment: environment(scenario, &target, &output),
         partial: output.interrupted,
         totals: m.totals.clone(),
@@ -113,7 +131,7 @@ fn environment(scenario: &Scenario, target: &str, output: &engine::RunOutput) ->
         ended_at: rfc3339(output.ended_at),
         duration_s: output.duration.as_secs_f64(),
         time_scale: scenario.time_scale,
-        target: target.to_owned(),
+        target: redact::url(target),
         embedded: scenario.target.is_none(),
     }
 }
@@ -169,14 +187,8 @@ impl Scraper {
         }
     }
 
-    async fn snapshot(&self) -> Option<Snapshot> {
-        match Snapshot::fetch(&self.client, &self.url).await {
-            Ok(s) => Some(s),
-            Err(e) => {
-                eprintln!("scan-bench: no server view: {e}");
-                None
-            }
-        }
+    async fn snapshot(&self) -> Result<Snapshot, ScrapeError> {
+        Snapshot::fetch(&self.client, &self.url).await
     }
 
     /// Stops scraping; the peak of active connections seen.

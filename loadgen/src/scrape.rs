@@ -70,9 +70,11 @@ impl Snapshot {
 
     /// Fetches and parses `url`.
     pub async fn fetch(client: &reqwest::Client, url: &str) -> Result<Self, ScrapeError> {
-        let http = |source| ScrapeError::Http {
-            url: url.to_owned(),
-            source,
+        // Messages name the URL without its userinfo (reqwest's own would repeat it).
+        let shown = scenarios::redact::url(url);
+        let http = |source: reqwest::Error| ScrapeError::Http {
+            url: shown.clone(),
+            source: source.without_url(),
         };
         let text = client
             .get(url)
@@ -82,7 +84,7 @@ impl Snapshot {
             .map_err(http)?;
         let text = text.text().await.map_err(http)?;
         Self::parse(&text).map_err(|message| ScrapeError::Parse {
-            url: url.to_owned(),
+            url: shown.clone(),
             message,
         })
     }

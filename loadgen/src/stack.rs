@@ -7,6 +7,9 @@ use mock_openai::{MockHandle, MockServer};
 use reference_pipeline::{Pipeline, PipelineHandle, Provider};
 use scenarios::Scenario;
 
+/// Mixed into the scenario's seed for the pipeline's fault draws.
+const PIPELINE_FAULT_STREAM: u64 = 0x5eed_fa17;
+
 /// The running mock and pipeline.
 pub struct EmbeddedStack {
     mock: MockHandle,
@@ -25,10 +28,11 @@ pub enum StackError {
 }
 
 impl EmbeddedStack {
-    /// Starts the mock, then the pipeline pointed at it. The scenario's `time_scale` and
-    /// `seed` apply to both: each table's own `time_scale` is multiplied by the scenario's,
-    /// and the mock draws from the scenario's seed. The pipeline keeps its providers' keys
-    /// but sends every call to the mock.
+    /// Starts the mock, then the pipeline pointed at it. The scenario owns `time_scale` and
+    /// `seed` (validation refuses seeds of the tables' own): each table's `time_scale` is a
+    /// factor on the scenario's, the mock draws from the scenario's seed and the pipeline's
+    /// faults from a stream derived from it. The pipeline keeps its providers' keys but sends
+    /// every call to the mock.
     pub async fn start(scenario: &Scenario) -> Result<Self, StackError> {
         let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         let mut mock_config = scenario.mock.clone();
@@ -38,6 +42,8 @@ impl EmbeddedStack {
 
         let mut config = scenario.pipeline.clone();
         config.time_scale *= scenario.time_scale;
+        // Not the mock's stream: the pipeline's fault draws must not mirror its latency draws.
+        config.faults.seed = scenario.seed ^ PIPELINE_FAULT_STREAM;
         let providers = &mut config.openai.providers;
         if providers.is_empty() {
             providers.push(Provider::new(mock.base_url()));

@@ -418,9 +418,7 @@ fn a_target_killed_mid_run_gives_connect_errors_and_a_report() {
     let file = scenario(
         dir.path(),
         "doomed",
-        &format!(
-            "target = \"{target}\"\ntime_scale = 0.02\n[load]\nstages = [{{ duration = \"150s\", target = 4 }}]\n"
-        ),
+        &format!("target = \"{target}\"\n[load]\nstages = [{{ duration = \"3s\", target = 4 }}]\n"),
     );
     let out = dir.path().join("out");
     let mut runner = spawn_run(&file, &out, &[]);
@@ -449,7 +447,7 @@ fn sigint_writes_a_partial_report_and_exits_130() {
         dir.path(),
         "long",
         &format!(
-            "target = \"{target}\"\ntime_scale = 0.05\n[load]\nstages = [{{ duration = \"20m\", target = 3 }}]\n"
+            "target = \"{target}\"\n[load]\nstages = [{{ duration = \"60s\", target = 3 }}]\n"
         ),
     );
     let out = dir.path().join("out");

@@ -18,10 +18,13 @@ use crate::dist::{Delay, TokenCount};
 #[serde(deny_unknown_fields, default)]
 pub struct MockConfig {
     /// Seed of every random draw (latency, content, faults). Same seed and same request order
-    /// give the same answers, delays and faults.
+    /// give the same answers, delays and faults. Within a scenario the scenario's `seed` sets
+    /// it.
+    #[serde(skip_serializing_if = "is_zero")]
     pub seed: u64,
     /// Multiplies every injected delay and the rate-limit window; 0 removes all delays (and
-    /// so the rate limits, whose window becomes instant).
+    /// so the rate limits, whose window becomes instant). Within a scenario it is a factor
+    /// (> 0) on the scenario's `time_scale`.
     pub time_scale: f64,
     /// Largest accepted request body in bytes; larger bodies get 413.
     pub max_body_bytes: usize,
@@ -334,7 +337,28 @@ impl Default for MockConfig {
     }
 }
 
+/// What `GET /admin/config` and scan-bench's reports show in place of a secret.
+pub const REDACTED: &str = "<redacted>";
+
 impl MockConfig {
+    /// The config with its API keys replaced by [`REDACTED`], for showing it.
+    pub fn redacted(&self) -> Self {
+        Self {
+            api_keys: vec![REDACTED.to_owned(); self.api_keys.len()],
+            ..self.clone()
+        }
+    }
+
+    /// A config read back from [`MockConfig::redacted`] (its keys all [`REDACTED`], as many as
+    /// `current` has) takes `current`'s keys, so a shown config can be edited and sent back.
+    pub fn keep_redacted_keys(&mut self, current: &MockConfig) {
+        if self.api_keys.len() == current.api_keys.len()
+            && self.api_keys.iter().all(|k| k == REDACTED)
+        {
+            self.api_keys.clone_from(&current.api_keys);
+        }
+    }
+
     /// The default models and content with every delay removed (`time_scale = 0`): for tests and
     /// throughput benchmarks.
     pub fn instant() -> Self {
@@ -510,6 +534,10 @@ impl MockConfig {
 }
 
 /// A key as written in a field path: bare when TOML allows, quoted otherwise.
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 fn key(name: &str) -> String {
     if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         name.to_owned()

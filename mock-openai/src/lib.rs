@@ -96,7 +96,7 @@ use std::net::SocketAddr;
 
 pub use config::{
     Category, ConfigError, ContentConfig, FaultConfig, LoadConfig, Location, MockConfig,
-    ModelConfig, RateLimitConfig,
+    ModelConfig, REDACTED, RateLimitConfig,
 };
 pub use dist::{Delay, TokenCount};
 pub use faults::Fault;

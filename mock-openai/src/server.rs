@@ -742,12 +742,14 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     response
 }
 
+/// `GET /admin/config`: the config in force, API keys redacted.
 async fn get_config(State(shared): State<Arc<Shared>>) -> Response {
-    json_response(StatusCode::OK, &shared.runtime().config)
+    json_response(StatusCode::OK, &shared.runtime().config.redacted())
 }
 
 /// `PUT /admin/config`: a whole config as JSON (or TOML with a `toml` content type). An invalid
-/// one is refused with 400 and the old one stays.
+/// one is refused with 400 and the old one stays. The answer is the new config, keys redacted;
+/// a config sent back with the redacted keys `GET` gave keeps the keys in force.
 async fn put_config(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
     let limit = shared.runtime().config.max_body_bytes;
     let result = async {
@@ -756,7 +758,7 @@ async fn put_config(State(shared): State<Arc<Shared>>, headers: HeaderMap, body:
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("toml"));
-        let config = if is_toml {
+        let mut config = if is_toml {
             let text = std::str::from_utf8(&bytes)
                 .map_err(|_| ApiError::bad_request("The body is not UTF-8.", None))?;
             MockConfig::from_toml_str(text, "request body").map_err(config_error)?
@@ -772,12 +774,13 @@ async fn put_config(State(shared): State<Arc<Shared>>, headers: HeaderMap, body:
             config.validate().map_err(config_error)?;
             config
         };
+        config.keep_redacted_keys(&shared.runtime().config);
         shared.replace(config);
         Ok::<_, ApiError>(())
     }
     .await;
     match result {
-        Ok(()) => json_response(StatusCode::OK, &shared.runtime().config),
+        Ok(()) => json_response(StatusCode::OK, &shared.runtime().config.redacted()),
         Err(e) => e.into_response(),
     }
 }

@@ -21,8 +21,18 @@ async fn config_swap_takes_effect_and_invalid_configs_are_refused() {
     next["api_keys"] = json!(["sk-admin-test"]);
     let swapped = http.put(&admin).json(&next).send().await.unwrap();
     assert_eq!(swapped.status(), 200);
+    let answer: Value = swapped.json().await.unwrap();
     let in_force: Value = http.get(&admin).send().await.unwrap().json().await.unwrap();
-    assert_eq!(in_force["api_keys"], json!(["sk-admin-test"]));
+    assert_eq!(in_force["api_keys"], json!([mock_openai::REDACTED]));
+    for shown in [&answer, &in_force] {
+        assert!(
+            !shown.to_string().contains("sk-admin-test"),
+            "the admin API never shows a key: {shown}"
+        );
+    }
+    // The config as shown, sent back, keeps the key in force.
+    let resent = http.put(&admin).json(&in_force).send().await.unwrap();
+    assert_eq!(resent.status(), 200);
     let chat = url(&server, "/v1/chat/completions");
     let ok = http
         .post(&chat)

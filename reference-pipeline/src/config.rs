@@ -26,8 +26,8 @@ pub struct PipelineConfig {
     /// Streams served at once; one more is answered 503 at once (admission).
     pub max_inflight: usize,
     /// Multiplies every injected delay (hop latency, subscription set-up, retry back-off), every
-    /// timeout and the keep-alive interval. `0.01` runs the seed's seconds as tens of
-    /// milliseconds.
+    /// timeout and the keep-alive interval. `0.01` runs Eco²'s seconds as tens of
+    /// milliseconds. Within a scenario it is a factor on the scenario's `time_scale`.
     pub time_scale: f64,
     /// Silence after which a `: keepalive` comment is sent (the seed: 1 s).
     #[serde(with = "humantime_serde")]
@@ -382,7 +382,8 @@ impl Default for StageTimeouts {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FaultConfig {
-    /// Seed of the fault draws.
+    /// Seed of the fault draws. Within a scenario the scenario's `seed` sets it.
+    #[serde(skip_serializing_if = "is_zero")]
     pub seed: u64,
     /// Stream closed after a stage event, without its terminal event.
     pub p_drop_stream: f64,
@@ -395,6 +396,10 @@ pub struct FaultConfig {
     /// Length of a stall; scaled by `time_scale`.
     #[serde(with = "humantime_serde")]
     pub stall_for: Duration,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Default for FaultConfig {

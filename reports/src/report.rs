@@ -170,6 +170,31 @@ impl Totals {
     pub fn completed_share(&self) -> Option<f64> {
         (self.attempted > 0).then(|| self.completed as f64 / self.attempted as f64)
     }
+
+    /// What the reader must see first when most scans failed or ended partial, whatever the
+    /// thresholds say (`http_req_failed` counts only transport and status failures):
+    /// `MOST SCANS FAILED: 118 of 120 (98.3%) did not complete (connect 100, timeout 18) ...`.
+    pub fn failure_warning(&self) -> Option<String> {
+        let broken = self.failed_total() + self.partial;
+        if self.attempted == 0 || broken * 2 <= self.attempted {
+            return None;
+        }
+        let mut classes: Vec<String> = self
+            .failed
+            .iter()
+            .map(|(class, n)| format!("{class} {n}"))
+            .collect();
+        if self.partial > 0 {
+            classes.push(format!("partial {}", self.partial));
+        }
+        Some(format!(
+            "MOST SCANS FAILED: {broken} of {} ({:.1}%) did not complete ({}): the latencies \
+             describe failures, not the system working",
+            self.attempted,
+            broken as f64 * 100.0 / self.attempted as f64,
+            classes.join(", ")
+        ))
+    }
 }
 
 /// One latency distribution.

@@ -40,6 +40,7 @@ pub mod duration;
 mod error;
 mod overrides;
 pub mod published;
+pub mod redact;
 mod scenario;
 mod shard;
 mod source;
@@ -50,8 +51,8 @@ mod validate;
 pub use error::{FieldPath, Location, ScenarioError, Segment};
 pub use overrides::Overrides;
 pub use scenario::{
-    ArrivalRate, BUILTIN_VARS, EventMatch, Load, LoadModel, RateStage, Request, Scenario,
-    StreamSpec, Var, VuStage,
+    ArrivalRate, BUILTIN_VARS, EventMatch, Load, LoadModel, RateStage, Request, SERVER_VIEW_OFF,
+    Scenario, StreamSpec, Var, VuStage,
 };
 pub use shard::Shard;
 pub use source::ScenarioSource;
@@ -64,8 +65,28 @@ pub fn open(name_or_path: &str) -> Result<ScenarioSource, ScenarioError> {
 }
 
 impl Scenario {
-    /// The scenario as TOML that parses back to the same scenario, defaults spelled out.
+    /// The scenario as TOML that parses back to the same scenario, defaults spelled out, with
+    /// a comment on the embedded stack's tables saying which settings the scenario owns.
     pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).expect("a scenario always serializes to TOML")
+        let text = toml::to_string_pretty(self).expect("a scenario always serializes to TOML");
+        let mut out = String::with_capacity(text.len() + 512);
+        for line in text.lines() {
+            match line {
+                "[mock]" => out.push_str(
+                    "# The embedded mock-openai (not used against an external target). Its\n\
+                     # time_scale is a factor on the scenario's time_scale; the scenario's seed\n\
+                     # seeds it.\n",
+                ),
+                "[pipeline]" => out.push_str(
+                    "# The embedded reference pipeline (not used against an external target).\n\
+                     # Its time_scale is a factor on the scenario's time_scale; the scenario's\n\
+                     # seed seeds its faults.\n",
+                ),
+                _ => {}
+            }
+            out.push_str(line);
+            out.push('\n');
+        }
+        out
     }
 }

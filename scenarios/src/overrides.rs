@@ -15,8 +15,8 @@ pub struct Overrides {
     /// Rescale the closed model's stage targets so the peak is this many virtual users,
     /// keeping the profile's shape (`eco2-vu34 --vus 10` ramps to 10, holds, ramps down).
     pub vus: Option<u32>,
-    /// Rescale the stage durations so the profile lasts this long (before `time_scale`),
-    /// keeping their proportions.
+    /// Rescale the stage durations so the profile lasts this long in modelled time (as the
+    /// stage durations are written, before `time_scale`), keeping their proportions.
     pub duration: Option<Duration>,
     /// Replace the scenario's time scale.
     pub time_scale: Option<f64>,

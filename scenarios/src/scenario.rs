@@ -28,14 +28,21 @@ pub struct Scenario {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
     /// Prometheus endpoint of the target, scraped for the server view. Defaults to
-    /// `{target}/metrics`; the embedded stack's is always known.
+    /// `{target}/metrics`; the embedded stack's is always known. `"off"` ([`SERVER_VIEW_OFF`])
+    /// scrapes nothing: the report then has no server view.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_metrics: Option<String>,
-    /// Multiplies every injected latency and every load duration: `0.05` runs the seed's
+    /// Multiplies every injected latency and every load duration: `0.05` runs Eco²'s
     /// three-minute test in nine seconds. Reports show figures divided back by it too.
+    ///
+    /// A property of the embedded stack, where the latencies are injected: against an external
+    /// `target` it must be 1. `[mock] time_scale` and `[pipeline] time_scale` are factors on
+    /// this one (`[mock] time_scale = 1.1` makes the mock 10 % slower than the scenario's
+    /// scale).
     #[serde(default = "one")]
     pub time_scale: f64,
-    /// Seed of every random draw (request variables, the mock's latency and faults).
+    /// Seed of every random draw: request variables, and the embedded mock's latency, content
+    /// and faults and the pipeline's faults (neither table may set a seed of its own).
     #[serde(default = "default_seed")]
     pub seed: u64,
     /// Load profile.
@@ -56,6 +63,9 @@ pub struct Scenario {
     #[serde(default)]
     pub pipeline: PipelineConfig,
 }
+
+/// The `target_metrics` value that turns the server view off.
+pub const SERVER_VIEW_OFF: &str = "off";
 
 fn one() -> f64 {
     1.0

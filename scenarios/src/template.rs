@@ -1,4 +1,9 @@
 //! `{{name}}` placeholders in request templates.
+//!
+//! A placeholder names a variable of `[request.vars]`, a built-in (`vu`, `iteration`), or an
+//! environment variable as `{{env:NAME}}`, read once when the run starts: the way to give a
+//! request an API key without writing it into the file (reports keep the placeholder, never
+//! the value).
 
 /// The names of the `{{name}}` placeholders in `text`, in order (spaces inside the braces are
 /// ignored).
@@ -16,6 +21,16 @@ pub fn placeholders(text: &str) -> impl Iterator<Item = &str> {
         rest = &after[end + 2..];
         Some(after[..end].trim())
     })
+}
+
+/// The environment variable an `{{env:NAME}}` placeholder's name (`env:NAME`) reads.
+///
+/// ```
+/// assert_eq!(scenarios::template::env_var("env:OPENAI_API_KEY"), Some("OPENAI_API_KEY"));
+/// assert_eq!(scenarios::template::env_var("image_url"), None);
+/// ```
+pub fn env_var(placeholder: &str) -> Option<&str> {
+    placeholder.strip_prefix("env:").map(str::trim)
 }
 
 /// Every string leaf of a JSON value, keys excluded.

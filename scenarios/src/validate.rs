@@ -50,14 +50,14 @@ impl Scenario {
         if let Some(target) = &self.target {
             check_http_url(target, FieldPath::root("target"))?;
         }
-        if let Some(metrics) = &self.target_metrics {
+        if let Some(metrics) = &self.target_metrics
+            && metrics != crate::scenario::SERVER_VIEW_OFF
+        {
             check_http_url(metrics, FieldPath::root("target_metrics"))?;
         }
-        ensure(
-            self.time_scale.is_finite() && self.time_scale > 0.0,
-            || FieldPath::root("time_scale"),
-            "a number greater than 0 (1 = real time, 0.05 = twenty times faster)",
-        )?;
+        check_time_scale(self.time_scale, FieldPath::root("time_scale"))?;
+        self.check_time_scale_owner()?;
+        self.check_seed_owner()?;
         check_load(&self.load)?;
         check_request(&self.request)?;
         check_stream(&self.stream)?;
@@ -69,6 +69,50 @@ impl Scenario {
             .validate()
             .map_err(|e| nested("pipeline", e.field(), &e))?;
         Ok(())
+    }
+
+    /// `time_scale` shrinks the latencies the embedded stack injects and every duration of
+    /// the run with them; a real system does not shrink, so against one the scenario would
+    /// time out early and divide every real latency by the scale.
+    fn check_time_scale_owner(&self) -> Check {
+        if self.target.is_some() && self.time_scale != 1.0 {
+            return Err(invalid(
+                FieldPath::root("time_scale"),
+                format!(
+                    "1 against an external target (this scenario has {}): time_scale scales \
+                     the latencies the embedded stack injects, so against a real system it \
+                     would shrink every timeout and divide every measured latency by {}; \
+                     run it in real time with --time-scale 1",
+                    self.time_scale, self.time_scale
+                ),
+            ));
+        }
+        // The embedded servers' own time scales are factors on the scenario's.
+        check_time_scale(
+            self.mock.time_scale,
+            FieldPath::root("mock").key("time_scale"),
+        )?;
+        check_time_scale(
+            self.pipeline.time_scale,
+            FieldPath::root("pipeline").key("time_scale"),
+        )
+    }
+
+    /// The scenario's `seed` seeds every draw of a run, the embedded servers' included; a
+    /// seed of their own in the scenario would be overwritten, so it is refused.
+    fn check_seed_owner(&self) -> Check {
+        let owned = "no seed of its own: the scenario's top-level `seed` seeds the embedded \
+                     stack (remove this line and set `seed` at the top of the file)";
+        ensure(
+            self.mock.seed == 0,
+            || FieldPath::root("mock").key("seed"),
+            owned,
+        )?;
+        ensure(
+            self.pipeline.faults.seed == 0,
+            || FieldPath::root("pipeline").key("faults").key("seed"),
+            owned,
+        )
     }
 
     fn check_thresholds(&self) -> Check {
@@ -120,6 +164,16 @@ fn nested(table: &str, field: Option<&str>, error: &dyn std::fmt::Display) -> In
     invalid(
         FieldPath::root(table).join_dotted(field.unwrap_or("")),
         error.to_string(),
+    )
+}
+
+/// Every time scale of a scenario, its own and the embedded servers' factors on it, takes the
+/// same values.
+fn check_time_scale(value: f64, field: FieldPath) -> Check {
+    ensure(
+        value.is_finite() && value > 0.0,
+        || field,
+        "a number greater than 0 (1 = real time, 0.05 = twenty times faster)",
     )
 }
 
@@ -245,17 +299,34 @@ fn check_request(request: &Request) -> Check {
             )?;
         }
     }
-    let known = |name: &str| BUILTIN_VARS.contains(&name) || request.vars.contains_key(name);
+    let known = |name: &str| {
+        BUILTIN_VARS.contains(&name)
+            || request.vars.contains_key(name)
+            || template::env_var(name).is_some()
+    };
     let unknown = |text: &str| {
         template::placeholders(text)
             .find(|name| !known(name))
             .map(str::to_owned)
     };
+    // Read when the run starts: a missing one is refused before anything runs.
+    let unset_env = |text: &str| {
+        template::placeholders(text)
+            .filter_map(template::env_var)
+            .find(|var| std::env::var_os(var).is_none())
+            .map(|var| {
+                format!(
+                    "the environment variable {var} (named by `{{{{env:{var}}}}}`) to be set; \
+                     it is not"
+                )
+            })
+    };
     let expected = |name: String| {
         let mut names: BTreeSet<&str> = request.vars.keys().map(String::as_str).collect();
         names.extend(BUILTIN_VARS);
         format!(
-            "placeholders naming a variable of request.vars or a built-in ({}); `{{{{{name}}}}}` is none",
+            "placeholders naming a variable of request.vars, a built-in ({}) or an environment \
+             variable as {{{{env:NAME}}}}; `{{{{{name}}}}}` is none",
             names.into_iter().collect::<Vec<_>>().join(", ")
         )
     };
@@ -268,12 +339,18 @@ fn check_request(request: &Request) -> Check {
         if let Some(name) = unknown(value) {
             return Err(invalid(field("headers").key(header), expected(name)));
         }
+        if let Some(message) = unset_env(value) {
+            return Err(invalid(field("headers").key(header), message));
+        }
     }
     if let Some(body) = &request.body {
         let mut strings = Vec::new();
         template::json_strings(body, &mut strings);
-        if let Some(name) = strings.into_iter().find_map(unknown) {
+        if let Some(name) = strings.iter().copied().find_map(unknown) {
             return Err(invalid(field("body"), expected(name)));
+        }
+        if let Some(message) = strings.into_iter().find_map(unset_env) {
+            return Err(invalid(field("body"), message));
         }
     }
     Ok(())

@@ -25,7 +25,7 @@ impl Renderer for Html {
         let mut out = page_start(&format!("scan-bench: {}", report.scenario.name));
         let _ = writeln!(
             out,
-            "<header><h1>{} {}</h1><p>{}</p><p>{} against {}<code>{}</code>, {:.1} s at time scale {}{}.</p></header>",
+            "<header><h1>{} {}</h1><p>{}</p><p>{} against {}<code>{}</code>: {}, ran {:.1} s{}.</p></header>",
             escape(&report.scenario.name),
             badge(passed),
             escape(&report.scenario.description),
@@ -40,8 +40,8 @@ impl Renderer for Html {
                 ""
             },
             escape(&env.target),
+            escape(&super::profile_line(report)),
             env.duration_s,
-            env.time_scale,
             if env.time_scale != 1.0 {
                 " (real-time columns divide latencies back by it)"
             } else {
@@ -95,6 +95,13 @@ impl Renderer for Html {
                 null.nulls,
                 null.of,
                 pct(null.nulls as f64 / null.of as f64)
+            );
+        }
+        if let Some(w) = t.failure_warning() {
+            let _ = writeln!(
+                out,
+                "<p class=\"overloaded\"><strong>{}</strong></p>",
+                escape(&w)
             );
         }
         if let Some(health) = &report.health {

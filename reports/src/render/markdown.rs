@@ -28,7 +28,7 @@ impl Renderer for Markdown {
         );
         let _ = writeln!(
             out,
-            "{} against {}`{}`, {:.1} s at time scale {}{}.\n",
+            "{} against {}`{}`: {}, ran {:.1} s{}.\n",
             if report.partial {
                 "**Interrupted** run (partial figures)"
             } else {
@@ -40,8 +40,8 @@ impl Renderer for Markdown {
                 ""
             },
             env.target,
+            super::profile_line(report),
             env.duration_s,
-            env.time_scale,
             if env.time_scale != 1.0 {
                 " (the real-time column divides latencies back by it)"
             } else {
@@ -80,6 +80,9 @@ impl Renderer for Markdown {
                 "**Nulls**: `{}` null in {} of {} terminal events ({share})\n",
                 null.pointer, null.nulls, null.of
             );
+        }
+        if let Some(w) = t.failure_warning() {
+            let _ = writeln!(out, "> ⚠️ **{}**\n", escape(&w));
         }
         if let Some(health) = &report.health {
             if let Some(w) = health.overload_warning() {

@@ -320,6 +320,25 @@ pub(crate) fn client_server_rows(report: &RunReport) -> Vec<[String; 3]> {
     rows
 }
 
+/// The load profile's length as the scenario models it and as the clock ran it:
+/// `profile 30s modelled, 600ms wall-clock at time scale 0.02`, or `profile 3m` in real time.
+pub(crate) fn profile_line(report: &RunReport) -> String {
+    let modelled = report.scenario.load.duration();
+    let scale = report.environment.time_scale;
+    let format = scenarios::duration::format;
+    if scale == 1.0 {
+        format!("profile {}", format(modelled))
+    } else {
+        // Whole milliseconds: a scaled profile's nanoseconds say nothing.
+        let wall = std::time::Duration::from_millis(modelled.mul_f64(scale).as_millis() as u64);
+        format!(
+            "profile {} modelled, {} wall-clock at time scale {scale}",
+            format(modelled),
+            format(wall)
+        )
+    }
+}
+
 /// The load generator's health in one line: `timers up to 2.1ms late (bound 10ms),
 /// scheduling lag p99 0.4ms, CPU 1.23 s incl. the embedded stack (45µs per completed
 /// request)`.

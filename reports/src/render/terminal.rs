@@ -132,7 +132,7 @@ fn summary(report: &RunReport) -> String {
     let t = &report.totals;
     let _ = writeln!(
         out,
-        "scenario {} against {}{}, {:.1}s{}",
+        "scenario {} against {}{}: {}, ran {:.1}s{}",
         report.scenario.name,
         if env.embedded {
             "the embedded stack at "
@@ -140,6 +140,7 @@ fn summary(report: &RunReport) -> String {
             ""
         },
         env.target,
+        super::profile_line(report),
         env.duration_s,
         if report.partial {
             " (interrupted: partial figures)"
@@ -147,6 +148,9 @@ fn summary(report: &RunReport) -> String {
             ""
         },
     );
+    if let Some(w) = t.failure_warning() {
+        let _ = writeln!(out, "{w}");
+    }
     if scale != 1.0 {
         let _ = writeln!(
             out,
