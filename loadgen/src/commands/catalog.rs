@@ -55,10 +55,11 @@ fn round_to_secs(d: std::time::Duration) -> std::time::Duration {
     std::time::Duration::from_secs(d.as_secs_f64().round() as u64)
 }
 
-/// `scan-bench show NAME`: the scenario as TOML with every default spelled out.
+/// `scan-bench show NAME`: the scenario as TOML with every default spelled out, secrets
+/// redacted (its output ends up in logs; `{{env:NAME}}` placeholders show as written).
 pub fn show(args: &ShowArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let scenario = scenarios::open(&args.scenario)?.resolve(&Overrides::default())?;
-    write!(out, "{}", scenario.to_toml())?;
+    write!(out, "{}", scenario.redacted().to_toml())?;
     Ok(())
 }
 
