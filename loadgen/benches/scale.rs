@@ -49,6 +49,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, ValueEnum};
 use hdrhistogram::Histogram;
 use reports::RunReport;
+use scenarios::Timing;
 
 /// The injected delays of the timed model.
 const FIRST: Duration = Duration::from_millis(400);
@@ -417,7 +418,12 @@ fn run_case(bin: &Path, mock: &Mock, case: &Case, dir: &Path) -> CaseResult {
 }
 
 /// `[lo, hi]` of the bucket of a percentile, minus `injected`, in ms.
-fn error_range(report: &RunReport, metric: &str, q: f64, injected: Duration) -> Option<(f64, f64)> {
+fn error_range(
+    report: &RunReport,
+    metric: Timing,
+    q: f64,
+    injected: Duration,
+) -> Option<(f64, f64)> {
     let h = report.latency(metric)?.decode().ok()?;
     if h.is_empty() {
         return None;
@@ -434,7 +440,7 @@ fn fmt_range(range: Option<(f64, f64)>) -> String {
     range.map_or("-".into(), |(lo, hi)| format!("{lo:+.2}..{hi:+.2}"))
 }
 
-fn quantiles(report: &RunReport, metric: &str) -> Option<Histogram<u64>> {
+fn quantiles(report: &RunReport, metric: Timing) -> Option<Histogram<u64>> {
     report.latency(metric)?.decode().ok()
 }
 
@@ -462,7 +468,7 @@ fn print_case(case: &Case, r: &CaseResult, dir: &Path) {
         "   requests: {} attempted, {} completed, {} partial, {} interrupted, {} dropped, failed {:?}",
         t.attempted, t.completed, t.partial, t.interrupted, t.dropped, t.failed
     );
-    for (metric, injected) in [("first_stage", first), ("chain", chain)] {
+    for (metric, injected) in [(Timing::FirstStage, first), (Timing::Chain, chain)] {
         if let Some(h) = quantiles(report, metric) {
             println!(
                 "   {metric:<11} injected {:>6} ms: error p50 {} ms, p99 {} ms, p99.9 {} ms, max {:+.2} ms ({} values)",
@@ -517,7 +523,7 @@ fn print_case(case: &Case, r: &CaseResult, dir: &Path) {
             t.attempted,
             t.dropped
         );
-        if let Some(lag) = quantiles(report, "scheduling_lag") {
+        if let Some(lag) = quantiles(report, Timing::SchedulingLag) {
             println!(
                 "   scheduling lag (actual - intended start): p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
                 lag.value_at_quantile(0.5) as f64 / 1000.0,
@@ -628,10 +634,10 @@ fn print_summary(results: &[(Case, CaseResult)]) {
             "{:<22} {:>9} {:>15} {:>15} {:>15} {:>15} {:>11} {:>9.1} {:>9} {:>8.1} {:>10.0}%",
             case.label,
             completed,
-            fmt_range(error_range(report, "first_stage", 0.5, first)),
-            fmt_range(error_range(report, "first_stage", 0.99, first)),
-            fmt_range(error_range(report, "chain", 0.5, chain)),
-            fmt_range(error_range(report, "chain", 0.99, chain)),
+            fmt_range(error_range(report, Timing::FirstStage, 0.5, first)),
+            fmt_range(error_range(report, Timing::FirstStage, 0.99, first)),
+            fmt_range(error_range(report, Timing::Chain, 0.5, chain)),
+            fmt_range(error_range(report, Timing::Chain, 0.99, chain)),
             r.probe
                 .chain_p99_ms()
                 .map_or("-".into(), |v| format!("{v:+.2}")),

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use reports::histogram::{Latency, new_latency};
 use reports::{LatencyMetric, NullCount, SecondSample, Totals};
+use scenarios::Timing;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -116,8 +117,9 @@ fn micros(d: Duration) -> u64 {
 pub struct Measurements {
     /// Outcome counts.
     pub totals: Totals,
-    /// `connect` (per new connection), `headers`, `ttfb`, `first_stage`, `chain`.
-    pub latencies: Vec<(&'static str, Option<&'static str>, Latency)>,
+    /// Every timing measured, `connect` per new connection; `scheduling_lag` in the open
+    /// model only.
+    pub latencies: Vec<(Timing, Latency)>,
     /// Per stage, in stream order.
     pub stages: Vec<(String, Latency)>,
     /// Nulls per checked pointer.
@@ -131,7 +133,7 @@ impl Measurements {
     pub fn latency_metrics(&self) -> Vec<LatencyMetric> {
         self.latencies
             .iter()
-            .map(|(name, k6, h)| LatencyMetric::new(name, *k6, h))
+            .map(|(timing, h)| LatencyMetric::new(timing.name(), timing.k6_name(), h))
             .collect()
     }
 
@@ -432,14 +434,14 @@ impl Collector {
             })
             .collect();
         let mut latencies = vec![
-            ("connect", None, self.connect),
-            ("headers", None, self.headers),
-            ("ttfb", Some("sse_ttfb"), self.ttfb),
-            ("first_stage", None, self.first_stage),
-            ("chain", Some("sse_total_duration"), self.chain),
+            (Timing::Connect, self.connect),
+            (Timing::Headers, self.headers),
+            (Timing::Ttfb, self.ttfb),
+            (Timing::FirstStage, self.first_stage),
+            (Timing::Chain, self.chain),
         ];
         if let Some(lag) = self.scheduling_lag {
-            latencies.push(("scheduling_lag", None, lag));
+            latencies.push((Timing::SchedulingLag, lag));
         }
         Measurements {
             totals: self.totals,
@@ -498,7 +500,7 @@ mod tests {
             (3, 2, 1)
         );
         assert_eq!(m.totals.failed.get("http_503"), Some(&1));
-        let chain = &m.latencies[4].2;
+        let chain = &m.latencies[4].1;
         assert_eq!(chain.len(), 2);
         assert_eq!(
             chain.value_at_quantile(1.0),

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use reports::{LoadgenHealth, RunReport};
+use scenarios::Timing;
 
 fn scan_bench() -> Command {
     Command::cargo_bin("scan-bench").unwrap()
@@ -102,9 +103,9 @@ fn a_run_measures_what_was_injected() {
     let t = &report.totals;
     assert!(t.attempted >= 3, "{t:?}");
     assert_eq!(t.completed + t.interrupted, t.attempted, "{t:?}");
-    let ms = |name: &str| report.latency(name).unwrap().summary;
-    let (ttfb, first, chain) = (ms("ttfb"), ms("first_stage"), ms("chain"));
-    let connect = ms("connect");
+    let ms = |timing: Timing| report.latency(timing).unwrap().summary;
+    let (ttfb, first, chain) = (ms(Timing::Ttfb), ms(Timing::FirstStage), ms(Timing::Chain));
+    let connect = ms(Timing::Connect);
     assert!(
         connect.count >= 1 && connect.count <= t.attempted,
         "pooled connections: {connect:?}"
@@ -538,16 +539,16 @@ fn the_open_model_keeps_its_rate_and_counts_drops() {
         "every arrival was started or dropped: {t:?}"
     );
     assert!(t.dropped > 20, "{t:?}");
-    let chain = report.latency("chain").unwrap().summary;
+    let chain = report.latency(Timing::Chain).unwrap().summary;
     assert!(
         chain.min >= 300.0,
         "measured from the intended start: {chain:?}"
     );
-    assert!(report.latency("scheduling_lag").is_some());
+    assert!(report.latency(Timing::SchedulingLag).is_some());
     let health = assert_health(&report);
     assert_eq!(
         health.scheduling_lag_p99_ms,
-        Some(report.latency("scheduling_lag").unwrap().summary.p99)
+        Some(report.latency(Timing::SchedulingLag).unwrap().summary.p99)
     );
     assert!(
         report

@@ -209,7 +209,7 @@ pub fn compare(runs: &[(&str, &RunReport)]) -> Comparison {
                         let metric = if stages {
                             r.stage(&name)
                         } else {
-                            r.latency(&name)
+                            r.latency_named(&name)
                         };
                         metric
                             .and_then(|m| m.decode().ok())

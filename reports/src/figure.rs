@@ -6,6 +6,8 @@ use std::str::FromStr;
 
 use serde::{Serialize, Serializer};
 
+use scenarios::Timing;
+
 use crate::histogram::Latency;
 use crate::report::{LatencyMetric, RunReport};
 
@@ -92,14 +94,8 @@ impl Figure {
 
     /// The report's distribution this figure is read from, if the report has it.
     pub fn metric_of<'r>(&self, report: &'r RunReport) -> Option<&'r LatencyMetric> {
-        report
-            .latency(&self.metric)
-            .or_else(|| {
-                report
-                    .latencies
-                    .iter()
-                    .find(|m| m.k6_name.as_deref() == Some(self.metric.as_str()))
-            })
+        Timing::from_name(&self.metric)
+            .and_then(|timing| report.latency(timing))
             .or_else(|| report.stage(&self.metric))
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use scenarios::Scenario;
+use scenarios::{Scenario, Timing};
 use serde::{Deserialize, Serialize};
 
 use crate::histogram::{self, Latency, Summary};
@@ -111,7 +111,7 @@ impl LoadgenHealth {
         Self {
             max_timer_lag_ms,
             scheduling_lag_p99_ms: report
-                .latency("scheduling_lag")
+                .latency(Timing::SchedulingLag)
                 .filter(|m| m.summary.count > 0)
                 .map(|m| m.summary.p99),
             cpu_seconds,
@@ -398,8 +398,14 @@ impl RunReport {
         })
     }
 
-    /// The latency metric of that name (`ttfb`, `chain`, ...) or stage.
-    pub fn latency(&self, name: &str) -> Option<&LatencyMetric> {
+    /// The latency metric of a timing.
+    pub fn latency(&self, timing: Timing) -> Option<&LatencyMetric> {
+        self.latency_named(timing.name())
+    }
+
+    /// The latency metric of a name read from report data (`compare` lines up whatever the
+    /// reports hold); code names a metric with [`RunReport::latency`].
+    pub fn latency_named(&self, name: &str) -> Option<&LatencyMetric> {
         self.latencies.iter().find(|m| m.name == name)
     }
 

@@ -41,13 +41,10 @@ fn observe(report: &RunReport, key: &MetricKey, threshold: &Threshold) -> Option
         | Metric::FirstStage
         | Metric::SseTotalDuration
         | Metric::StageDuration => {
-            let metric = match (key.metric, &key.stage) {
-                (Metric::StageDuration, Some(stage)) => report.stage(stage),
-                (Metric::Connect, _) => report.latency("connect"),
-                (Metric::Headers, _) => report.latency("headers"),
-                (Metric::SseTtfb, _) => report.latency("ttfb"),
-                (Metric::FirstStage, _) => report.latency("first_stage"),
-                _ => report.latency("chain"),
+            let metric = match (key.metric.timing(), &key.stage) {
+                (Some(timing), _) => report.latency(timing),
+                (None, Some(stage)) => report.stage(stage),
+                (None, None) => None,
             }?;
             let h = metric.decode().ok()?;
             trend(&h, threshold.aggregate).map(|ms| ms / report.environment.time_scale)

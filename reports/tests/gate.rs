@@ -5,6 +5,7 @@ mod common;
 use common::{report, requests, run};
 use reports::LoadgenHealth;
 use reports::gate::{GateConfig, GateError, Outcome, gate, parse_tolerances};
+use scenarios::Timing;
 
 fn config(tolerances: &str, min_delta_ms: f64) -> GateConfig {
     GateConfig {
@@ -185,7 +186,7 @@ fn k6_names_work_as_metrics() {
     .unwrap();
     assert_eq!(
         verdict.checks[0].baseline_ms,
-        base.latency("chain").map(|m| m.summary.p95)
+        base.latency(Timing::Chain).map(|m| m.summary.p95)
     );
 }
 

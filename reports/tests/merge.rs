@@ -6,6 +6,7 @@ use common::{report, requests, run};
 use reports::histogram::new_latency;
 use reports::merge::{MergeError, merge};
 use reports::{LatencyMetric, LoadgenHealth};
+use scenarios::Timing;
 
 const START: &str = "2025-12-01T10:00:00.000Z";
 
@@ -170,7 +171,7 @@ fn health_merges_as_the_worst_shard_with_the_cpu_of_all() {
     assert!(h.cpu_includes_embedded_stack);
     assert_eq!(merged.totals.completed, 400);
     assert_eq!(h.cpu_per_completed_us, Some(3.0e6 / 400.0));
-    let p99 = merged.latency("scheduling_lag").unwrap().summary.p99;
+    let p99 = merged.latency(Timing::SchedulingLag).unwrap().summary.p99;
     assert_eq!(h.scheduling_lag_p99_ms, Some(p99));
     assert!(
         p99 < 2.0,

@@ -38,6 +38,7 @@
 pub mod catalog;
 pub mod duration;
 mod error;
+mod metric;
 mod overrides;
 pub mod published;
 pub mod redact;
@@ -49,6 +50,7 @@ mod threshold;
 mod validate;
 
 pub use error::{FieldPath, Location, ScenarioError, Segment};
+pub use metric::{Metric, MetricKind, Timing};
 pub use overrides::Overrides;
 pub use scenario::{
     ArrivalRate, BUILTIN_VARS, EventMatch, Load, LoadModel, RateStage, Request, SERVER_VIEW_OFF,
@@ -56,7 +58,7 @@ pub use scenario::{
 };
 pub use shard::Shard;
 pub use source::ScenarioSource;
-pub use threshold::{Aggregate, Metric, MetricKey, MetricKind, Op, Threshold};
+pub use threshold::{Aggregate, MetricKey, Op, Threshold};
 pub use validate::Invalid;
 
 /// A catalog name or a file path, parsed: see [`ScenarioSource::open`].

@@ -4,9 +4,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::error::FieldPath;
+use crate::metric::Metric;
 use crate::scenario::{BUILTIN_VARS, EventMatch, Load, Request, Scenario, StreamSpec, Var};
 use crate::template;
-use crate::threshold::Metric;
 
 /// A field whose value the scenario cannot run with.
 #[derive(Debug, Clone, PartialEq, Eq)]

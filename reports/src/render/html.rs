@@ -9,6 +9,8 @@ use super::{
 };
 use crate::compare::{Comparison, Direction};
 use crate::gate::GateVerdict;
+use scenarios::Timing;
+
 use crate::histogram::Latency;
 use crate::report::{LatencyMetric, RunReport, ThresholdResult};
 
@@ -51,11 +53,11 @@ impl Renderer for Html {
 
         // Headline figures.
         let chain = report
-            .latency("chain")
+            .latency(Timing::Chain)
             .map(|m| m.summary)
             .filter(|s| s.count > 0);
         let ttfb = report
-            .latency("ttfb")
+            .latency(Timing::Ttfb)
             .map(|m| m.summary)
             .filter(|s| s.count > 0);
         let success = t.completed_share();
@@ -155,7 +157,7 @@ impl Renderer for Html {
         let latencies: Vec<&LatencyMetric> = report
             .latencies
             .iter()
-            .filter(|m| m.name != "headers")
+            .filter(|m| m.name != Timing::Headers.name())
             .collect();
         out.push_str(
             &percentile_chart("Latency distribution", &latencies, |m| m.name.clone()).svg(),
@@ -386,7 +388,7 @@ fn over_time_chart(
 /// view, and the server's when it was scraped.
 fn stage_bars(report: &RunReport) -> StackedBars {
     let chain_mean = report
-        .latency("chain")
+        .latency(Timing::Chain)
         .map(|m| m.summary)
         .filter(|s| s.count > 0)
         .map(|s| s.mean);

@@ -26,6 +26,8 @@ pub use terminal::Terminal;
 
 use std::fmt::Write;
 
+use scenarios::Timing;
+
 use crate::compare::{Comparison, Delta, Direction, Unit};
 use crate::gate::GateVerdict;
 use crate::report::{LatencyMetric, LoadgenHealth, RunReport};
@@ -256,11 +258,11 @@ pub(crate) fn client_server_rows(report: &RunReport) -> Vec<[String; 3]> {
     let whole = |v: f64| format!("{v:.0}");
     let client_success = t.completed_share();
     let first = report
-        .latency("first_stage")
+        .latency(Timing::FirstStage)
         .map(|m| m.summary)
         .filter(|s| s.count > 0);
     let chain = report
-        .latency("chain")
+        .latency(Timing::Chain)
         .map(|m| m.summary)
         .filter(|s| s.count > 0);
     let client_rps = (env.duration_s > 0.0).then(|| t.attempted as f64 / env.duration_s);

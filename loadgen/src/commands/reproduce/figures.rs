@@ -3,6 +3,7 @@
 
 use reports::RunReport;
 use reports::histogram::Summary;
+use scenarios::Timing;
 use scenarios::published::{ECO2_STAGES, PublishedTest, PublishedThreadpoolRun};
 use serde::Serialize;
 
@@ -136,7 +137,9 @@ mod notes {
 
 /// A statistic of the client's chain durations (completed scans), in real-time seconds.
 pub fn client_chain_s(report: &RunReport, stat: fn(&Summary) -> f64) -> Option<f64> {
-    let chain = report.latency("chain").filter(|m| m.summary.count > 0)?;
+    let chain = report
+        .latency(Timing::Chain)
+        .filter(|m| m.summary.count > 0)?;
     Some(stat(&chain.summary) / 1000.0 / report.environment.time_scale)
 }
 
