@@ -20,7 +20,8 @@ use std::time::{Duration, SystemTime};
 
 use goose::config::{GooseConfiguration, GooseDefault, GooseDefaultType};
 use goose::goose::{
-    GooseMethod, GooseRequest, GooseUser, Transaction, TransactionFunction, TransactionResult,
+    GooseMethod, GooseRequest, GooseUser, Transaction, TransactionError, TransactionFunction,
+    TransactionResult,
 };
 use goose::metrics::GooseCoordinatedOmissionMitigation;
 use goose::prelude::GooseAttack;
@@ -31,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::arrivals::Arrivals;
 use crate::connect::ConnectTimer;
+use crate::failure;
 use crate::live::LiveMetrics;
 use crate::measure::{Collector, LiveView, Measurements, Recorder};
 use crate::record::{FailureClass, Outcome, RequestRecord};
@@ -44,9 +46,13 @@ const INTERRUPT_GRACE: Duration = Duration::from_secs(5);
 /// Longest wait for the open model's pre-allocated users before arrivals start anyway.
 const POOL_READY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Pause after a connection error before the next try, so a refused or exhausted target does
-/// not turn into a hot retry loop.
+/// Pause after a transport failure (no connection, or none that answered) before the next
+/// try, so a refused or exhausted target does not turn into a hot retry loop.
 const CONNECT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Longest a TCP connect may take (k6's dialer timeout), so that a target that never answers
+/// the handshake counts as `connect` rather than `timeout` when the request timeout is longer.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why a run could not be carried out.
 #[derive(Debug, thiserror::Error)]
@@ -233,6 +239,7 @@ pub async fn run(
     let client = reqwest::Client::builder()
         .tcp_nodelay(true)
         .timeout(request_timeout)
+        .connect_timeout(CONNECT_TIMEOUT)
         .pool_max_idle_per_host(usize::MAX)
         // SSE is not worth compressing here, and the decompression layer costs per frame.
         .no_gzip()
@@ -423,8 +430,8 @@ async fn iteration(user: &mut GooseUser, shared: &Shared) -> TransactionResult {
                 return Ok(());
             }
             let now = Instant::now();
-            let connect_failed = scan(user, shared, now, now).await;
-            let pause = if connect_failed {
+            let transport_failed = scan(user, shared, now, now).await;
+            let pause = if transport_failed {
                 shared.think.max(CONNECT_BACKOFF)
             } else {
                 shared.think
@@ -559,8 +566,8 @@ fn set_active(user: &mut GooseUser, shared: &Shared, active: bool) {
 }
 
 /// Sends one request and reads its stream, timing everything from `start` (the intended
-/// start, in the open model; `began` is when this user took it); true when the connection
-/// failed.
+/// start, in the open model; `began` is when this user took it); true when it failed below
+/// HTTP (see [`FailureClass::is_transport_failure`]).
 async fn scan(user: &mut GooseUser, shared: &Shared, start: Instant, began: Instant) -> bool {
     let rendered = shared
         .template
@@ -593,18 +600,21 @@ async fn scan(user: &mut GooseUser, shared: &Shared, start: Instant, began: Inst
     let mut goose_metric = None;
     match sent {
         None => record.outcome = Outcome::Interrupted,
-        Some(Err(_)) => record.outcome = Outcome::Failed(FailureClass::Connect),
+        Some(Err(error)) => {
+            record.outcome = match *error {
+                TransactionError::Reqwest(ref e) => Outcome::Failed(failure::of_request_error(e)),
+                // goose fails a request itself only when its channels are closed, as its run
+                // is torn down around it (the template rules out methods it cannot name).
+                _ => Outcome::Interrupted,
+            }
+        }
         Some(Ok(goose)) => {
             record.headers = Some(start.elapsed());
             goose_metric = Some(goose.request);
             match goose.response {
                 Err(e) => {
                     record.headers = None;
-                    record.outcome = Outcome::Failed(if e.is_timeout() {
-                        FailureClass::Timeout
-                    } else {
-                        FailureClass::Connect
-                    });
+                    record.outcome = Outcome::Failed(failure::of_request_error(&e));
                 }
                 Ok(response) if !response.status().is_success() => {
                     record.outcome =
@@ -643,12 +653,13 @@ async fn scan(user: &mut GooseUser, shared: &Shared, start: Instant, began: Inst
         // set_failure also returns the transaction error goose would log; we report it ourselves.
         let _ = user.set_failure(&tag, metric, None, None);
     }
-    let connect_failed = record.outcome == Outcome::Failed(FailureClass::Connect);
+    let transport_failed =
+        matches!(record.outcome, Outcome::Failed(class) if class.is_transport_failure());
     shared.recorder.record(started_at, began_at, record);
     if gauges.open_streams.fetch_sub(1, Ordering::AcqRel) == 1 {
         shared.streams_done.notify_one();
     }
-    connect_failed
+    transport_failed
 }
 
 /// CPU seconds (user + system) of this process so far, from `/proc/self/stat`.
