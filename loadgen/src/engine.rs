@@ -40,7 +40,7 @@ use crate::request::{RequestTemplate, TemplateError, VuVars};
 use crate::schedule::VuSchedule;
 use crate::sse::{StreamLimits, StreamRules, read_stream};
 
-/// Longest grace for open streams after Ctrl-C.
+/// Longest grace for open streams after a stop signal.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(5);
 
 /// Longest wait for the open model's pre-allocated users before arrivals start anyway.
@@ -79,7 +79,7 @@ pub struct RunOutput {
     pub ended_at: SystemTime,
     /// From start to the last stream's end.
     pub duration: Duration,
-    /// Cut short by the stop token (Ctrl-C).
+    /// Cut short by the stop token (a signal).
     pub interrupted: bool,
     /// The latest any of the engine's timers fired: above [`LAG_BOUND`], the load generator
     /// itself was short of CPU and its latencies are inflated.
@@ -171,8 +171,11 @@ struct VuSession {
 pub struct RunOptions {
     /// The share of the load this process runs.
     pub shard: Shard,
-    /// Fires on Ctrl-C: stop starting requests, give open streams a short grace.
+    /// Fires on a first stop signal: stop starting requests, give open streams a short grace.
     pub stop: CancellationToken,
+    /// Fires on a second: cut open streams now (counted interrupted); the run still ends with
+    /// what it measured.
+    pub cut: CancellationToken,
     /// Live `scan_bench_*` metrics to keep, when served.
     pub live: Option<Arc<LiveMetrics>>,
     /// Called twice a second with elapsed time, profile length, active users and the live
@@ -193,6 +196,7 @@ pub async fn run(
     let RunOptions {
         shard,
         stop,
+        cut,
         live: live_metrics,
         on_live,
     } = options;
@@ -260,7 +264,7 @@ pub async fn run(
         request_timeout,
         idle_timeout: scenario.load.idle_timeout.mul_f64(scale),
         draining: CancellationToken::new(),
-        hard_stop: CancellationToken::new(),
+        hard_stop: cut.child_token(),
         finished: CancellationToken::new(),
         streams_done: Notify::new(),
         max_timer_lag_us: AtomicU64::new(0),
@@ -288,7 +292,7 @@ pub async fn run(
     }
     let duration = start.elapsed();
     let ended_at = SystemTime::now();
-    let interrupted = stop.is_cancelled();
+    let interrupted = stop.is_cancelled() || cut.is_cancelled();
     let max_timer_lag = Duration::from_micros(shared.max_timer_lag_us.load(Ordering::Relaxed));
     let cpu_seconds = process_cpu_seconds()
         .zip(cpu_before)
@@ -360,7 +364,7 @@ fn goose_attack(
 }
 
 /// Ends the run: at the profile's end (or on `stop`) no new iterations start; open streams
-/// get the grace, then are cut; then goose is told to end.
+/// get the grace, then are cut (at once when the cut token fires); then goose is told to end.
 async fn finish(shared: Arc<Shared>, grace: Duration, stop: CancellationToken) {
     let end = shared.start + shared.end();
     let profile_over = async {
@@ -372,6 +376,7 @@ async fn finish(shared: Arc<Shared>, grace: Duration, stop: CancellationToken) {
     let grace = tokio::select! {
         _ = profile_over => grace,
         _ = stop.cancelled() => grace.min(INTERRUPT_GRACE),
+        _ = shared.hard_stop.cancelled() => Duration::ZERO,
     };
     shared.draining.cancel();
     let cut_at = Instant::now() + grace;
@@ -386,9 +391,19 @@ async fn finish(shared: Arc<Shared>, grace: Duration, stop: CancellationToken) {
             shared.streams_done.notified().await;
         }
     };
+    let cut_due = async {
+        tokio::select! {
+            _ = tokio::time::sleep_until(cut_at) => {}
+            // A stop during the ramp-down grace shortens it as one during the profile does.
+            _ = async {
+                stop.cancelled().await;
+                tokio::time::sleep(INTERRUPT_GRACE).await;
+            } => {}
+        }
+    };
     tokio::select! {
         _ = wait_for_streams => {}
-        _ = tokio::time::sleep_until(cut_at) => {
+        _ = cut_due => {
             shared.hard_stop.cancel();
             while shared.recorder.gauges().open_streams.load(Ordering::Acquire) > 0 {
                 shared.streams_done.notified().await;

@@ -71,7 +71,7 @@ pub enum Outcome {
     Partial,
     /// The request failed.
     Failed(FailureClass),
-    /// The run ended (ramp-down grace over, or Ctrl-C) while the stream was open, as k6's
+    /// The run ended (ramp-down grace over, or a stop signal) while the stream was open, as k6's
     /// interrupted iterations.
     Interrupted,
 }

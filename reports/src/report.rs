@@ -20,7 +20,8 @@ pub struct RunReport {
     pub scenario: Scenario,
     /// Where and when.
     pub environment: Environment,
-    /// Whether the run was cut short (Ctrl-C): the figures cover only what ran.
+    /// Whether the run was cut short by a stop signal (SIGINT, SIGTERM or SIGHUP): the figures
+    /// cover only what ran.
     pub partial: bool,
     /// Request counts by outcome.
     pub totals: Totals,
