@@ -19,7 +19,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
   scan-bench show eco2-vu34 > my.toml  a scenario as TOML, ready to edit
   scan-bench run my.toml --vus 50
 
-Exit codes: 0 ok, 1 runtime error, 2 bad usage or input, 99 thresholds or gate failed.")]
+Exit codes: 0 ok, 1 runtime error, 2 bad usage or input, 99 thresholds or gate failed,
+130 SIGINT (Ctrl-C), 143 SIGTERM, 129 SIGHUP (a partial report was written).")]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -33,7 +34,19 @@ pub enum Command {
     #[command(after_help = "Examples:
   scan-bench run                                 the default scenario (eco2-quick, ~20 s)
   scan-bench run eco2-vu34 --time-scale 0.05     the seed's test #2 in ~9 s
-  scan-bench run my.toml --target http://127.0.0.1:8000 --vus 20")]
+  scan-bench run my.toml --target http://127.0.0.1:8000 --vus 20
+
+The reports' directory (--out, or the default) is checked writable before the run (exit 2 if
+not); reports that still cannot be written at the end go to a directory under $TMPDIR, named
+on stderr after the summary (exit 1).
+
+SIGINT (Ctrl-C), SIGTERM and SIGHUP stop a run alike: the first starts no more requests, gives
+open streams up to 5 s (at most graceful_ramp_down) and writes a partial report; a second cuts
+the open streams at once (counted interrupted) and still writes the report; a third leaves
+without it.
+
+Exit codes: 0 ok, 1 runtime error, 2 bad usage or input, 99 thresholds or gate failed,
+130 SIGINT, 143 SIGTERM, 129 SIGHUP.")]
     Run(Box<RunArgs>),
     /// List the bundled scenarios.
     #[command(after_help = "Example:\n  scan-bench list")]

@@ -20,7 +20,8 @@ use std::time::{Duration, SystemTime};
 
 use goose::config::{GooseConfiguration, GooseDefault, GooseDefaultType};
 use goose::goose::{
-    GooseMethod, GooseRequest, GooseUser, Transaction, TransactionFunction, TransactionResult,
+    GooseMethod, GooseRequest, GooseUser, Transaction, TransactionError, TransactionFunction,
+    TransactionResult,
 };
 use goose::metrics::GooseCoordinatedOmissionMitigation;
 use goose::prelude::GooseAttack;
@@ -31,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::arrivals::Arrivals;
 use crate::connect::ConnectTimer;
+use crate::failure;
 use crate::live::LiveMetrics;
 use crate::measure::{Collector, LiveView, Measurements, Recorder};
 use crate::record::{FailureClass, Outcome, RequestRecord};
@@ -38,15 +40,19 @@ use crate::request::{RequestTemplate, TemplateError, VuVars};
 use crate::schedule::VuSchedule;
 use crate::sse::{StreamLimits, StreamRules, read_stream};
 
-/// Longest grace for open streams after Ctrl-C.
+/// Longest grace for open streams after a stop signal.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(5);
 
 /// Longest wait for the open model's pre-allocated users before arrivals start anyway.
 const POOL_READY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Pause after a connection error before the next try, so a refused or exhausted target does
-/// not turn into a hot retry loop.
+/// Pause after a transport failure (no connection, or none that answered) before the next
+/// try, so a refused or exhausted target does not turn into a hot retry loop.
 const CONNECT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Longest a TCP connect may take (k6's dialer timeout), so that a target that never answers
+/// the handshake counts as `connect` rather than `timeout` when the request timeout is longer.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why a run could not be carried out.
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +79,7 @@ pub struct RunOutput {
     pub ended_at: SystemTime,
     /// From start to the last stream's end.
     pub duration: Duration,
-    /// Cut short by the stop token (Ctrl-C).
+    /// Cut short by the stop token (a signal).
     pub interrupted: bool,
     /// The latest any of the engine's timers fired: above [`LAG_BOUND`], the load generator
     /// itself was short of CPU and its latencies are inflated.
@@ -165,8 +171,11 @@ struct VuSession {
 pub struct RunOptions {
     /// The share of the load this process runs.
     pub shard: Shard,
-    /// Fires on Ctrl-C: stop starting requests, give open streams a short grace.
+    /// Fires on a first stop signal: stop starting requests, give open streams a short grace.
     pub stop: CancellationToken,
+    /// Fires on a second: cut open streams now (counted interrupted); the run still ends with
+    /// what it measured.
+    pub cut: CancellationToken,
     /// Live `scan_bench_*` metrics to keep, when served.
     pub live: Option<Arc<LiveMetrics>>,
     /// Called twice a second with elapsed time, profile length, active users and the live
@@ -187,6 +196,7 @@ pub async fn run(
     let RunOptions {
         shard,
         stop,
+        cut,
         live: live_metrics,
         on_live,
     } = options;
@@ -233,6 +243,7 @@ pub async fn run(
     let client = reqwest::Client::builder()
         .tcp_nodelay(true)
         .timeout(request_timeout)
+        .connect_timeout(CONNECT_TIMEOUT)
         .pool_max_idle_per_host(usize::MAX)
         // SSE is not worth compressing here, and the decompression layer costs per frame.
         .no_gzip()
@@ -253,7 +264,7 @@ pub async fn run(
         request_timeout,
         idle_timeout: scenario.load.idle_timeout.mul_f64(scale),
         draining: CancellationToken::new(),
-        hard_stop: CancellationToken::new(),
+        hard_stop: cut.child_token(),
         finished: CancellationToken::new(),
         streams_done: Notify::new(),
         max_timer_lag_us: AtomicU64::new(0),
@@ -281,7 +292,7 @@ pub async fn run(
     }
     let duration = start.elapsed();
     let ended_at = SystemTime::now();
-    let interrupted = stop.is_cancelled();
+    let interrupted = stop.is_cancelled() || cut.is_cancelled();
     let max_timer_lag = Duration::from_micros(shared.max_timer_lag_us.load(Ordering::Relaxed));
     let cpu_seconds = process_cpu_seconds()
         .zip(cpu_before)
@@ -353,7 +364,7 @@ fn goose_attack(
 }
 
 /// Ends the run: at the profile's end (or on `stop`) no new iterations start; open streams
-/// get the grace, then are cut; then goose is told to end.
+/// get the grace, then are cut (at once when the cut token fires); then goose is told to end.
 async fn finish(shared: Arc<Shared>, grace: Duration, stop: CancellationToken) {
     let end = shared.start + shared.end();
     let profile_over = async {
@@ -365,6 +376,7 @@ async fn finish(shared: Arc<Shared>, grace: Duration, stop: CancellationToken) {
     let grace = tokio::select! {
         _ = profile_over => grace,
         _ = stop.cancelled() => grace.min(INTERRUPT_GRACE),
+        _ = shared.hard_stop.cancelled() => Duration::ZERO,
     };
     shared.draining.cancel();
     let cut_at = Instant::now() + grace;
@@ -379,9 +391,19 @@ async fn finish(shared: Arc<Shared>, grace: Duration, stop: CancellationToken) {
             shared.streams_done.notified().await;
         }
     };
+    let cut_due = async {
+        tokio::select! {
+            _ = tokio::time::sleep_until(cut_at) => {}
+            // A stop during the ramp-down grace shortens it as one during the profile does.
+            _ = async {
+                stop.cancelled().await;
+                tokio::time::sleep(INTERRUPT_GRACE).await;
+            } => {}
+        }
+    };
     tokio::select! {
         _ = wait_for_streams => {}
-        _ = tokio::time::sleep_until(cut_at) => {
+        _ = cut_due => {
             shared.hard_stop.cancel();
             while shared.recorder.gauges().open_streams.load(Ordering::Acquire) > 0 {
                 shared.streams_done.notified().await;
@@ -423,8 +445,8 @@ async fn iteration(user: &mut GooseUser, shared: &Shared) -> TransactionResult {
                 return Ok(());
             }
             let now = Instant::now();
-            let connect_failed = scan(user, shared, now, now).await;
-            let pause = if connect_failed {
+            let transport_failed = scan(user, shared, now, now).await;
+            let pause = if transport_failed {
                 shared.think.max(CONNECT_BACKOFF)
             } else {
                 shared.think
@@ -559,8 +581,8 @@ fn set_active(user: &mut GooseUser, shared: &Shared, active: bool) {
 }
 
 /// Sends one request and reads its stream, timing everything from `start` (the intended
-/// start, in the open model; `began` is when this user took it); true when the connection
-/// failed.
+/// start, in the open model; `began` is when this user took it); true when it failed below
+/// HTTP (see [`FailureClass::is_transport_failure`]).
 async fn scan(user: &mut GooseUser, shared: &Shared, start: Instant, began: Instant) -> bool {
     let rendered = shared
         .template
@@ -593,18 +615,21 @@ async fn scan(user: &mut GooseUser, shared: &Shared, start: Instant, began: Inst
     let mut goose_metric = None;
     match sent {
         None => record.outcome = Outcome::Interrupted,
-        Some(Err(_)) => record.outcome = Outcome::Failed(FailureClass::Connect),
+        Some(Err(error)) => {
+            record.outcome = match *error {
+                TransactionError::Reqwest(ref e) => Outcome::Failed(failure::of_request_error(e)),
+                // goose fails a request itself only when its channels are closed, as its run
+                // is torn down around it (the template rules out methods it cannot name).
+                _ => Outcome::Interrupted,
+            }
+        }
         Some(Ok(goose)) => {
             record.headers = Some(start.elapsed());
             goose_metric = Some(goose.request);
             match goose.response {
                 Err(e) => {
                     record.headers = None;
-                    record.outcome = Outcome::Failed(if e.is_timeout() {
-                        FailureClass::Timeout
-                    } else {
-                        FailureClass::Connect
-                    });
+                    record.outcome = Outcome::Failed(failure::of_request_error(&e));
                 }
                 Ok(response) if !response.status().is_success() => {
                     record.outcome =
@@ -643,12 +668,13 @@ async fn scan(user: &mut GooseUser, shared: &Shared, start: Instant, began: Inst
         // set_failure also returns the transaction error goose would log; we report it ourselves.
         let _ = user.set_failure(&tag, metric, None, None);
     }
-    let connect_failed = record.outcome == Outcome::Failed(FailureClass::Connect);
+    let transport_failed =
+        matches!(record.outcome, Outcome::Failed(class) if class.is_transport_failure());
     shared.recorder.record(started_at, began_at, record);
     if gauges.open_streams.fetch_sub(1, Ordering::AcqRel) == 1 {
         shared.streams_done.notify_one();
     }
-    connect_failed
+    transport_failed
 }
 
 /// CPU seconds (user + system) of this process so far, from `/proc/self/stat`.

@@ -2,19 +2,24 @@
 
 use std::process::ExitCode;
 
-/// The exit codes of DESIGN.md: 0 ok, 1 runtime error, 2 bad usage or input, 99 thresholds
-/// or gate failed (k6's code).
+/// The exit codes: 0 ok, 1 runtime error, 2 bad usage or input, 99 thresholds or gate failed
+/// (k6's code); a run stopped by a signal exits 128 + the signal's number, as shells report
+/// it: 130 SIGINT, 143 SIGTERM, 129 SIGHUP (what was measured is written first).
 pub mod exit {
-    /// Something failed while running.
-    pub const RUNTIME: u8 = 1;
-    /// Bad usage or bad input.
-    pub const USAGE: u8 = 2;
     /// Success.
     pub const OK: u8 = 0;
+    /// Something failed while running, or the reports could not be written where asked.
+    pub const RUNTIME: u8 = 1;
+    /// Bad usage or bad input; nothing was run.
+    pub const USAGE: u8 = 2;
     /// Thresholds or the gate failed (k6's code).
     pub const THRESHOLDS: u8 = 99;
-    /// Interrupted by Ctrl-C; a partial report was written.
-    pub const INTERRUPTED: u8 = 130;
+    /// Stopped by SIGHUP; a partial report was written.
+    pub const SIGHUP: u8 = 129;
+    /// Stopped by SIGINT (Ctrl-C); a partial report was written.
+    pub const SIGINT: u8 = 130;
+    /// Stopped by SIGTERM; a partial report was written.
+    pub const SIGTERM: u8 = 143;
 }
 
 /// Why a command failed.

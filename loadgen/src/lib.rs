@@ -4,6 +4,7 @@
 pub mod arrivals;
 pub mod connect;
 pub mod engine;
+pub mod failure;
 pub mod live;
 pub mod measure;
 pub mod record;

@@ -308,16 +308,14 @@ impl Collector {
         t.attempted += 1;
         t.keepalives += u64::from(record.keepalives);
         t.bytes += record.bytes;
+        if record.is_http_failure() {
+            t.http_failed += 1;
+        }
         match record.outcome {
             Outcome::Completed => t.completed += 1,
             Outcome::Partial => t.partial += 1,
             Outcome::Interrupted => t.interrupted += 1,
-            Outcome::Failed(class) => {
-                *t.failed.entry(class.label()).or_default() += 1;
-                if class.is_http_failure() {
-                    t.http_failed += 1;
-                }
-            }
+            Outcome::Failed(class) => *t.failed.entry(class.label()).or_default() += 1,
         }
         for (value, h) in [
             (record.headers, &mut self.headers),

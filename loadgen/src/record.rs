@@ -6,8 +6,12 @@ use std::time::Duration;
 /// Why a request failed. Every request that did not complete or end partial has exactly one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FailureClass {
-    /// No connection could be made.
+    /// No TCP connection could be made: refused, unreachable, or the connect timed out.
     Connect,
+    /// A connection was made (or reused) and then closed or reset before a response head.
+    ClosedBeforeResponse,
+    /// The response head could not be parsed: a bad status line, oversized headers, garbage.
+    BadResponse,
     /// The response head had a non-2xx status.
     HttpStatus(u16),
     /// The request timeout, or the idle timeout between events, ran out.
@@ -22,15 +26,27 @@ pub enum FailureClass {
 }
 
 impl FailureClass {
-    /// Whether k6 would count it in `http_req_failed`: the HTTP exchange itself failed.
+    /// Whether k6 would count it in `http_req_failed`: the HTTP exchange itself failed (no
+    /// usable response head, or a non-2xx one).
     pub fn is_http_failure(self) -> bool {
-        matches!(self, FailureClass::Connect | FailureClass::HttpStatus(_))
+        self.is_transport_failure() || matches!(self, FailureClass::HttpStatus(_))
+    }
+
+    /// Whether the exchange broke below HTTP, before any response head: a target answering
+    /// like this is worth a short back-off before the next try.
+    pub fn is_transport_failure(self) -> bool {
+        matches!(
+            self,
+            FailureClass::Connect | FailureClass::ClosedBeforeResponse | FailureClass::BadResponse
+        )
     }
 
     /// A stable name for reports and metrics labels (`http_503`, `timeout`, ...).
     pub fn label(self) -> String {
         match self {
             FailureClass::Connect => "connect".into(),
+            FailureClass::ClosedBeforeResponse => "closed_before_response".into(),
+            FailureClass::BadResponse => "bad_response".into(),
             FailureClass::HttpStatus(code) => format!("http_{code}"),
             FailureClass::Timeout => "timeout".into(),
             FailureClass::ErrorEvent => "error_event".into(),
@@ -55,7 +71,7 @@ pub enum Outcome {
     Partial,
     /// The request failed.
     Failed(FailureClass),
-    /// The run ended (ramp-down grace over, or Ctrl-C) while the stream was open, as k6's
+    /// The run ended (ramp-down grace over, or a stop signal) while the stream was open, as k6's
     /// interrupted iterations.
     Interrupted,
 }
@@ -103,6 +119,16 @@ pub struct RequestRecord {
 }
 
 impl RequestRecord {
+    /// Whether k6 counts it in `http_req_failed`: a failure of the HTTP exchange itself, or
+    /// a timeout before the response head (k6's request timeout).
+    pub fn is_http_failure(&self) -> bool {
+        match self.outcome {
+            Outcome::Failed(FailureClass::Timeout) => self.headers.is_none(),
+            Outcome::Failed(class) => class.is_http_failure(),
+            _ => false,
+        }
+    }
+
     /// A record with nothing measured yet, for a stream spec of `stages` stages.
     pub fn new(stages: usize) -> Self {
         Self {

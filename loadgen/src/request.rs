@@ -49,6 +49,9 @@ pub enum TemplateError {
     /// The method is not an HTTP method.
     #[error("request.method: `{0}` is not an HTTP method")]
     Method(String),
+    /// goose has no name for the method, so it fails every such request.
+    #[error("request.method: `{0}` cannot be sent; use DELETE, GET, HEAD, PATCH, POST or PUT")]
+    UnsupportedMethod(String),
     /// A header name is not valid.
     #[error("request.headers: `{0}` is not a header name")]
     HeaderName(String),
@@ -59,6 +62,8 @@ impl RequestTemplate {
     pub fn new(request: &Request, base_url: &str, seed: u64) -> Result<Self, TemplateError> {
         let method = Method::from_bytes(request.method.as_bytes())
             .map_err(|_| TemplateError::Method(request.method.clone()))?;
+        goose::goose::goose_method_from_method(method.clone())
+            .map_err(|_| TemplateError::UnsupportedMethod(request.method.clone()))?;
         // `{{env:NAME}}` is read once, here; the scenario (and so the report) keeps the
         // placeholder. Validation made sure each variable is set.
         let env = |name: &str| template::env_var(name).and_then(|var| std::env::var(var).ok());

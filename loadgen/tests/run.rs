@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Process, Stdio};
+use std::process::{Child, ChildStderr, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
@@ -471,6 +471,44 @@ fn sigint_writes_a_partial_report_and_exits_130() {
 }
 
 #[test]
+fn an_unwritable_out_is_refused_before_any_load() {
+    let dir = tempfile::tempdir().unwrap();
+    // A target that would see any connection: none may come.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let file = scenario(
+        dir.path(),
+        "unwritten",
+        &format!(
+            "target = \"http://{}\"\n[load]\nstages = [{{ duration = \"1s\", target = 1 }}]\n",
+            listener.local_addr().unwrap()
+        ),
+    );
+    // Under a regular file, which stops root too (permission bits would not).
+    let blocker = dir.path().join("file.txt");
+    std::fs::write(&blocker, "x").unwrap();
+    let out = blocker.join("sub");
+    let assert = scan_bench()
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .arg("--quiet")
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains(&out.display().to_string()) && stderr.contains("Not a directory"),
+        "names the directory and the OS error: {stderr}"
+    );
+    assert!(assert.get_output().stdout.is_empty(), "no summary: no run");
+    match listener.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the target was reached: {other:?}"),
+    }
+}
+
+#[test]
 fn pipeline_faults_become_outcome_classes() {
     let dir = tempfile::tempdir().unwrap();
     for (fault, class) in [
@@ -584,6 +622,97 @@ fn shards_share_the_load_exactly() {
         .code(2);
 }
 
+/// A run in the background serving its live metrics, with its stderr to read.
+struct Watched {
+    child: Child,
+    stderr: BufReader<ChildStderr>,
+    metrics: String,
+}
+
+impl Watched {
+    /// Starts `scan-bench run FILE --metrics-listen 127.0.0.1:0` and reads where it serves.
+    fn start(file: &Path, out: &Path) -> Self {
+        let mut child = spawn_run(file, out, &["--metrics-listen", "127.0.0.1:0"]);
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        stderr.read_line(&mut line).unwrap();
+        let metrics = line
+            .split_whitespace()
+            .last()
+            .expect("the live metrics address")
+            .to_owned();
+        Watched {
+            child,
+            stderr,
+            metrics,
+        }
+    }
+
+    /// A counter of the live metrics, once it is above zero.
+    fn counter(&self, metric: &str) -> Option<f64> {
+        let text = http_get(&self.metrics).ok()?;
+        let body = text.split_once("\r\n\r\n")?.1;
+        let scrape =
+            prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_owned()))).ok()?;
+        scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == metric)
+            .and_then(|s| match s.value {
+                prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) => {
+                    Some(v)
+                }
+                _ => None,
+            })
+            .filter(|v| *v > 0.0)
+    }
+
+    /// Waits until `metric` reaches `n`; its value.
+    fn wait_for(&self, metric: &str, n: f64) -> f64 {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(v) = self.counter(metric).filter(|v| *v >= n) {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{metric} did not reach {n} within 30 s"
+            );
+            // A poll interval for a condition with a deadline, not a guess at timing.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends `kill -SIGNAL`.
+    fn signal(&self, signal: &str) {
+        let pid = self.child.id().to_string();
+        let sent = Process::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -{signal} {pid}");
+    }
+
+    /// Reads stderr up to a line containing `needle`.
+    fn wait_for_stderr(&mut self, needle: &str) {
+        let mut seen = String::new();
+        loop {
+            let mut line = String::new();
+            let n = self.stderr.read_line(&mut line).unwrap();
+            assert!(n > 0, "stderr ended without {needle:?}:\n{seen}");
+            seen.push_str(&line);
+            if line.contains(needle) {
+                return;
+            }
+        }
+    }
+
+    /// Waits for the exit; its code.
+    fn exit_code(mut self) -> Option<i32> {
+        self.child.wait().unwrap().code()
+    }
+}
+
 #[test]
 fn live_metrics_are_served_during_a_run() {
     let dir = tempfile::tempdir().unwrap();
@@ -593,50 +722,113 @@ fn live_metrics_are_served_during_a_run() {
         "time_scale = 0.02\n[load]\nstages = [{ duration = \"0s\", target = 3 }, { duration = \"150s\", target = 3 }]\n",
     );
     let out = dir.path().join("out");
-    let mut runner = spawn_run(&file, &out, &["--metrics-listen", "127.0.0.1:0"]);
-    let mut stderr = BufReader::new(runner.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    let url = line
-        .split_whitespace()
-        .last()
-        .expect("the live metrics address")
-        .to_owned();
-
-    let started = |text: &str| -> Option<f64> {
-        let scrape =
-            prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).ok()?;
-        scrape
-            .samples
-            .iter()
-            .find(|s| s.metric == "scan_bench_requests_started_total")
-            .map(|s| match s.value {
-                prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) => v,
-                _ => 0.0,
-            })
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let seen = loop {
-        let body = http_get(&url)
-            .ok()
-            .and_then(|t| t.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()));
-        if let Some(n) = body.as_deref().and_then(started).filter(|n| *n > 0.0) {
-            break n;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no requests in the live metrics within 30 s"
-        );
-        // A poll interval for a condition with a deadline, not a guess at timing.
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert!(runner.wait().unwrap().success());
+    let watched = Watched::start(&file, &out);
+    let seen = watched.wait_for("scan_bench_requests_started_total", 1.0);
+    assert_eq!(watched.exit_code(), Some(0));
     let report = RunReport::read(&out.join("report.json")).unwrap();
     assert!(
         seen <= report.totals.attempted as f64,
         "live {seen} > final {}",
         report.totals.attempted
     );
+}
+
+/// Two users whose every scan takes over 2 s (the vision call), back to back, for far longer
+/// than any test waits: a signal always finds their streams open, and the 5 s grace of a
+/// first signal is enough for them to finish.
+fn long_streams(dir: &Path, name: &str) -> PathBuf {
+    scenario(
+        dir,
+        name,
+        r#"[load]
+stages = [{ duration = "0s", target = 2 }, { duration = "20m", target = 2 }]
+think_time = "0s"
+graceful_ramp_down = "10m"
+
+[mock.models."gpt-4o"]
+ttft = "2s"
+inter_token = "0ms"
+
+[mock.models."gpt-4o-mini"]
+ttft = "1ms"
+inter_token = "0ms"
+"#,
+    )
+}
+
+/// A run of [`long_streams`] stopped by `signal` once both users have completed a scan (so
+/// both are in their next one); the exit code and the report.
+fn stopped_by(signal: &str, twice: bool) -> (Option<i32>, RunReport) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = long_streams(dir.path(), &format!("stopped-by-{signal}"));
+    let out = dir.path().join("out");
+    let mut watched = Watched::start(&file, &out);
+    watched.wait_for("scan_bench_requests_completed_total", 2.0);
+    watched.signal(signal);
+    if twice {
+        // The second must come after the first was taken, or the two merge into one.
+        watched.wait_for_stderr("finishing open streams");
+        watched.signal(signal);
+        watched.wait_for_stderr("cutting open streams");
+    }
+    let code = watched.exit_code();
+    let report = RunReport::read(&out.join("report.json"))
+        .unwrap_or_else(|e| panic!("{signal}: no report ({e}), exit {code:?}"));
+    let t = &report.totals;
+    println!(
+        "{signal}{}: exit {code:?}, attempted {} completed {} interrupted {} failed {:?}",
+        if twice { " twice" } else { "" },
+        t.attempted,
+        t.completed,
+        t.interrupted,
+        t.failed
+    );
+    assert!(
+        report.partial,
+        "{signal}: the report says it was interrupted"
+    );
+    assert_eq!(
+        t.completed + t.interrupted + t.partial + t.failed_total(),
+        t.attempted,
+        "{signal}: {t:?}"
+    );
+    (code, report)
+}
+
+#[test]
+fn sigterm_stops_like_ctrl_c_and_exits_143() {
+    let (code, report) = stopped_by("TERM", false);
+    assert_eq!(code, Some(143));
+    let t = &report.totals;
+    assert!(
+        t.completed >= 3,
+        "the open streams finished in the grace: {t:?}"
+    );
+    assert_eq!(t.interrupted, 0, "{t:?}");
+}
+
+#[test]
+fn sighup_stops_like_ctrl_c_and_exits_129() {
+    let (code, report) = stopped_by("HUP", false);
+    assert_eq!(code, Some(129));
+    let t = &report.totals;
+    assert!(
+        t.completed >= 3,
+        "the open streams finished in the grace: {t:?}"
+    );
+    assert_eq!(t.interrupted, 0, "{t:?}");
+}
+
+#[test]
+fn a_second_ctrl_c_cuts_the_grace_short_and_still_reports() {
+    let (code, report) = stopped_by("INT", true);
+    assert_eq!(code, Some(130));
+    let t = &report.totals;
+    assert!(
+        t.interrupted >= 1,
+        "the open streams were cut, not let finish: {t:?}"
+    );
+    assert!(t.completed >= 2, "what was measured is kept: {t:?}");
 }
 
 #[test]

@@ -20,7 +20,8 @@ pub struct RunReport {
     pub scenario: Scenario,
     /// Where and when.
     pub environment: Environment,
-    /// Whether the run was cut short (Ctrl-C): the figures cover only what ran.
+    /// Whether the run was cut short by a stop signal (SIGINT, SIGTERM or SIGHUP): the figures
+    /// cover only what ran.
     pub partial: bool,
     /// Request counts by outcome.
     pub totals: Totals,
@@ -149,10 +150,12 @@ pub struct Totals {
     pub interrupted: u64,
     /// Open model: arrivals that found no free virtual user (k6's `dropped_iterations`).
     pub dropped: u64,
-    /// Failed requests by class: `connect`, `http_503`, `timeout`, `error_event`,
-    /// `malformed_event`, `stream_reset`.
+    /// Failed requests by class: `connect` (no TCP connection), `closed_before_response`
+    /// (closed or reset before a response head), `bad_response` (an unparseable head),
+    /// `http_503`, `timeout`, `error_event`, `malformed_event`, `stream_reset`.
     pub failed: BTreeMap<String, u64>,
-    /// Of the failures, those k6 counts in `http_req_failed` (connect, non-2xx).
+    /// Of the failures, those k6 counts in `http_req_failed`: `connect`,
+    /// `closed_before_response`, `bad_response`, non-2xx, and timeouts before the head.
     pub http_failed: u64,
     /// Keep-alive comments received.
     pub keepalives: u64,

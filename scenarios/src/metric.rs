@@ -103,8 +103,9 @@ pub enum Metric {
     SseTotalDuration,
     /// One stage, started to completed; needs the `{stage:NAME}` tag.
     StageDuration,
-    /// Fraction of requests that failed at the HTTP level: connect error, non-2xx status,
-    /// timeout before the response head (k6's `http_req_failed`).
+    /// Fraction of requests that failed at the HTTP level: no connection, closed before or
+    /// unparseable response head, non-2xx status, timeout before the head (k6's
+    /// `http_req_failed`).
     HttpReqFailed,
     /// Fraction of requests that did not complete every stage (any failure or partial).
     ScanFailed,

@@ -8,6 +8,7 @@ mod render;
 mod reproduce;
 mod run;
 mod serve;
+mod signals;
 
 pub use catalog::{list, show, validate};
 pub use compare::compare;

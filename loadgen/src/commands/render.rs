@@ -107,6 +107,55 @@ pub fn gate_config(options: &GateOptions) -> Result<GateConfig, CliError> {
     })
 }
 
+/// Makes `dir` and writes and removes a file in it, so that a run whose reports could not be
+/// written is refused before it starts, not after it measured.
+pub fn check_writable(dir: &Path) -> Result<(), CliError> {
+    let refused = |e: std::io::Error| {
+        CliError::BadInput(format!(
+            "cannot write reports to {} (--out): {e}",
+            dir.display()
+        ))
+    };
+    std::fs::create_dir_all(dir).map_err(refused)?;
+    let probe = dir.join(format!(".scan-bench-write-check-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(refused)?;
+    std::fs::remove_file(&probe).map_err(refused)
+}
+
+/// Where a run's reports went.
+#[derive(Debug)]
+pub struct Written {
+    /// The files written.
+    pub files: Vec<PathBuf>,
+    /// Why they are in the fallback directory instead of the one asked for.
+    pub fallback_because: Option<CliError>,
+}
+
+/// Writes a run's reports to `dir` as [`write_run`] does; when that fails (the directory was
+/// checked before the run, but may have gone since), to `fallback` instead, so that what was
+/// measured is not lost.
+pub fn write_run_or_fallback(
+    dir: &Path,
+    fallback: &Path,
+    report: &RunReport,
+    gate: Option<&GateVerdict>,
+    formats: &[ReportFormat],
+) -> Result<Written, CliError> {
+    match write_run(dir, report, gate, formats) {
+        Ok(files) => Ok(Written {
+            files,
+            fallback_because: None,
+        }),
+        Err(refused) => match write_run(fallback, report, gate, formats) {
+            Ok(files) => Ok(Written {
+                files,
+                fallback_because: Some(refused),
+            }),
+            Err(also) => Err(CliError::Many(vec![refused, also])),
+        },
+    }
+}
+
 /// Writes a run's report as `report.json`, and in each asked format beside it; a gated run
 /// also gets `gate.json`. Returns the files written.
 pub fn write_run(
@@ -155,6 +204,69 @@ fn write(path: &Path, text: &str) -> Result<PathBuf, CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A real report, from the repository's CI baseline.
+    fn baseline() -> RunReport {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ci/baseline/ci-smoke.json");
+        RunReport::read(&path).unwrap()
+    }
+
+    #[test]
+    fn a_directory_under_a_file_is_refused_naming_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("file.txt");
+        std::fs::write(&file, "x").unwrap();
+        let dir = file.join("sub");
+        let error = check_writable(&dir).unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains(&dir.display().to_string()), "{message}");
+        assert!(matches!(error, CliError::BadInput(_)), "exit 2: {error:?}");
+        check_writable(&tmp.path().join("new/dir")).unwrap();
+        assert_eq!(
+            std::fs::read_dir(tmp.path().join("new/dir"))
+                .unwrap()
+                .count(),
+            0,
+            "the probe file is removed"
+        );
+    }
+
+    #[test]
+    fn reports_that_cannot_go_where_asked_go_to_the_fallback() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("file.txt");
+        std::fs::write(&file, "x").unwrap();
+        let fallback = tmp.path().join("fallback");
+        let report = baseline();
+        let written = write_run_or_fallback(
+            &file.join("out"),
+            &fallback,
+            &report,
+            None,
+            &[ReportFormat::Md],
+        )
+        .unwrap();
+        assert_eq!(
+            written.files,
+            [fallback.join("report.json"), fallback.join("report.md")]
+        );
+        let why = written.fallback_because.expect("the fallback was used");
+        assert!(why.to_string().contains("file.txt"), "{why}");
+        assert_eq!(RunReport::read(&written.files[0]).unwrap(), report);
+
+        let written =
+            write_run_or_fallback(&tmp.path().join("ok"), &fallback, &report, None, &[]).unwrap();
+        assert_eq!(written.files, [tmp.path().join("ok/report.json")]);
+        assert!(written.fallback_because.is_none());
+
+        let nowhere = file.join("fallback");
+        let error =
+            write_run_or_fallback(&file.join("out"), &nowhere, &report, None, &[]).unwrap_err();
+        assert!(
+            matches!(error, CliError::Many(ref e) if e.len() == 2),
+            "{error:?}"
+        );
+    }
 
     #[test]
     fn labels_name_the_run() {

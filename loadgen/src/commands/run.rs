@@ -10,12 +10,12 @@ use loadgen::engine::RunOptions;
 use loadgen::live::LiveMetrics;
 use loadgen::measure::LiveView;
 use scenarios::{Overrides, Shard, catalog};
-use tokio_util::sync::CancellationToken;
 
 use reports::render::Format;
 
 use crate::args::RunArgs;
 use crate::commands::render;
+use crate::commands::signals::Stop;
 use crate::error::{CliError, exit};
 
 /// Runs the scenario; the exit code says whether thresholds held.
@@ -53,28 +53,30 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         )),
         None => None,
     };
+    // The default directory's name, and the fallback's when the reports cannot go there.
+    let run_name = format!("{}-{}", scenario.name, timestamp());
     let dir = args
         .out
         .clone()
-        .unwrap_or_else(|| default_out_dir(&scenario.name));
+        .unwrap_or_else(|| PathBuf::from("scan-bench-results").join(&run_name));
+    render::check_writable(&dir)?;
 
     // Each virtual user holds a socket (the embedded stack another); without room for them a
     // descriptor shortage would show up as connect errors.
     let _ = rlimit::increase_nofile_limit(u64::MAX);
-    let stop = CancellationToken::new();
-    install_interrupt_handler(stop.clone())?;
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(CliError::Output)?;
+    let stop = Stop::install(&runtime)?;
     let report = runtime.block_on(async {
         let live = match args.metrics_listen {
             Some(addr) => {
                 let live = Arc::new(LiveMetrics::new(&scenario.stream.stages));
                 let bound = live
                     .clone()
-                    .serve(addr, stop.child_token())
+                    .serve(addr, stop.drain.child_token())
                     .await
                     .map_err(|e| {
                         CliError::BadInput(format!(
@@ -88,7 +90,8 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         };
         let options = RunOptions {
             shard,
-            stop: stop.clone(),
+            stop: stop.drain.clone(),
+            cut: stop.cut.clone(),
             live,
             on_live: Box::new(move |elapsed, total, vus, live| {
                 if show_progress {
@@ -112,19 +115,30 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         }
         None => None,
     };
-    let written = render::write_run(&dir, &report, verdict.as_ref(), &args.format)?;
+    let fallback = std::env::temp_dir().join(format!("scan-bench-{run_name}"));
+    let written =
+        render::write_run_or_fallback(&dir, &fallback, &report, verdict.as_ref(), &args.format);
+    // The summary comes first, whatever became of the files.
     let summary = Format::Terminal.renderer().run(&report, verdict.as_ref());
     write!(out, "{summary}")?;
     writeln!(out)?;
-    for path in written {
+    let written = written?;
+    for path in &written.files {
         writeln!(out, "report: {}", path.display())?;
+    }
+    if let Some(refused) = written.fallback_because {
+        eprintln!(
+            "scan-bench: cannot write the reports where asked: {refused}\nscan-bench: they were written to {} instead",
+            fallback.display()
+        );
+        return Ok(exit::RUNTIME);
     }
     // A shard's thresholds say little about the whole load: they are judged on the merged
     // report (`scan-bench merge`), so a shard fails only when it could not run.
     let judged = shard.count == 1;
     let held = !judged || reports::thresholds::all_passed(&report.thresholds);
     Ok(if report.partial {
-        exit::INTERRUPTED
+        stop.exit_code()
     } else if held && verdict.is_none_or(|v| v.passed) {
         exit::OK
     } else {
@@ -132,29 +146,13 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
     })
 }
 
-/// `./scan-bench-results/<scenario>-<UTC timestamp>/`.
-fn default_out_dir(name: &str) -> PathBuf {
-    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    let stamp: String = now
+/// Now, in UTC, as `20250102T030405`.
+fn timestamp() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+        .to_string()
         .chars()
         .filter(|c| c.is_ascii_digit() || *c == 'T')
-        .collect();
-    PathBuf::from("scan-bench-results").join(format!("{name}-{stamp}"))
-}
-
-/// First Ctrl-C: stop starting requests, give open streams a short grace, write a partial
-/// report. Second: leave at once.
-pub(crate) fn install_interrupt_handler(stop: CancellationToken) -> Result<(), CliError> {
-    ctrlc::set_handler(move || {
-        if stop.is_cancelled() {
-            std::process::exit(i32::from(exit::INTERRUPTED));
-        }
-        eprintln!(
-            "\nscan-bench: interrupted; finishing open streams, Ctrl-C again to quit at once"
-        );
-        stop.cancel();
-    })
-    .map_err(|e| CliError::Run(format!("cannot catch Ctrl-C: {e}")))
+        .collect()
 }
 
 fn progress_line(elapsed: Duration, total: Duration, vus: u64, live: &LiveView) {

@@ -1,4 +1,5 @@
-//! `scan-bench serve`: the mock or the pipeline on its own, until Ctrl-C or SIGTERM.
+//! `scan-bench serve`: the mock or the pipeline on its own, until a stop signal (SIGINT,
+//! SIGTERM, SIGHUP): the first shuts the server down gracefully, a second cuts that short.
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -7,6 +8,7 @@ use mock_openai::{MockConfig, MockServer};
 use reference_pipeline::{Pipeline, PipelineConfig, Provider};
 
 use crate::args::{ServeArgs, Server};
+use crate::commands::signals::Stop;
 use crate::error::CliError;
 
 /// Serves until a signal; addresses go to stdout, one line per server.
@@ -17,6 +19,7 @@ pub fn serve(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
         .enable_all()
         .build()
         .map_err(CliError::Output)?;
+    let stop = Stop::install(&runtime)?;
     let bad_config = |e: &dyn std::fmt::Display| CliError::BadInput(e.to_string());
     match args.server {
         Server::MockOpenai => {
@@ -34,8 +37,8 @@ pub fn serve(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
                     .await
                     .map_err(|e| CliError::Run(e.to_string()))?;
                 announce(out, "mock-openai", &mock.base_url())?;
-                shutdown_signal().await;
-                mock.shutdown().await;
+                stop.drain.cancelled().await;
+                stop.until_cut(mock.shutdown()).await;
                 Ok(())
             })
         }
@@ -62,11 +65,14 @@ pub fn serve(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
                     .await
                     .map_err(|e| CliError::Run(e.to_string()))?;
                 announce(out, "reference-pipeline", &pipeline.base_url())?;
-                shutdown_signal().await;
-                pipeline.shutdown().await;
-                if let Some(mock) = mock {
-                    mock.shutdown().await;
-                }
+                stop.drain.cancelled().await;
+                stop.until_cut(async {
+                    pipeline.shutdown().await;
+                    if let Some(mock) = mock {
+                        mock.shutdown().await;
+                    }
+                })
+                .await;
                 Ok(())
             })
         }
@@ -77,19 +83,4 @@ fn announce(out: &mut dyn Write, what: &str, url: &str) -> Result<(), CliError> 
     writeln!(out, "{what} listening on {url}")?;
     out.flush()?;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }

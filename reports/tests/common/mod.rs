@@ -114,7 +114,9 @@ pub fn report(requests: &[Request], started_at: &str) -> RunReport {
             Some(class) => {
                 sample.failed += 1;
                 *totals.failed.entry(class.to_owned()).or_default() += 1;
-                if class.starts_with("http_") || class == "connect" {
+                if class.starts_with("http_")
+                    || ["connect", "closed_before_response", "bad_response"].contains(&class)
+                {
                     totals.http_failed += 1;
                 }
             }

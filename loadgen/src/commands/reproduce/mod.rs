@@ -14,10 +14,10 @@ use loadgen::engine::RunOptions;
 use reports::RunReport;
 use scenarios::published::{ECO2_TESTS, V1_THREADPOOL};
 use scenarios::{Overrides, Scenario, Shard};
-use tokio_util::sync::CancellationToken;
 
 use crate::args::ReproduceArgs;
-use crate::commands::run::install_interrupt_handler;
+use crate::commands::render::check_writable;
+use crate::commands::signals::Stop;
 use crate::error::{CliError, exit};
 
 use self::architectures::{ArchitectureRow, VARIANTS};
@@ -30,20 +30,20 @@ const DEFAULT_TIME_SCALE: f64 = 0.05;
 /// The published test whose load the architectures are compared under (test #2).
 const COMPARISON_SCENARIO: &str = "eco2-vu34";
 
-/// Runs the published tests and prints published and local figures side by side; exit 130
-/// when interrupted (what was measured is written).
+/// Runs the published tests and prints published and local figures side by side; exits with
+/// the signal's code when a signal stopped it (what was measured is written).
 pub fn reproduce(args: &ReproduceArgs, out: &mut dyn Write) -> Result<u8, CliError> {
     let time_scale = args.time_scale.unwrap_or(DEFAULT_TIME_SCALE);
     let dir = args
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("scan-bench-results").join("reproduce-eco2"));
-    let stop = CancellationToken::new();
-    install_interrupt_handler(stop.clone())?;
+    check_writable(&dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(CliError::Output)?;
+    let stop = Stop::install(&runtime)?;
     let overrides = Overrides {
         time_scale: Some(time_scale),
         ..Overrides::default()
@@ -51,7 +51,8 @@ pub fn reproduce(args: &ReproduceArgs, out: &mut dyn Write) -> Result<u8, CliErr
     let run = |scenario: &Scenario, path: &Path| -> Result<RunReport, CliError> {
         let options = RunOptions {
             shard: Shard::WHOLE,
-            stop: stop.child_token(),
+            stop: stop.drain.child_token(),
+            cut: stop.cut.child_token(),
             live: None,
             on_live: Box::new(|_, _, _, _| {}),
         };
@@ -66,7 +67,7 @@ pub fn reproduce(args: &ReproduceArgs, out: &mut dyn Write) -> Result<u8, CliErr
 
     let mut pairs = Vec::new();
     for test in &ECO2_TESTS {
-        if stop.is_cancelled() {
+        if stop.drain.is_cancelled() {
             break;
         }
         eprintln!(
@@ -78,7 +79,7 @@ pub fn reproduce(args: &ReproduceArgs, out: &mut dyn Write) -> Result<u8, CliErr
         pairs.extend(figures::eco2_pairs(test, &report));
     }
     for published in &V1_THREADPOOL {
-        if stop.is_cancelled() {
+        if stop.drain.is_cancelled() {
             break;
         }
         eprintln!(
@@ -92,7 +93,7 @@ pub fn reproduce(args: &ReproduceArgs, out: &mut dyn Write) -> Result<u8, CliErr
     let architectures = if args.compare_architectures {
         let mut rows = Vec::new();
         for variant in VARIANTS {
-            if stop.is_cancelled() {
+            if stop.drain.is_cancelled() {
                 break;
             }
             eprintln!("scan-bench: architecture {}", variant.name);
@@ -139,8 +140,8 @@ pub fn reproduce(args: &ReproduceArgs, out: &mut dyn Write) -> Result<u8, CliErr
     } else {
         write!(out, "{}", render::terminal(&reproduction))?;
     }
-    Ok(if stop.is_cancelled() {
-        exit::INTERRUPTED
+    Ok(if stop.drain.is_cancelled() {
+        stop.exit_code()
     } else {
         exit::OK
     })

@@ -1,0 +1,156 @@
+//! The stop signals of `run`, `reproduce` and `serve`. SIGINT (Ctrl-C), SIGTERM (CI
+//! timeouts, `docker stop`, a deleted Kubernetes Job) and SIGHUP (a closed terminal) stop
+//! alike: the first stops starting requests and gives open streams a short grace, the second
+//! cuts them (what was measured is still written), a third leaves at once.
+
+use std::sync::{Arc, OnceLock};
+
+use tokio::runtime::Runtime;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{CliError, exit};
+
+/// A signal that stops a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopSignal {
+    /// SIGINT, Ctrl-C.
+    Interrupt,
+    /// SIGTERM.
+    Terminate,
+    /// SIGHUP.
+    Hangup,
+}
+
+impl StopSignal {
+    /// Its usual name.
+    pub fn name(self) -> &'static str {
+        match self {
+            StopSignal::Interrupt => "SIGINT",
+            StopSignal::Terminate => "SIGTERM",
+            StopSignal::Hangup => "SIGHUP",
+        }
+    }
+
+    /// The exit code of a command it stopped: 128 + the signal's number, as shells report.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            StopSignal::Interrupt => exit::SIGINT,
+            StopSignal::Terminate => exit::SIGTERM,
+            StopSignal::Hangup => exit::SIGHUP,
+        }
+    }
+}
+
+/// What the stop signals asked for so far.
+#[derive(Debug, Clone)]
+pub struct Stop {
+    /// Fired by the first signal: start no more requests, let open streams finish briefly.
+    pub drain: CancellationToken,
+    /// Fired by the second: cut open streams now.
+    pub cut: CancellationToken,
+    first: Arc<OnceLock<StopSignal>>,
+}
+
+impl Stop {
+    /// Catches the stop signals from now on; `runtime` listens for them.
+    pub fn install(runtime: &Runtime) -> Result<Self, CliError> {
+        // goose sets a Ctrl-C handler of its own when an attack starts, which stops its users
+        // behind the engine's back and exits 1 on a second Ctrl-C, unless the process has one:
+        // ctrlc takes one per process, so an idle one holds the place. SIGINT is caught below
+        // with the others (the handler installed below runs first, then chains to this one).
+        let _ = ctrlc::set_handler(|| {});
+        let _context = runtime.enter();
+        let mut signals =
+            Signals::new().map_err(|e| CliError::Run(format!("cannot catch stop signals: {e}")))?;
+        let stop = Stop {
+            drain: CancellationToken::new(),
+            cut: CancellationToken::new(),
+            first: Arc::new(OnceLock::new()),
+        };
+        let listener = stop.clone();
+        runtime.spawn(async move {
+            let first = signals.next().await;
+            let _ = listener.first.set(first);
+            eprintln!(
+                "\nscan-bench: {}: finishing open streams; a second signal cuts them",
+                first.name()
+            );
+            listener.drain.cancel();
+            let second = signals.next().await;
+            eprintln!(
+                "scan-bench: {}: cutting open streams; a third signal leaves at once",
+                second.name()
+            );
+            listener.cut.cancel();
+            signals.next().await;
+            std::process::exit(i32::from(first.exit_code()));
+        });
+        Ok(stop)
+    }
+
+    /// Runs `work` (a graceful shutdown) until it ends or a second signal cuts it short.
+    pub async fn until_cut(&self, work: impl std::future::Future<Output = ()>) {
+        tokio::select! {
+            _ = work => {}
+            _ = self.cut.cancelled() => {}
+        }
+    }
+
+    /// The first signal received, if any.
+    pub fn signal(&self) -> Option<StopSignal> {
+        self.first.get().copied()
+    }
+
+    /// The exit code of a command the signals stopped (SIGINT's when the stop came from
+    /// elsewhere).
+    pub fn exit_code(&self) -> u8 {
+        self.signal().map_or(exit::SIGINT, StopSignal::exit_code)
+    }
+}
+
+/// The registered signal streams.
+#[cfg(unix)]
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    /// Registers the handlers: from here on these signals no longer end the process.
+    fn new() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+            hangup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    async fn next(&mut self) -> StopSignal {
+        tokio::select! {
+            _ = self.interrupt.recv() => StopSignal::Interrupt,
+            _ = self.terminate.recv() => StopSignal::Terminate,
+            _ = self.hangup.recv() => StopSignal::Hangup,
+        }
+    }
+}
+
+/// Elsewhere only Ctrl-C.
+#[cfg(not(unix))]
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        Ok(Self)
+    }
+
+    async fn next(&mut self) -> StopSignal {
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => StopSignal::Interrupt,
+            Err(_) => std::future::pending().await,
+        }
+    }
+}
