@@ -188,7 +188,7 @@ pub type OnLive = Box<dyn Fn(Duration, Duration, u64, &LiveView) + Send + 'stati
 
 /// Runs `options.shard`'s share of `scenario` against `target` (a base URL) until the profile
 /// ends or `options.stop` fires.
-pub async fn run(
+pub async fn drive(
     scenario: &Scenario,
     target: &str,
     options: RunOptions,

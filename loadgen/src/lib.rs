@@ -9,7 +9,7 @@ pub mod live;
 pub mod measure;
 pub mod record;
 pub mod request;
-pub mod run;
+pub mod scenario_run;
 pub mod schedule;
 pub mod scrape;
 pub mod sse;

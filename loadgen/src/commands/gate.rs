@@ -3,14 +3,14 @@
 use std::io::Write;
 
 use crate::args::GateArgs;
-use crate::commands::render;
+use crate::commands::report_files;
 use crate::error::{CliError, exit};
 
 /// Prints the verdict; exit 0 when the candidate holds, 99 when it regressed or failed a
 /// threshold.
 pub fn gate(args: &GateArgs, out: &mut dyn Write) -> Result<u8, CliError> {
-    let config = render::gate_config(&args.options)?;
-    let mut runs = render::read_all(&[args.baseline.clone(), args.candidate.clone()])?;
+    let config = report_files::gate_config(&args.options)?;
+    let mut runs = report_files::read_all(&[args.baseline.clone(), args.candidate.clone()])?;
     let (candidate_label, candidate) = runs.pop().expect("two reports read");
     let (baseline_label, baseline) = runs.pop().expect("two reports read");
     let verdict = reports::gate::gate(
@@ -19,7 +19,7 @@ pub fn gate(args: &GateArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         &config,
     )?;
     out.write_all(
-        render::format(args.format)
+        report_files::format(args.format)
             .renderer()
             .gate(&verdict)
             .as_bytes(),

@@ -3,12 +3,12 @@
 use std::io::Write;
 
 use crate::args::MergeArgs;
-use crate::commands::render;
+use crate::commands::report_files;
 use crate::error::{CliError, exit};
 
 /// Writes the merged report and prints its summary; exit 99 when its thresholds fail.
 pub fn merge(args: &MergeArgs, out: &mut dyn Write) -> Result<u8, CliError> {
-    let shards = render::read_all(&args.shards)?;
+    let shards = report_files::read_all(&args.shards)?;
     let labelled: Vec<(&str, &reports::RunReport)> =
         shards.iter().map(|(l, r)| (l.as_str(), r)).collect();
     let merged = reports::merge::merge(&labelled)?;
@@ -27,7 +27,7 @@ pub fn merge(args: &MergeArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(std::path::Path::new("."));
-    for path in render::write_formats(dir, &merged, None, &args.format)? {
+    for path in report_files::write_formats(dir, &merged, None, &args.format)? {
         writeln!(out, "report: {}", path.display())?;
     }
     Ok(if reports::thresholds::all_passed(&merged.thresholds) {

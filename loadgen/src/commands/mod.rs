@@ -4,7 +4,7 @@ mod catalog;
 mod compare;
 mod gate;
 mod merge;
-mod render;
+mod report_files;
 mod reproduce;
 mod run;
 mod serve;

@@ -2,124 +2,182 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::time::Duration;
-
 use std::sync::Arc;
+use std::time::Duration;
 
 use loadgen::engine::RunOptions;
 use loadgen::live::LiveMetrics;
 use loadgen::measure::LiveView;
-use scenarios::{Overrides, Shard, catalog};
-
+use reports::RunReport;
+use reports::gate::{GateConfig, GateVerdict};
 use reports::render::Format;
+use scenarios::{Overrides, Scenario, Shard, catalog};
 
 use crate::args::RunArgs;
-use crate::commands::render;
+use crate::commands::report_files;
 use crate::commands::signals::Stop;
 use crate::error::{CliError, exit};
 
 /// Runs the scenario; the exit code says whether thresholds held.
 pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
-    let name = args
-        .scenario
-        .as_deref()
-        .unwrap_or(catalog::DEFAULT_SCENARIO);
-    let overrides = Overrides {
-        target: args.target.clone(),
-        target_metrics: args.target_metrics.clone(),
-        vus: args.vus,
-        duration: args.duration,
-        time_scale: args.time_scale,
-        seed: args.seed,
-    };
-    let scenario = scenarios::open(name)?.resolve(&overrides)?;
-    let shard = match &args.shard {
-        Some(text) => text
-            .parse()
-            .map_err(|e: String| CliError::BadInput(format!("--shard: {e}")))?,
-        None => Shard::WHOLE,
-    };
-    if shard.count > 1 && args.baseline.is_some() {
-        return Err(CliError::BadInput(
-            "--baseline judges a whole run: gate the merged report of the shards instead".into(),
-        ));
-    }
-    // A bad baseline or tolerance is found before the run, not after it.
-    let baseline = match &args.baseline {
-        Some(path) => Some((
-            render::label(path),
-            reports::RunReport::read(path)?,
-            render::gate_config(&args.gate)?,
-        )),
-        None => None,
-    };
-    // The default directory's name, and the fallback's when the reports cannot go there.
-    let run_name = format!("{}-{}", scenario.name, timestamp());
-    let dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("scan-bench-results").join(&run_name));
-    render::check_writable(&dir)?;
-
+    let settings = Settings::resolve(args)?;
     // Each virtual user holds a socket (the embedded stack another); without room for them a
     // descriptor shortage would show up as connect errors.
     let _ = rlimit::increase_nofile_limit(u64::MAX);
-    let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(CliError::Output)?;
     let stop = Stop::install(&runtime)?;
-    let report = runtime.block_on(async {
-        let live = match args.metrics_listen {
-            Some(addr) => {
-                let live = Arc::new(LiveMetrics::new(&scenario.stream.stages));
-                let bound = live
-                    .clone()
-                    .serve(addr, stop.drain.child_token())
-                    .await
-                    .map_err(|e| {
-                        CliError::BadInput(format!(
-                            "--metrics-listen: cannot listen on {addr}: {e}"
-                        ))
-                    })?;
-                eprintln!("scan-bench: live metrics on http://{bound}/metrics");
-                Some(live)
-            }
-            None => None,
-        };
-        let options = RunOptions {
-            shard,
-            stop: stop.drain.clone(),
-            cut: stop.cut.clone(),
-            live,
-            on_live: Box::new(move |elapsed, total, vus, live| {
-                if show_progress {
-                    progress_line(elapsed, total, vus, live);
-                }
-            }),
-        };
-        loadgen::run::run(&scenario, options)
-            .await
-            .map_err(|e| CliError::Run(e.to_string()))
-    });
+    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let report = runtime.block_on(measure(args, &settings, &stop, show_progress));
     if show_progress {
         eprint!("\r\x1b[K");
     }
     let report = report?;
-    let verdict = match &baseline {
+    let verdict = match &settings.baseline {
         Some((label, base, config)) => {
-            let this = render::label(&dir.join("report.json"));
+            let this = report_files::label(&settings.dir.join("report.json"));
             let candidate = (this.as_str(), &report);
             Some(reports::gate::gate((label, base), candidate, config)?)
         }
         None => None,
     };
-    let fallback = std::env::temp_dir().join(format!("scan-bench-{run_name}"));
-    let written =
-        render::write_run_or_fallback(&dir, &fallback, &report, verdict.as_ref(), &args.format);
-    // The summary comes first, whatever became of the files.
-    let summary = Format::Terminal.renderer().run(&report, verdict.as_ref());
+    if !write_reports(args, &settings, &report, verdict.as_ref(), out)? {
+        return Ok(exit::RUNTIME);
+    }
+    // A shard's thresholds say little about the whole load: they are judged on the merged
+    // report (`scan-bench merge`), so a shard fails only when it could not run.
+    let judged = settings.shard.count == 1;
+    let held = !judged || reports::thresholds::all_passed(&report.thresholds);
+    Ok(if report.partial {
+        stop.exit_code()
+    } else if held && verdict.is_none_or(|v| v.passed) {
+        exit::OK
+    } else {
+        exit::THRESHOLDS
+    })
+}
+
+/// Everything `run` needs, checked before any load: a bad baseline, tolerance or output
+/// directory is found before the run, not after it.
+struct Settings {
+    scenario: Scenario,
+    shard: Shard,
+    baseline: Option<(String, RunReport, GateConfig)>,
+    /// Where the reports go.
+    dir: PathBuf,
+    /// `<scenario>-<timestamp>`: the default directory's name, and the fallback's.
+    run_name: String,
+}
+
+impl Settings {
+    fn resolve(args: &RunArgs) -> Result<Self, CliError> {
+        let name = args
+            .scenario
+            .as_deref()
+            .unwrap_or(catalog::DEFAULT_SCENARIO);
+        let overrides = Overrides {
+            target: args.target.clone(),
+            target_metrics: args.target_metrics.clone(),
+            vus: args.vus,
+            duration: args.duration,
+            time_scale: args.time_scale,
+            seed: args.seed,
+        };
+        let scenario = scenarios::open(name)?.resolve(&overrides)?;
+        let shard = match &args.shard {
+            Some(text) => text
+                .parse()
+                .map_err(|e: String| CliError::BadInput(format!("--shard: {e}")))?,
+            None => Shard::WHOLE,
+        };
+        if shard.count > 1 && args.baseline.is_some() {
+            return Err(CliError::BadInput(
+                "--baseline judges a whole run: gate the merged report of the shards instead"
+                    .into(),
+            ));
+        }
+        let baseline = match &args.baseline {
+            Some(path) => Some((
+                report_files::label(path),
+                RunReport::read(path)?,
+                report_files::gate_config(&args.gate)?,
+            )),
+            None => None,
+        };
+        let run_name = format!("{}-{}", scenario.name, timestamp());
+        let dir = args
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("scan-bench-results").join(&run_name));
+        report_files::check_writable(&dir)?;
+        Ok(Self {
+            scenario,
+            shard,
+            baseline,
+            dir,
+            run_name,
+        })
+    }
+}
+
+/// The run itself, with live metrics when asked, to its report.
+async fn measure(
+    args: &RunArgs,
+    settings: &Settings,
+    stop: &Stop,
+    show_progress: bool,
+) -> Result<RunReport, CliError> {
+    let live = match args.metrics_listen {
+        Some(addr) => {
+            let live = Arc::new(LiveMetrics::new(&settings.scenario.stream.stages));
+            let bound = live
+                .clone()
+                .serve(addr, stop.drain.child_token())
+                .await
+                .map_err(|e| {
+                    CliError::BadInput(format!("--metrics-listen: cannot listen on {addr}: {e}"))
+                })?;
+            eprintln!("scan-bench: live metrics on http://{bound}/metrics");
+            Some(live)
+        }
+        None => None,
+    };
+    let options = RunOptions {
+        shard: settings.shard,
+        stop: stop.drain.clone(),
+        cut: stop.cut.clone(),
+        live,
+        on_live: Box::new(move |elapsed, total, vus, live| {
+            if show_progress {
+                progress_line(elapsed, total, vus, live);
+            }
+        }),
+    };
+    loadgen::scenario_run::run_scenario(&settings.scenario, options)
+        .await
+        .map_err(|e| CliError::Run(e.to_string()))
+}
+
+/// Writes the report files, then the summary whatever became of them; false when they had to
+/// go to the fallback directory.
+fn write_reports(
+    args: &RunArgs,
+    settings: &Settings,
+    report: &RunReport,
+    verdict: Option<&GateVerdict>,
+    out: &mut dyn Write,
+) -> Result<bool, CliError> {
+    let fallback = std::env::temp_dir().join(format!("scan-bench-{}", settings.run_name));
+    let written = report_files::write_run_or_fallback(
+        &settings.dir,
+        &fallback,
+        report,
+        verdict,
+        &args.format,
+    );
+    let summary = Format::Terminal.renderer().run(report, verdict);
     write!(out, "{summary}")?;
     writeln!(out)?;
     let written = written?;
@@ -131,19 +189,9 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
             "scan-bench: cannot write the reports where asked: {refused}\nscan-bench: they were written to {} instead",
             fallback.display()
         );
-        return Ok(exit::RUNTIME);
+        return Ok(false);
     }
-    // A shard's thresholds say little about the whole load: they are judged on the merged
-    // report (`scan-bench merge`), so a shard fails only when it could not run.
-    let judged = shard.count == 1;
-    let held = !judged || reports::thresholds::all_passed(&report.thresholds);
-    Ok(if report.partial {
-        stop.exit_code()
-    } else if held && verdict.is_none_or(|v| v.passed) {
-        exit::OK
-    } else {
-        exit::THRESHOLDS
-    })
+    Ok(true)
 }
 
 /// Now, in UTC, as `20250102T030405`.

@@ -1,4 +1,4 @@
-//! `scan-bench reproduce eco2`: the seed's published tests run on the embedded stack, their
+//! `scan-bench reproduce eco2`: Eco²'s published tests run on the embedded stack, their
 //! Grafana panels computed from the pipeline's `/metrics` with the dashboard's formulas, and
 //! set beside the published figures; with `--compare-architectures`, the authors' "what next"
 //! list measured under the same load.
@@ -16,11 +16,12 @@ use scenarios::published::{ECO2_TESTS, V1_THREADPOOL};
 use scenarios::{Overrides, Scenario, Shard};
 
 use crate::args::ReproduceArgs;
-use crate::commands::render::check_writable;
+use crate::commands::report_files::check_writable;
 use crate::commands::signals::Stop;
 use crate::error::{CliError, exit};
 
 use self::architectures::{ArchitectureRow, VARIANTS};
+use self::figures::Pair;
 use self::render::Reproduction;
 
 /// The time scale that runs the three three-minute tests and the v1.0.0 table in well under a
@@ -39,100 +40,20 @@ pub fn reproduce(args: &ReproduceArgs, out: &mut dyn Write) -> Result<u8, CliErr
         .clone()
         .unwrap_or_else(|| PathBuf::from("scan-bench-results").join("reproduce-eco2"));
     check_writable(&dir)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(CliError::Output)?;
-    let stop = Stop::install(&runtime)?;
-    let overrides = Overrides {
-        time_scale: Some(time_scale),
-        ..Overrides::default()
-    };
-    let run = |scenario: &Scenario, path: &Path| -> Result<RunReport, CliError> {
-        let options = RunOptions {
-            shard: Shard::WHOLE,
-            stop: stop.drain.child_token(),
-            cut: stop.cut.child_token(),
-            live: None,
-            on_live: Box::new(|_, _, _, _| {}),
-        };
-        let report = runtime
-            .block_on(loadgen::run::run(scenario, options))
-            .map_err(|e| CliError::Run(e.to_string()))?;
-        report
-            .write_atomic(path)
-            .map_err(|e| CliError::Run(e.to_string()))?;
-        Ok(report)
-    };
-
-    let mut pairs = Vec::new();
-    for test in &ECO2_TESTS {
-        if stop.drain.is_cancelled() {
-            break;
-        }
-        eprintln!(
-            "scan-bench: test #{} ({}, {} VUs)",
-            test.id, test.scenario, test.vus
-        );
-        let scenario = scenarios::open(test.scenario)?.resolve(&overrides)?;
-        let report = run(&scenario, &dir.join(test.scenario).join("report.json"))?;
-        pairs.extend(figures::eco2_pairs(test, &report));
-    }
-    for published in &V1_THREADPOOL {
-        if stop.drain.is_cancelled() {
-            break;
-        }
-        eprintln!(
-            "scan-bench: v1.0.0, {} users ({})",
-            published.users, published.scenario
-        );
-        let scenario = scenarios::open(published.scenario)?.resolve(&overrides)?;
-        let report = run(&scenario, &dir.join(published.scenario).join("report.json"))?;
-        pairs.extend(figures::v1_pairs(published, &report));
-    }
+    let runner = Runner::new(time_scale, dir.clone())?;
+    let pairs = published_pairs(&runner)?;
     let architectures = if args.compare_architectures {
-        let mut rows = Vec::new();
-        for variant in VARIANTS {
-            if stop.drain.is_cancelled() {
-                break;
-            }
-            eprintln!("scan-bench: architecture {}", variant.name);
-            let overrides = Overrides {
-                vus: variant.vus,
-                ..overrides.clone()
-            };
-            let mut scenario = scenarios::open(COMPARISON_SCENARIO)?.resolve(&overrides)?;
-            (variant.apply)(&mut scenario);
-            scenario.name = format!("{COMPARISON_SCENARIO}-{}", variant.name);
-            let path = dir
-                .join("architectures")
-                .join(variant.name)
-                .join("report.json");
-            rows.push(ArchitectureRow::new(variant, &run(&scenario, &path)?));
-        }
-        Some(rows)
+        Some(architecture_rows(&runner)?)
     } else {
         None
     };
-
     let reproduction = Reproduction {
         time_scale,
         reports_dir: dir.display().to_string(),
         pairs,
         architectures,
     };
-    write(
-        &dir.join("reproduction.json"),
-        serde_json::to_vec_pretty(&reproduction),
-    )?;
-    write(
-        &dir.join("reproduction.md"),
-        Ok(render::markdown(&reproduction).into_bytes()),
-    )?;
-    write(
-        &dir.join("reproduction.html"),
-        Ok(render::html(&reproduction).into_bytes()),
-    )?;
+    write_files(&dir, &reproduction)?;
     if args.json {
         serde_json::to_writer_pretty(&mut *out, &reproduction.pairs)
             .map_err(|e| CliError::Run(e.to_string()))?;
@@ -140,11 +61,144 @@ pub fn reproduce(args: &ReproduceArgs, out: &mut dyn Write) -> Result<u8, CliErr
     } else {
         write!(out, "{}", render::terminal(&reproduction))?;
     }
-    Ok(if stop.drain.is_cancelled() {
-        stop.exit_code()
+    Ok(if runner.stop.drain.is_cancelled() {
+        runner.stop.exit_code()
     } else {
         exit::OK
     })
+}
+
+/// Runs the reproduction's scenarios one after the other at its time scale, each report kept
+/// under the output directory; a stop signal ends the series after the current run.
+struct Runner {
+    runtime: tokio::runtime::Runtime,
+    stop: Stop,
+    overrides: Overrides,
+    dir: PathBuf,
+}
+
+impl Runner {
+    fn new(time_scale: f64, dir: PathBuf) -> Result<Self, CliError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(CliError::Output)?;
+        let stop = Stop::install(&runtime)?;
+        let overrides = Overrides {
+            time_scale: Some(time_scale),
+            ..Overrides::default()
+        };
+        Ok(Self {
+            runtime,
+            stop,
+            overrides,
+            dir,
+        })
+    }
+
+    /// Whether a stop signal came: start no further run.
+    fn stopped(&self) -> bool {
+        self.stop.drain.is_cancelled()
+    }
+
+    /// A catalog scenario at the reproduction's time scale (and `vus`, when given).
+    fn scenario(&self, name: &str, vus: Option<u32>) -> Result<Scenario, CliError> {
+        let overrides = Overrides {
+            vus,
+            ..self.overrides.clone()
+        };
+        Ok(scenarios::open(name)?.resolve(&overrides)?)
+    }
+
+    /// Runs one scenario and writes its report to `report` (below the output directory).
+    fn run(&self, scenario: &Scenario, report: &Path) -> Result<RunReport, CliError> {
+        let options = RunOptions {
+            shard: Shard::WHOLE,
+            stop: self.stop.drain.child_token(),
+            cut: self.stop.cut.child_token(),
+            live: None,
+            on_live: Box::new(|_, _, _, _| {}),
+        };
+        let measured = self
+            .runtime
+            .block_on(loadgen::scenario_run::run_scenario(scenario, options))
+            .map_err(|e| CliError::Run(e.to_string()))?;
+        measured
+            .write_atomic(&self.dir.join(report))
+            .map_err(|e| CliError::Run(e.to_string()))?;
+        Ok(measured)
+    }
+}
+
+/// The three Celery-chain tests and the v1.0.0 table, each figure beside its published value.
+fn published_pairs(runner: &Runner) -> Result<Vec<Pair>, CliError> {
+    let mut pairs = Vec::new();
+    for test in &ECO2_TESTS {
+        if runner.stopped() {
+            break;
+        }
+        eprintln!(
+            "scan-bench: test #{} ({}, {} VUs)",
+            test.id, test.scenario, test.vus
+        );
+        let scenario = runner.scenario(test.scenario, None)?;
+        let report = runner.run(&scenario, &Path::new(test.scenario).join("report.json"))?;
+        pairs.extend(figures::eco2_pairs(test, &report));
+    }
+    for published in &V1_THREADPOOL {
+        if runner.stopped() {
+            break;
+        }
+        eprintln!(
+            "scan-bench: v1.0.0, {} users ({})",
+            published.users, published.scenario
+        );
+        let scenario = runner.scenario(published.scenario, None)?;
+        let report = runner.run(
+            &scenario,
+            &Path::new(published.scenario).join("report.json"),
+        )?;
+        pairs.extend(figures::v1_pairs(published, &report));
+    }
+    Ok(pairs)
+}
+
+/// Test #2's load on each architecture of the authors' list.
+fn architecture_rows(runner: &Runner) -> Result<Vec<ArchitectureRow>, CliError> {
+    let mut rows = Vec::new();
+    for variant in VARIANTS {
+        if runner.stopped() {
+            break;
+        }
+        eprintln!("scan-bench: architecture {}", variant.name);
+        let mut scenario = runner.scenario(COMPARISON_SCENARIO, variant.vus)?;
+        (variant.apply)(&mut scenario);
+        scenario.name = format!("{COMPARISON_SCENARIO}-{}", variant.name);
+        let report = Path::new("architectures")
+            .join(variant.name)
+            .join("report.json");
+        rows.push(ArchitectureRow::new(
+            variant,
+            &runner.run(&scenario, &report)?,
+        ));
+    }
+    Ok(rows)
+}
+
+/// `reproduction.{json,md,html}` in `dir`.
+fn write_files(dir: &Path, reproduction: &Reproduction) -> Result<(), CliError> {
+    write(
+        &dir.join("reproduction.json"),
+        serde_json::to_vec_pretty(reproduction),
+    )?;
+    write(
+        &dir.join("reproduction.md"),
+        Ok(render::markdown(reproduction).into_bytes()),
+    )?;
+    write(
+        &dir.join("reproduction.html"),
+        Ok(render::html(reproduction).into_bytes()),
+    )
 }
 
 fn write(path: &Path, bytes: serde_json::Result<Vec<u8>>) -> Result<(), CliError> {

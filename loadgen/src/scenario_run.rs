@@ -25,7 +25,7 @@ pub enum RunError {
 
 /// Runs a resolved scenario to its report (thresholds evaluated). `stop` ends it early as
 /// interrupted; the report then says `partial`.
-pub async fn run(scenario: &Scenario, options: RunOptions) -> Result<RunReport, RunError> {
+pub async fn run_scenario(scenario: &Scenario, options: RunOptions) -> Result<RunReport, RunError> {
     let stop = options.stop.clone();
     let stack = match &scenario.target {
         Some(_) => None,
@@ -64,7 +64,7 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> Result<RunReport, 
         idle.stop().await;
     }
 
-    let result = engine::run(scenario, &target, options).await;
+    let result = engine::drive(scenario, &target, options).await;
 
     let server = match (scraper, first) {
         (Some(scraper), Some(first)) => {
