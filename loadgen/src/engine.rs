@@ -201,54 +201,13 @@ pub async fn drive(
         on_live,
     } = options;
     let scale = scenario.time_scale;
-    let (model, arrivals, users) = match scenario.load.model() {
-        LoadModel::Closed { start_vus, stages } => {
-            let stages: Vec<VuStage> = stages
-                .iter()
-                .map(|s| VuStage {
-                    duration: s.duration,
-                    target: shard.share(s.target),
-                })
-                .collect();
-            let schedule = VuSchedule::closed(shard.share(start_vus), &stages, scale);
-            let users = schedule.peak();
-            (Model::Closed(schedule), None, users)
-        }
-        LoadModel::Open(profile) => {
-            let share = 1.0 / f64::from(shard.count);
-            let seed = scenario.seed ^ u64::from(shard.index);
-            let arrivals = Arrivals::new(profile, scale, share, seed);
-            let (tx, rx) = async_channel::unbounded();
-            let users = shard.share(profile.max_vus);
-            let pool = OpenPool {
-                queue: rx,
-                idle: AtomicU64::new(0),
-                idle_added: Notify::new(),
-                ready_at: u64::from(
-                    shard
-                        .share(profile.pre_allocated_vus)
-                        .clamp(1, users.max(1)),
-                ),
-                dispatched: CancellationToken::new(),
-                end: arrivals.end(),
-            };
-            (Model::Open(pool), Some((arrivals, tx)), users)
-        }
-    };
+    let (model, arrivals, users) = load_model(scenario, shard);
     let users = users.max(1) as usize;
     let request_timeout = scenario.load.request_timeout.mul_f64(scale);
     let grace = scenario.load.graceful_ramp_down.mul_f64(scale);
     let rules = StreamRules::new(scenario.stream.clone());
     let (collector, recorder) = Collector::new(rules.stages(), rules.null_checks(), live_metrics);
-    let client = reqwest::Client::builder()
-        .tcp_nodelay(true)
-        .timeout(request_timeout)
-        .connect_timeout(CONNECT_TIMEOUT)
-        .pool_max_idle_per_host(usize::MAX)
-        // SSE is not worth compressing here, and the decompression layer costs per frame.
-        .no_gzip()
-        .connector_layer(ConnectTimer::new(recorder.clone()))
-        .build()?;
+    let client = http_client(request_timeout, &recorder)?;
     let live = collector.live();
     let start = Instant::now();
     let started_at = SystemTime::now();
@@ -314,6 +273,67 @@ pub async fn drive(
         max_timer_lag,
         cpu_seconds,
     })
+}
+
+/// Who works when, for `shard`'s share: the closed model's schedule, or the open model's pool
+/// with its arrivals and their queue; and how many users goose must keep.
+fn load_model(
+    scenario: &Scenario,
+    shard: Shard,
+) -> (
+    Model,
+    Option<(Arrivals, async_channel::Sender<Instant>)>,
+    u32,
+) {
+    let scale = scenario.time_scale;
+    match scenario.load.model() {
+        LoadModel::Closed { start_vus, stages } => {
+            let stages: Vec<VuStage> = stages
+                .iter()
+                .map(|s| VuStage {
+                    duration: s.duration,
+                    target: shard.share(s.target),
+                })
+                .collect();
+            let schedule = VuSchedule::closed(shard.share(start_vus), &stages, scale);
+            let users = schedule.peak();
+            (Model::Closed(schedule), None, users)
+        }
+        LoadModel::Open(profile) => {
+            let share = 1.0 / f64::from(shard.count);
+            let seed = scenario.seed ^ u64::from(shard.index);
+            let arrivals = Arrivals::new(profile, scale, share, seed);
+            let (tx, rx) = async_channel::unbounded();
+            let users = shard.share(profile.max_vus);
+            let pool = OpenPool {
+                queue: rx,
+                idle: AtomicU64::new(0),
+                idle_added: Notify::new(),
+                ready_at: u64::from(
+                    shard
+                        .share(profile.pre_allocated_vus)
+                        .clamp(1, users.max(1)),
+                ),
+                dispatched: CancellationToken::new(),
+                end: arrivals.end(),
+            };
+            (Model::Open(pool), Some((arrivals, tx)), users)
+        }
+    }
+}
+
+/// The client every user shares: a pool without idle limit, no compression, each new
+/// connection timed.
+fn http_client(request_timeout: Duration, recorder: &Recorder) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .timeout(request_timeout)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .pool_max_idle_per_host(usize::MAX)
+        // SSE is not worth compressing here, and the decompression layer costs per frame.
+        .no_gzip()
+        .connector_layer(ConnectTimer::new(recorder.clone()))
+        .build()
 }
 
 fn goose_attack(
