@@ -107,44 +107,7 @@ pub(crate) fn parse_chat(body: &Map<String, Value>) -> Result<ModelRequest, ApiE
     };
     let mut prompt = Prompt::default();
     for (i, message) in messages.iter().enumerate() {
-        let path = format!("messages[{i}]");
-        let Value::Object(message) = message else {
-            return Err(ApiError::invalid_type(&path, "an object", message));
-        };
-        let role = required_str(message, "role", &format!("{path}.role"))?;
-        if !matches!(
-            role,
-            "system" | "developer" | "user" | "assistant" | "tool" | "function"
-        ) {
-            return Err(ApiError::invalid_value(
-                &format!("{path}.role"),
-                format!(
-                    "Invalid value: '{role}'. Supported values are: 'system', 'developer', 'user', 'assistant', 'tool' and 'function'."
-                ),
-            ));
-        }
-        prompt.messages += 1;
-        let content_path = format!("{path}.content");
-        let text = match message.get("content") {
-            // Assistant messages with tool calls may have no content.
-            None | Some(Value::Null) if role == "assistant" => String::new(),
-            None | Some(Value::Null) => return Err(ApiError::missing(&content_path)),
-            Some(Value::String(text)) => {
-                prompt.add_text(text);
-                text.clone()
-            }
-            Some(Value::Array(parts)) => chat_parts(parts, &content_path, &mut prompt)?,
-            Some(other) => {
-                return Err(ApiError::invalid_type(
-                    &content_path,
-                    "one of a string or array of objects",
-                    other,
-                ));
-            }
-        };
-        if role == "user" {
-            prompt.last_user_text = Some(text);
-        }
+        chat_message(message, &format!("messages[{i}]"), &mut prompt)?;
     }
     let stream = optional_bool(body, "stream")?.unwrap_or(false);
     let include_usage = match body.get("stream_options") {
@@ -161,37 +124,7 @@ pub(crate) fn parse_chat(body: &Map<String, Value>) -> Result<ModelRequest, ApiE
         }
         Some(other) => return Err(ApiError::invalid_type("stream_options", "an object", other)),
     };
-    let format = match body.get("response_format") {
-        None | Some(Value::Null) => OutputFormat::Text,
-        Some(Value::Object(format)) => {
-            let kind = required_str(format, "type", "response_format.type")?;
-            match kind {
-                "text" => OutputFormat::Text,
-                "json_object" => OutputFormat::JsonObject,
-                "json_schema" => {
-                    let Some(spec) = format.get("json_schema") else {
-                        return Err(ApiError::missing("response_format.json_schema"));
-                    };
-                    let Value::Object(spec) = spec else {
-                        return Err(ApiError::invalid_type(
-                            "response_format.json_schema",
-                            "an object",
-                            spec,
-                        ));
-                    };
-                    json_schema_format(spec, "response_format.json_schema")?
-                }
-                other => return Err(unsupported_format("response_format.type", other)),
-            }
-        }
-        Some(other) => {
-            return Err(ApiError::invalid_type(
-                "response_format",
-                "an object",
-                other,
-            ));
-        }
-    };
+    let format = chat_response_format(body)?;
     let max_output_tokens = match optional_u32(body, "max_completion_tokens")? {
         Some(n) => Some(n),
         None => optional_u32(body, "max_tokens")?,
@@ -208,6 +141,81 @@ pub(crate) fn parse_chat(body: &Map<String, Value>) -> Result<ModelRequest, ApiE
         prompt_text: prompt.text,
         instructions: None,
     })
+}
+
+/// One message of `messages`, at `path`: its text goes into `prompt`.
+fn chat_message(message: &Value, path: &str, prompt: &mut Prompt) -> Result<(), ApiError> {
+    let Value::Object(message) = message else {
+        return Err(ApiError::invalid_type(path, "an object", message));
+    };
+    let role = required_str(message, "role", &format!("{path}.role"))?;
+    if !matches!(
+        role,
+        "system" | "developer" | "user" | "assistant" | "tool" | "function"
+    ) {
+        return Err(ApiError::invalid_value(
+            &format!("{path}.role"),
+            format!(
+                "Invalid value: '{role}'. Supported values are: 'system', 'developer', 'user', 'assistant', 'tool' and 'function'."
+            ),
+        ));
+    }
+    prompt.messages += 1;
+    let content_path = format!("{path}.content");
+    let text = match message.get("content") {
+        // Assistant messages with tool calls may have no content.
+        None | Some(Value::Null) if role == "assistant" => String::new(),
+        None | Some(Value::Null) => return Err(ApiError::missing(&content_path)),
+        Some(Value::String(text)) => {
+            prompt.add_text(text);
+            text.clone()
+        }
+        Some(Value::Array(parts)) => chat_parts(parts, &content_path, prompt)?,
+        Some(other) => {
+            return Err(ApiError::invalid_type(
+                &content_path,
+                "one of a string or array of objects",
+                other,
+            ));
+        }
+    };
+    if role == "user" {
+        prompt.last_user_text = Some(text);
+    }
+    Ok(())
+}
+
+/// `response_format` of a chat request.
+fn chat_response_format(body: &Map<String, Value>) -> Result<OutputFormat, ApiError> {
+    match body.get("response_format") {
+        None | Some(Value::Null) => Ok(OutputFormat::Text),
+        Some(Value::Object(format)) => {
+            let kind = required_str(format, "type", "response_format.type")?;
+            Ok(match kind {
+                "text" => OutputFormat::Text,
+                "json_object" => OutputFormat::JsonObject,
+                "json_schema" => {
+                    let Some(spec) = format.get("json_schema") else {
+                        return Err(ApiError::missing("response_format.json_schema"));
+                    };
+                    let Value::Object(spec) = spec else {
+                        return Err(ApiError::invalid_type(
+                            "response_format.json_schema",
+                            "an object",
+                            spec,
+                        ));
+                    };
+                    json_schema_format(spec, "response_format.json_schema")?
+                }
+                other => return Err(unsupported_format("response_format.type", other)),
+            })
+        }
+        Some(other) => Err(ApiError::invalid_type(
+            "response_format",
+            "an object",
+            other,
+        )),
+    }
 }
 
 fn chat_parts(parts: &[Value], path: &str, prompt: &mut Prompt) -> Result<String, ApiError> {

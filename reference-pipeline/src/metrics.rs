@@ -176,6 +176,13 @@ impl Metrics {
     }
 
     fn register_all(&mut self) {
+        self.register_dashboard_series();
+        self.register_pipeline_series();
+        self.register_cluster_series();
+    }
+
+    /// The `scan_sse_*` series, named as Eco²'s Grafana dashboard queries them.
+    fn register_dashboard_series(&mut self) {
         let r = &mut self.registry;
         r.register(
             "scan_sse_connections_active",
@@ -202,6 +209,11 @@ impl Metrics {
             "Time from request start to the first stage event",
             self.ttfb.clone(),
         );
+    }
+
+    /// The pipeline's own `scan_pipeline_*` series: admission, OpenAI calls, pools, stages.
+    fn register_pipeline_series(&mut self) {
+        let r = &mut self.registry;
         r.register(
             "scan_pipeline_admission_rejected",
             "Requests answered 503 because max_inflight streams were open",
@@ -268,6 +280,11 @@ impl Metrics {
              cancelled tasks are not counted",
             self.stage_tasks.clone(),
         );
+    }
+
+    /// The API tier's series: replicas, restarts, requests no replica could take.
+    fn register_cluster_series(&mut self) {
+        let r = &mut self.registry;
         r.register(
             "scan_pipeline_replicas",
             "API replicas by state (ready, starting, draining)",

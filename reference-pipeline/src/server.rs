@@ -165,32 +165,7 @@ fn admit(
                 "missing x-user-id header",
             )
         })?;
-    let body = body.map_err(|e| ApiError::new(e.status(), "INVALID_BODY", e.body_text()))?;
-    let body: Value = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "INVALID_JSON",
-            format!("the body is not JSON: {e}"),
-        )
-    })?;
-    let Value::Object(body) = body else {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "INVALID_JSON",
-            "the body must be a JSON object with image_url and user_input",
-        ));
-    };
-    let user_input = match body.get("user_input") {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(_) => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "INVALID_JSON",
-                "user_input must be a string",
-            ));
-        }
-    };
+    let (body, user_input) = scan_body(body)?;
     let forced = match headers.get(FAULT_HEADER) {
         Some(value) if kind == Kind::Stream => {
             let value = value.to_str().unwrap_or("(not text)");
@@ -239,6 +214,39 @@ fn admit(
         _ => Scan::ImageUrlRequired,
     };
     Ok((scan, admitted))
+}
+
+/// The scan request's JSON object and its `user_input` (empty when absent).
+fn scan_body(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(serde_json::Map<String, Value>, String), ApiError> {
+    let body = body.map_err(|e| ApiError::new(e.status(), "INVALID_BODY", e.body_text()))?;
+    let body: Value = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "INVALID_JSON",
+            format!("the body is not JSON: {e}"),
+        )
+    })?;
+    let Value::Object(body) = body else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "INVALID_JSON",
+            "the body must be a JSON object with image_url and user_input",
+        ));
+    };
+    let user_input = match body.get("user_input") {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "INVALID_JSON",
+                "user_input must be a string",
+            ));
+        }
+    };
+    Ok((body, user_input))
 }
 
 /// The request header that forces a fault on one stream (see [`crate::FaultConfig`]).
