@@ -536,10 +536,8 @@ async fn whole_answer(
     mut guard: InFlight,
 ) -> Result<Body, ApiError> {
     let json = match api {
-        Api::Chat => {
-            response::chat_completion(&meta, &answer.text, answer.tokens, answer.truncated)
-        }
-        Api::Responses => response::response(&meta, &answer.text, answer.tokens, answer.truncated),
+        Api::Chat => response::chat_completion(meta, &answer.text, answer.tokens, answer.truncated),
+        Api::Responses => response::response(meta, &answer.text, answer.tokens, answer.truncated),
     };
     let ready = schedule.start
         + schedule.stall

@@ -75,9 +75,25 @@ impl CallError {
     }
 }
 
+/// `url` without `user:password@`.
+fn without_userinfo(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) if parsed.has_authority() => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.as_str().trim_end_matches('/').to_owned()
+        }
+        _ => url.to_owned(),
+    }
+}
+
 struct Provider {
-    /// Leaked once per provider and start, so the metrics label costs no allocation per call.
+    /// Where calls go. Leaked once per provider and start, like `label`.
     base_url: &'static str,
+    /// The base URL without its userinfo: the metrics label and the name in errors, which a
+    /// credential in the URL must not reach. Leaked once per provider and start, so the label
+    /// costs no allocation per call.
+    label: &'static str,
     headers: HeaderMap,
     /// Not tried before this instant (set from `retry-after` on 429).
     limited_until: Mutex<Option<Instant>>,
@@ -144,6 +160,7 @@ impl OpenAi {
             }
             providers.push(Provider {
                 base_url: Box::leak(p.base_url.trim_end_matches('/').into()),
+                label: Box::leak(without_userinfo(p.base_url.trim_end_matches('/')).into()),
                 headers,
                 limited_until: Mutex::new(None),
                 connections: Semaphore::new(config.max_connections),
@@ -199,7 +216,7 @@ impl OpenAi {
                 .openai_calls
                 .get_or_create(&OpenAiLabel {
                     call: call.name(),
-                    provider: provider.base_url,
+                    provider: provider.label,
                     status: status.clone(),
                 })
                 .inc();
@@ -214,7 +231,7 @@ impl OpenAi {
                 .openai_retries
                 .get_or_create(&OpenAiLabel {
                     call: call.name(),
-                    provider: provider.base_url,
+                    provider: provider.label,
                     status,
                 })
                 .inc();
@@ -269,7 +286,7 @@ impl OpenAi {
         path: &str,
         body: &impl Serialize,
     ) -> Result<T, (CallError, Option<Duration>)> {
-        let name = || provider.base_url.to_string();
+        let name = || provider.label.to_string();
         let request = self
             .http
             .post(format!("{}{path}", provider.base_url))
@@ -502,6 +519,18 @@ impl ChatAnswer {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn provider_labels_carry_no_credential() {
+        assert_eq!(
+            super::without_userinfo("https://user:sk-secret@api.example/v1"),
+            "https://api.example/v1"
+        );
+        assert_eq!(
+            super::without_userinfo("http://127.0.0.1:8080/v1"),
+            "http://127.0.0.1:8080/v1"
+        );
+    }
+
     use super::*;
     use serde_json::json;
 
