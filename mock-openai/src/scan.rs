@@ -468,13 +468,12 @@ mod tests {
         assert!((0.08..0.12).contains(&share), "{share}");
     }
 
-    #[test]
-    fn disposal_answer_names_the_category_in_the_prompt() {
+    /// The disposal answer the default content gives for a prompt of `text`.
+    fn disposal_answer(text: &str) -> Value {
         let content = ScanContent::new(&ContentConfig::default());
         let format = OutputFormat::Text;
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let text = "category: recyclable / paper_pack / milk_carton";
-        let v = content
+        let answer = content
             .answer(
                 ANSWER_SCHEMA,
                 &json!({}),
@@ -482,7 +481,13 @@ mod tests {
                 &mut rng,
             )
             .unwrap();
-        let v: Value = serde_json::from_str(&v).unwrap();
+        serde_json::from_str(&answer).unwrap()
+    }
+
+    #[test]
+    fn disposal_answer_names_the_category_in_the_prompt() {
+        let text = "category: recyclable / paper_pack / milk_carton";
+        let v = disposal_answer(text);
         assert!(
             v["disposal_steps"]["step3"]
                 .as_str()
@@ -496,20 +501,9 @@ mod tests {
 
     #[test]
     fn disposal_answer_prefers_the_quoted_classification() {
-        let content = ScanContent::new(&ContentConfig::default());
-        let format = OutputFormat::Text;
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
         // Rules text naming other categories must not win over the classification.
         let text = r#"{"classification":{"major_category":"recyclable","middle_category":"can","minor_category":"beer_can"},"disposal_rules":{"note":"not glass_bottle or small_electronics"}}"#;
-        let v = content
-            .answer(
-                ANSWER_SCHEMA,
-                &json!({}),
-                &prompt(&format, "", text),
-                &mut rng,
-            )
-            .unwrap();
-        let v: Value = serde_json::from_str(&v).unwrap();
+        let v = disposal_answer(text);
         assert!(
             v["disposal_steps"]["step3"]
                 .as_str()
@@ -522,15 +516,8 @@ mod tests {
             "{v}"
         );
         let text = r#"{"major_category": "food", "middle_category": "food_waste"}"#;
-        let v = content
-            .answer(
-                ANSWER_SCHEMA,
-                &json!({}),
-                &prompt(&format, "", text),
-                &mut rng,
-            )
-            .unwrap();
-        assert!(v.contains("food waste bin"), "{v}");
+        let v = disposal_answer(text);
+        assert!(v.to_string().contains("food waste bin"), "{v}");
     }
 
     #[test]
@@ -538,19 +525,8 @@ mod tests {
         assert!(contains_identifier("major: recyclable, middle: can", "can"));
         assert!(!contains_identifier("I cannot tell", "can"));
         assert!(!contains_identifier("beer_can", "can"));
-        let content = ScanContent::new(&ContentConfig::default());
-        let format = OutputFormat::Text;
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
         let text = "Can you help? recyclable / can / beer_can";
-        let v = content
-            .answer(
-                ANSWER_SCHEMA,
-                &json!({}),
-                &prompt(&format, "", text),
-                &mut rng,
-            )
-            .unwrap();
-        let v: Value = serde_json::from_str(&v).unwrap();
+        let v = disposal_answer(text);
         assert!(
             v["disposal_steps"]["step3"]
                 .as_str()
