@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::ms;
+use super::{escape_html, ms};
 
 /// A colour-blind-safe palette (Okabe and Ito).
 pub(crate) const PALETTE: [&str; 7] = [
@@ -131,7 +131,7 @@ impl LineChart {
                 plot.x + plot.w,
                 plot.x - 6.0,
                 y + 4.0,
-                escape(&self.y_ticks.label(t))
+                escape_html(&self.y_ticks.label(t))
             );
         }
         if let (Some(axis), Some((ticks, _))) = (&y2_axis, &self.y2) {
@@ -142,7 +142,7 @@ impl LineChart {
                     r#"<text x="{:.1}" y="{:.1}" text-anchor="start" class="tick">{}</text>"#,
                     plot.x + plot.w + 6.0,
                     y + 4.0,
-                    escape(&ticks.label(t))
+                    escape_html(&ticks.label(t))
                 );
             }
         }
@@ -154,7 +154,7 @@ impl LineChart {
                 plot.y + plot.h,
                 plot.y + plot.h + 4.0,
                 plot.y + plot.h + 16.0,
-                escape(&self.x_ticks.label(t))
+                escape_html(&self.x_ticks.label(t))
             );
         }
         let _ = writeln!(
@@ -168,13 +168,13 @@ impl LineChart {
             r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" class="axis">{}</text>"#,
             plot.x + plot.w / 2.0,
             height - 6.0,
-            escape(&self.x_label)
+            escape_html(&self.x_label)
         );
         let _ = writeln!(
             out,
             r#"<text transform="translate(14 {:.1}) rotate(-90)" text-anchor="middle" class="axis">{}</text>"#,
             plot.y + plot.h / 2.0,
-            escape(&self.y_label)
+            escape_html(&self.y_label)
         );
         if let Some((_, label)) = &self.y2 {
             let _ = writeln!(
@@ -182,7 +182,7 @@ impl LineChart {
                 r#"<text transform="translate({:.1} {:.1}) rotate(90)" text-anchor="middle" class="axis">{}</text>"#,
                 WIDTH - 10.0,
                 plot.y + plot.h / 2.0,
-                escape(label)
+                escape_html(label)
             );
         }
         // Lines.
@@ -282,7 +282,7 @@ impl StackedBars {
                 plot.y - 4.0,
                 plot.y + plot.h,
                 plot.y + plot.h + 16.0,
-                escape(&ms(t))
+                escape_html(&ms(t))
             );
         }
         for (i, bar) in self.bars.iter().enumerate() {
@@ -292,7 +292,7 @@ impl StackedBars {
                 r#"<text x="{:.1}" y="{:.1}" text-anchor="end" class="label">{}</text>"#,
                 plot.x - 8.0,
                 y + BAR / 2.0 + 4.0,
-                escape(&bar.label)
+                escape_html(&bar.label)
             );
             let mut x = plot.x;
             for (name, value, color) in &bar.segments {
@@ -300,8 +300,8 @@ impl StackedBars {
                 let _ = writeln!(
                     out,
                     r##"<rect class="segment" x="{x:.1}" y="{y:.1}" width="{w:.1}" height="{BAR}" fill="{color}" stroke="#fff"><title>{}: {}</title></rect>"##,
-                    escape(name),
-                    escape(&ms(*value))
+                    escape_html(name),
+                    escape_html(&ms(*value))
                 );
                 let text = format!("{name} {}", ms(*value));
                 if w > text.chars().count() as f64 * 6.6 + 8.0 {
@@ -310,7 +310,7 @@ impl StackedBars {
                         r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" class="inbar">{}</text>"##,
                         x + w / 2.0,
                         y + BAR / 2.0 + 4.0,
-                        escape(&text)
+                        escape_html(&text)
                     );
                 }
                 x += w;
@@ -409,7 +409,7 @@ fn bounds(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
 fn open_svg(title: &str, height: f64) -> String {
     format!(
         "<svg class=\"chart\" viewBox=\"0 0 {WIDTH} {height}\" role=\"img\" aria-label=\"{0}\">\n<title>{0}</title>\n<text x=\"{LEFT}\" y=\"18\" class=\"title\">{0}</text>\n",
-        escape(title)
+        escape_html(title)
     )
 }
 
@@ -457,25 +457,9 @@ fn legend(out: &mut String, entries: &[Entry]) {
             x + 18.0,
             x + 22.0,
             y + 4.0,
-            escape(name)
+            escape_html(name)
         );
     }
-}
-
-/// Text as SVG/HTML character data or attribute value.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
