@@ -19,29 +19,21 @@ pub struct Html;
 impl Renderer for Html {
     fn run(&self, report: &RunReport, gate: Option<&GateVerdict>) -> String {
         let run = sections::run(report, gate);
-        let mut out = page_start(&format!("scan-bench: {}", run.title));
+        let title = run.summary.title.as_deref().unwrap_or_default();
+        let mut out = page_start(&format!("scan-bench: {title}"));
+        out.push_str("<header>");
+        heading(&mut out, "h1", title, run.summary.passed);
         let _ = writeln!(
             out,
-            "<header><h1>{} {}</h1><p>{}</p>",
-            escape_html(&run.title),
-            badge(run.passed),
+            "<p>{}</p></header>",
             escape_html(&report.scenario.description)
         );
-        section(&mut out, &run.headline);
-        out.push_str(
-            "</header>
-",
-        );
         cards(&mut out, report);
-        section(&mut out, &run.counts);
+        write_sections(&mut out, &run.summary.sections);
         out.push_str(&charts::over_time(report));
-        for s in &run.latencies {
-            section(&mut out, s);
-        }
+        write_sections(&mut out, &run.latencies);
         out.push_str(&charts::distributions(report));
-        for s in &run.rest {
-            section(&mut out, s);
-        }
+        write_sections(&mut out, &run.rest);
         let _ = writeln!(
             out,
             "<details><summary>Scenario as run</summary><pre>{}</pre></details>",
@@ -66,17 +58,18 @@ impl Renderer for Html {
 fn page(title: &str, document: &Document) -> String {
     let mut out = page_start(title);
     if let Some(title) = &document.title {
-        let _ = writeln!(
-            out,
-            "<header><h1>{}{}</h1></header>",
-            escape_html(title),
-            badge_after(document.passed)
-        );
+        out.push_str("<header>");
+        heading(&mut out, "h1", title, document.passed);
+        out.push_str("</header>\n");
     }
-    for s in &document.sections {
-        section(&mut out, s);
-    }
+    write_sections(&mut out, &document.sections);
     page_end(out)
+}
+
+/// `<h1>title</h1>`, with a badge when something was judged.
+fn heading(out: &mut String, tag: &str, title: &str, passed: Option<bool>) {
+    let badge = passed.map_or(String::new(), |p| format!(" {}", badge(p)));
+    let _ = writeln!(out, "<{tag}>{}{badge}</{tag}>", escape_html(title));
 }
 
 /// The run's headline figures, one card each.
@@ -106,62 +99,47 @@ fn cards(out: &mut String, report: &RunReport) {
     out.push_str("</section>\n");
 }
 
-fn section(out: &mut String, section: &Section) {
-    if let Some(title) = &section.title {
-        let _ = writeln!(
-            out,
-            "<h2>{}{}</h2>",
-            escape_html(title),
-            badge_after(section.passed)
-        );
-    }
-    for b in &section.blocks {
-        block(out, b);
+fn write_sections(out: &mut String, sections: &[Section]) {
+    for section in sections {
+        if let Some(title) = &section.title {
+            heading(out, "h2", title, section.passed);
+        }
+        for b in &section.blocks {
+            let _ = writeln!(out, "{}", block(b));
+        }
     }
 }
 
-fn block(out: &mut String, block: &Block) {
+fn block(block: &Block) -> String {
     match block {
-        Block::Paragraph(t) => {
-            let _ = writeln!(out, "<p>{}</p>", text(t));
-        }
-        Block::Fact { label, text: t, .. } => {
-            let _ = writeln!(out, "<p>{label}: {}.</p>", text(t));
-        }
-        Block::Alert(t) => {
-            let _ = writeln!(out, "<p class=\"overloaded\">{}</p>", text(t));
-        }
-        Block::List(items) => {
-            out.push_str("<ul>\n");
-            for item in items {
-                let _ = writeln!(out, "<li>{}</li>", text(item));
-            }
-            out.push_str("</ul>\n");
-        }
+        Block::Paragraph(t) => format!("<p>{}</p>", text(t)),
+        Block::Fact { label, text: t, .. } => format!("<p>{label}: {}.</p>", text(t)),
+        Block::Alert(t) => format!("<p class=\"overloaded\">{}</p>", text(t)),
+        Block::List(items) => list("<ul>", items.iter().map(text)),
         Block::Warnings(warnings) => {
-            out.push_str("<ul class=\"warnings\">\n");
-            for w in warnings {
-                let _ = writeln!(out, "<li>⚠ {}</li>", escape_html(w));
-            }
-            out.push_str("</ul>\n");
+            let items = warnings.iter().map(|w| format!("⚠ {}", escape_html(w)));
+            list("<ul class=\"warnings\">", items)
         }
-        Block::Verdict { passed, text } => {
-            let _ = writeln!(
-                out,
-                "<p class=\"{}\"><strong>{}</strong></p>",
-                outcome_class(*passed),
-                escape_html(text)
-            );
-        }
-        Block::Table(t) => table(out, t),
+        Block::Verdict { passed, text } => format!(
+            "<p class=\"{}\"><strong>{}</strong></p>",
+            outcome_class(*passed),
+            escape_html(text)
+        ),
+        Block::Table(t) => table(t),
     }
+}
+
+/// A list under its opening tag.
+fn list(open: &str, items: impl Iterator<Item = String>) -> String {
+    let items: String = items.map(|i| format!("<li>{i}</li>\n")).collect();
+    format!("{open}\n{items}</ul>")
 }
 
 /// A table; number columns right-aligned, marked rows with a column of marks and a class.
-fn table(out: &mut String, table: &Table) {
+fn table(table: &Table) -> String {
     let marked = table.marked();
     let num = |numeric: bool| if numeric { " class=\"num\"" } else { "" };
-    out.push_str("<table>\n<thead><tr>");
+    let mut out = String::from("<table>\n<thead><tr>");
     if marked {
         out.push_str("<th></th>");
     }
@@ -170,27 +148,25 @@ fn table(out: &mut String, table: &Table) {
     }
     out.push_str("</tr></thead>\n<tbody>\n");
     for row in &table.rows {
-        match row.passed {
-            Some(passed) => {
-                let _ = write!(
-                    out,
-                    "<tr class=\"{}\"><td>{}</td>",
-                    outcome_class(passed),
-                    mark(passed)
-                );
-            }
-            None if marked => out.push_str("<tr><td></td>"),
-            None => out.push_str("<tr>"),
-        }
+        out.push_str(&match row.passed {
+            Some(passed) => format!(
+                "<tr class=\"{}\"><td>{}</td>",
+                outcome_class(passed),
+                mark(passed)
+            ),
+            None if marked => "<tr><td></td>".into(),
+            None => "<tr>".into(),
+        });
         for (c, column) in row.cells.iter().zip(&table.columns) {
-            table_cell(out, c, column.numeric);
+            out.push_str(&table_cell(c, column.numeric));
         }
         out.push_str("</tr>\n");
     }
-    out.push_str("</tbody>\n</table>\n");
+    out.push_str("</tbody>\n</table>");
+    out
 }
 
-fn table_cell(out: &mut String, c: &Cell, numeric: bool) {
+fn table_cell(c: &Cell, numeric: bool) -> String {
     let class = match (numeric, c.tone) {
         (true, Tone::Better) => " class=\"num better\"",
         (true, Tone::Worse) => " class=\"num worse\"",
@@ -201,9 +177,9 @@ fn table_cell(out: &mut String, c: &Cell, numeric: bool) {
     };
     let text = escape_html(&c.text);
     if c.code {
-        let _ = write!(out, "<td{class}><code>{text}</code></td>");
+        format!("<td{class}><code>{text}</code></td>")
     } else {
-        let _ = write!(out, "<td{class}>{text}</td>");
+        format!("<td{class}>{text}</td>")
     }
 }
 
@@ -228,11 +204,6 @@ fn mark(passed: bool) -> &'static str {
     } else {
         "<span class=\"mark fail\">✗</span>"
     }
-}
-
-/// A space and the badge, when something was judged.
-fn badge_after(passed: Option<bool>) -> String {
-    passed.map_or(String::new(), |p| format!(" {}", badge(p)))
 }
 
 fn badge(passed: bool) -> &'static str {

@@ -3,28 +3,16 @@
 
 use std::fmt::Write;
 
-use super::Renderer;
+use super::DocumentFormat;
 use super::document::{Block, Cell, Document, Section, Span, Table, Text, Tone};
-use super::sections;
-use crate::compare::Comparison;
-use crate::gate::GateVerdict;
-use crate::report::RunReport;
 
 /// The Markdown renderer.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Markdown;
 
-impl Renderer for Markdown {
-    fn run(&self, report: &RunReport, gate: Option<&GateVerdict>) -> String {
-        write(&sections::run(report, gate).into_document())
-    }
-
-    fn comparison(&self, comparison: &Comparison) -> Option<String> {
-        Some(write(&sections::comparison(comparison)))
-    }
-
-    fn gate(&self, verdict: &GateVerdict) -> String {
-        write(&sections::gate_document(verdict))
+impl DocumentFormat for Markdown {
+    fn write(&self, document: &Document) -> String {
+        write(document)
     }
 }
 
@@ -61,42 +49,35 @@ fn section(out: &mut String, section: &Section, level: usize) {
         );
     }
     for b in &section.blocks {
-        block(out, b);
+        let _ = writeln!(out, "{}\n", block(b));
     }
     if section.reference {
         let _ = writeln!(out, "</details>");
     }
 }
 
-fn block(out: &mut String, block: &Block) {
+/// A block's lines (a blank line follows each block).
+fn block(block: &Block) -> String {
     match block {
-        Block::Paragraph(t) => {
-            let _ = writeln!(out, "{}\n", text(t));
-        }
-        Block::Fact { label, text: t, .. } => {
-            let _ = writeln!(out, "**{label}**: {}\n", text(t));
-        }
-        Block::Alert(t) => {
-            let _ = writeln!(out, "> ⚠️ {}\n", text(t));
-        }
-        Block::List(items) => {
-            for item in items {
-                let _ = writeln!(out, "- {}", text(item));
-            }
-            out.push('\n');
-        }
+        Block::Paragraph(t) => text(t),
+        Block::Fact { label, text: t, .. } => format!("**{label}**: {}", text(t)),
+        Block::Alert(t) => format!("> ⚠️ {}", text(t)),
+        Block::List(items) => bullets(items.iter().map(text)),
         Block::Warnings(warnings) => {
-            out.push_str("**Warnings**\n\n");
-            for w in warnings {
-                let _ = writeln!(out, "- ⚠️ {}", escape(w));
-            }
-            out.push('\n');
+            let items = warnings.iter().map(|w| format!("⚠️ {}", escape(w)));
+            format!("**Warnings**\n\n{}", bullets(items))
         }
-        Block::Verdict { text, .. } => {
-            let _ = writeln!(out, "**{}**\n", escape(text));
-        }
-        Block::Table(t) => table(out, t),
+        Block::Verdict { text, .. } => format!("**{}**", escape(text)),
+        Block::Table(t) => table(t),
     }
+}
+
+/// `- item` lines.
+fn bullets(items: impl Iterator<Item = String>) -> String {
+    items
+        .map(|i| format!("- {i}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// ` ✅` or ` ❌`, when something was judged.
@@ -109,7 +90,7 @@ fn mark(passed: bool) -> &'static str {
 }
 
 /// A GFM table; number columns are right-aligned, and marked rows get a column of marks.
-fn table(out: &mut String, table: &Table) {
+fn table(table: &Table) -> String {
     let marked = table.marked();
     let mut head: Vec<String> = table.columns.iter().map(|c| cell(&c.title)).collect();
     let mut align: Vec<&str> = table
@@ -121,16 +102,18 @@ fn table(out: &mut String, table: &Table) {
         head.insert(0, String::new());
         align.insert(0, "---");
     }
-    let _ = writeln!(out, "| {} |", head.join(" | "));
-    let _ = writeln!(out, "|{}|", align.join("|"));
+    let mut lines = vec![
+        format!("| {} |", head.join(" | ")),
+        format!("|{}|", align.join("|")),
+    ];
     for row in &table.rows {
         let mut cells: Vec<String> = row.cells.iter().map(table_cell).collect();
         if marked {
             cells.insert(0, row.passed.map_or("", mark).to_owned());
         }
-        let _ = writeln!(out, "| {} |", cells.join(" | "));
+        lines.push(format!("| {} |", cells.join(" | ")));
     }
-    out.push('\n');
+    lines.join("\n")
 }
 
 fn table_cell(c: &Cell) -> String {

@@ -43,6 +43,27 @@ pub trait Renderer {
     fn gate(&self, verdict: &GateVerdict) -> String;
 }
 
+/// A format that writes the shared documents and has nothing of its own to add: each of
+/// its renderings is [`sections`]' document, written.
+trait DocumentFormat {
+    /// The document in this format.
+    fn write(&self, document: &document::Document) -> String;
+}
+
+impl<F: DocumentFormat> Renderer for F {
+    fn run(&self, report: &RunReport, gate: Option<&GateVerdict>) -> String {
+        self.write(&sections::run(report, gate).into_document())
+    }
+
+    fn comparison(&self, comparison: &Comparison) -> Option<String> {
+        Some(self.write(&sections::comparison(comparison)))
+    }
+
+    fn gate(&self, verdict: &GateVerdict) -> String {
+        self.write(&sections::gate_document(verdict))
+    }
+}
+
 /// The output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {

@@ -11,16 +11,12 @@ use crate::report::{LatencyMetric, LoadgenHealth, RunReport, ThresholdResult};
 use super::document::{Block, Cell, Column, Document, Section, Table, Text, Tone};
 use super::{delta, interval, measured, ms, observed, pct, signed_ms, signed_pct, value};
 
-/// A run's sections, grouped where the HTML page puts its charts between them.
+/// A run's sections in three groups, the HTML page's charts between them.
 pub(crate) struct Run {
-    /// The scenario.
-    pub title: String,
-    /// Whether the thresholds and the gate, if any, passed.
-    pub passed: bool,
-    /// The run line, and what must not be missed.
-    pub headline: Section,
-    /// Requests, failures, nulls, the load generator's health.
-    pub counts: Section,
+    /// The scenario, marked passed when its thresholds and the gate (if any) held: the run
+    /// line with what must not be missed, then requests, failures, nulls and the load
+    /// generator's health.
+    pub summary: Document,
     /// The latency and stage tables.
     pub latencies: Vec<Section>,
     /// Client against server, thresholds, the gate, the environment.
@@ -30,14 +26,10 @@ pub(crate) struct Run {
 impl Run {
     /// The sections in reading order.
     pub fn into_document(self) -> Document {
-        let mut sections = vec![self.headline, self.counts];
-        sections.extend(self.latencies);
-        sections.extend(self.rest);
-        Document {
-            title: Some(self.title),
-            passed: Some(self.passed),
-            sections,
-        }
+        let mut document = self.summary;
+        document.sections.extend(self.latencies);
+        document.sections.extend(self.rest);
+        document
     }
 }
 
@@ -49,11 +41,13 @@ pub(crate) fn run(report: &RunReport, gate: Option<&GateVerdict>) -> Run {
         rest.extend(self::gate(verdict, false));
     }
     rest.push(environment(report));
+    let passed = crate::thresholds::all_passed(&report.thresholds) && gate.is_none_or(|g| g.passed);
     Run {
-        title: report.scenario.name.clone(),
-        passed: crate::thresholds::all_passed(&report.thresholds) && gate.is_none_or(|g| g.passed),
-        headline: headline(report),
-        counts: counts(report),
+        summary: Document {
+            title: Some(report.scenario.name.clone()),
+            passed: Some(passed),
+            sections: vec![headline(report), counts(report)],
+        },
         latencies: latencies(report),
         rest,
     }

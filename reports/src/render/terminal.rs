@@ -6,28 +6,16 @@ use std::fmt::Write;
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
-use super::Renderer;
+use super::DocumentFormat;
 use super::document::{Block, Document, Section, Table};
-use super::sections;
-use crate::compare::Comparison;
-use crate::gate::GateVerdict;
-use crate::report::RunReport;
 
 /// The terminal renderer.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Terminal;
 
-impl Renderer for Terminal {
-    fn run(&self, report: &RunReport, gate: Option<&GateVerdict>) -> String {
-        write(&sections::run(report, gate).into_document())
-    }
-
-    fn comparison(&self, comparison: &Comparison) -> Option<String> {
-        Some(write(&sections::comparison(comparison)))
-    }
-
-    fn gate(&self, verdict: &GateVerdict) -> String {
-        write(&sections::gate_document(verdict))
+impl DocumentFormat for Terminal {
+    fn write(&self, document: &Document) -> String {
+        write(document)
     }
 }
 
