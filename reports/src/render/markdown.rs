@@ -11,28 +11,24 @@ use super::document::{Block, Cell, Document, Section, Span, Table, Text, Tone};
 pub struct Markdown;
 
 impl DocumentFormat for Markdown {
+    /// Headings start at `##`: the page a report is pasted into has its own title.
     fn write(&self, document: &Document) -> String {
-        write(document)
+        let mut out = String::new();
+        let mut level = 2;
+        if let Some(title) = &document.title {
+            let _ = writeln!(
+                out,
+                "## scan-bench: {}{}\n",
+                escape(title),
+                suffix(document.passed)
+            );
+            level = 3;
+        }
+        for s in &document.sections {
+            section(&mut out, s, level);
+        }
+        out
     }
-}
-
-/// Headings start at `##`: the page a report is pasted into has its own title.
-fn write(document: &Document) -> String {
-    let mut out = String::new();
-    let mut level = 2;
-    if let Some(title) = &document.title {
-        let _ = writeln!(
-            out,
-            "## scan-bench: {}{}\n",
-            escape(title),
-            suffix(document.passed)
-        );
-        level = 3;
-    }
-    for s in &document.sections {
-        section(&mut out, s, level);
-    }
-    out
 }
 
 fn section(out: &mut String, section: &Section, level: usize) {

@@ -14,21 +14,17 @@ use super::document::{Block, Document, Section, Table};
 pub struct Terminal;
 
 impl DocumentFormat for Terminal {
+    /// The sections a blank line apart. No title line: the summary follows the command that
+    /// named the scenario, and its first line is the run line.
     fn write(&self, document: &Document) -> String {
-        write(document)
+        let sections: Vec<String> = document
+            .sections
+            .iter()
+            .filter(|s| !s.reference)
+            .map(section)
+            .collect();
+        sections.join("\n")
     }
-}
-
-/// The sections a blank line apart. No title line: the summary follows the command that named
-/// the scenario, and its first line is the run line.
-fn write(document: &Document) -> String {
-    let sections: Vec<String> = document
-        .sections
-        .iter()
-        .filter(|s| !s.reference)
-        .map(section)
-        .collect();
-    sections.join("\n")
 }
 
 fn section(section: &Section) -> String {
