@@ -1,6 +1,13 @@
 //! Renderers: one module per output format, each a [`Renderer`] of the three documents
 //! scan-bench shows (a run, a comparison of runs, a gate's verdict).
 //!
+//! Every section of those documents (the run line and its alerts, the request counts, the
+//! latency and stage tables, client against server, thresholds, the gate, the environment,
+//! the runs of a comparison) is built once, as format-neutral data (`document`), by
+//! `sections`; the terminal, Markdown and HTML renderers each write that data in their own
+//! syntax. What only one format has stays in its module: the HTML page's cards and charts
+//! (`charts`, drawn by `svg`), JUnit's testcases, JSON's serialized report.
+//!
 //! ```no_run
 //! use reports::render::Format;
 //!
