@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::figure::Stat;
-use crate::report::RunReport;
+use crate::report::{LatencyMetric, RunReport, ServerView, Totals};
 
 /// Relative changes smaller than this are shown as unchanged (≈): below it, run-to-run noise
 /// of a load test dominates. The gate, not `compare`, decides what is significant.
@@ -150,151 +150,10 @@ const STAGE_STATS: [Stat; 2] = [Stat::Mean, Stat::Percentile(95.0)];
 
 /// Puts labelled runs side by side; deltas are against the first.
 pub fn compare(runs: &[(&str, &RunReport)]) -> Comparison {
-    let reference_scale = runs.first().map_or(1.0, |(_, r)| r.environment.time_scale);
-    let scales: Vec<f64> = runs
-        .iter()
-        .map(|(_, r)| reference_scale / r.environment.time_scale)
-        .collect();
-    let reports: Vec<&RunReport> = runs.iter().map(|(_, r)| *r).collect();
-    let row = |name: String, unit, better, value: &dyn Fn(&RunReport, f64) -> Option<f64>| Row {
-        name,
-        unit,
-        better,
-        values: reports
-            .iter()
-            .zip(&scales)
-            .map(|(r, s)| value(r, *s))
-            .collect(),
-    };
-
-    let ratio = |n: u64, d: u64| (d > 0).then(|| n as f64 / d as f64);
-    let requests = vec![
-        row("attempted".into(), Unit::Count, Better::Neither, &|r, _| {
-            Some(r.totals.attempted as f64)
-        }),
-        row("success".into(), Unit::Ratio, Better::Higher, &|r, _| {
-            ratio(r.totals.completed, r.totals.attempted)
-        }),
-        row("failed".into(), Unit::Count, Better::Lower, &|r, _| {
-            Some(r.totals.failed_total() as f64)
-        }),
-        row("partial".into(), Unit::Count, Better::Lower, &|r, _| {
-            Some(r.totals.partial as f64)
-        }),
-        row(
-            "throughput".into(),
-            Unit::PerSecond,
-            Better::Higher,
-            &|r, s| {
-                // At a smaller time scale the same system runs faster: rescale like latencies.
-                (r.environment.duration_s > 0.0)
-                    .then(|| r.totals.attempted as f64 / r.environment.duration_s / s)
-            },
-        ),
-    ];
-    let mut sections = vec![Section {
-        title: "requests".into(),
-        rows: requests,
-    }];
-
-    let latency_rows = |names: Vec<String>, stages: bool, stats: &[Stat]| -> Vec<Row> {
-        let mut rows = Vec::new();
-        for name in names {
-            for &stat in stats {
-                rows.push(row(
-                    format!("{name} {stat}"),
-                    Unit::Ms,
-                    Better::Lower,
-                    &|r, s| {
-                        let metric = if stages {
-                            r.stage(&name)
-                        } else {
-                            r.latency_named(&name)
-                        };
-                        metric
-                            .and_then(|m| m.decode().ok())
-                            .and_then(|h| stat.of(&h))
-                            .map(|v| v * s)
-                    },
-                ));
-            }
-        }
-        rows
-    };
-    let names = |stages: bool| {
-        let mut names: Vec<String> = Vec::new();
-        for r in &reports {
-            for m in if stages { &r.stages } else { &r.latencies } {
-                if !names.contains(&m.name) {
-                    names.push(m.name.clone());
-                }
-            }
-        }
-        names
-    };
-    sections.push(Section {
-        title: "latencies".into(),
-        rows: latency_rows(names(false), false, &LATENCY_STATS),
-    });
-    let stage_names = names(true);
-    if !stage_names.is_empty() {
-        sections.push(Section {
-            title: "stages".into(),
-            rows: latency_rows(stage_names, true, &STAGE_STATS),
-        });
-    }
-    if reports.iter().any(|r| r.server.is_some()) {
-        let server = |f: fn(&crate::ServerView) -> Option<f64>| {
-            move |r: &RunReport, _: f64| r.server.as_ref().and_then(f)
-        };
-        let server_ms = |f: fn(&crate::ServerView) -> Option<f64>| {
-            move |r: &RunReport, s: f64| r.server.as_ref().and_then(f).map(|v| v * 1000.0 * s)
-        };
-        sections.push(Section {
-            title: "server (/metrics)".into(),
-            rows: vec![
-                row(
-                    "success".into(),
-                    Unit::Ratio,
-                    Better::Higher,
-                    &server(|v| v.success_rate),
-                ),
-                row(
-                    "chain avg".into(),
-                    Unit::Ms,
-                    Better::Lower,
-                    &server_ms(|v| v.chain_avg_s),
-                ),
-                row(
-                    "ttfb p50".into(),
-                    Unit::Ms,
-                    Better::Lower,
-                    &server_ms(|v| v.ttfb_p50_s),
-                ),
-                row(
-                    "ttfb p95".into(),
-                    Unit::Ms,
-                    Better::Lower,
-                    &server_ms(|v| v.ttfb_p95_s),
-                ),
-                row("rps".into(), Unit::PerSecond, Better::Higher, &|r, s| {
-                    r.server.as_ref().and_then(|v| v.rps).map(|v| v / s)
-                }),
-            ],
-        });
-    }
-
-    let mut warnings: Vec<String> = runs
-        .iter()
-        .filter_map(|(label, r)| r.overload_warning().map(|w| format!("{label}: {w}")))
-        .collect();
-    if let Some((first, base)) = runs.first() {
-        for (label, report) in &runs[1..] {
-            for w in crate::gate::fingerprint_warnings(base, report) {
-                warnings.push(format!("{label} against {first}: {w}"));
-            }
-        }
-    }
+    let columns = Columns::new(runs);
+    let mut sections = vec![requests(&columns)];
+    sections.extend(latencies(&columns));
+    sections.extend(server(&columns));
     Comparison {
         runs: runs
             .iter()
@@ -307,8 +166,177 @@ pub fn compare(runs: &[(&str, &RunReport)]) -> Comparison {
             })
             .collect(),
         sections,
-        warnings,
+        warnings: warnings(runs),
     }
+}
+
+/// The runs, one column each, and the factor that brings each run's latencies to the first
+/// run's time scale.
+struct Columns<'a> {
+    reports: Vec<&'a RunReport>,
+    scales: Vec<f64>,
+}
+
+impl<'a> Columns<'a> {
+    fn new(runs: &[(&str, &'a RunReport)]) -> Self {
+        let reference_scale = runs.first().map_or(1.0, |(_, r)| r.environment.time_scale);
+        Self {
+            reports: runs.iter().map(|(_, r)| *r).collect(),
+            scales: runs
+                .iter()
+                .map(|(_, r)| reference_scale / r.environment.time_scale)
+                .collect(),
+        }
+    }
+
+    /// A figure of every run: `value` of each report and its scale factor.
+    fn row(
+        &self,
+        name: impl Into<String>,
+        unit: Unit,
+        better: Better,
+        value: impl Fn(&RunReport, f64) -> Option<f64>,
+    ) -> Row {
+        Row {
+            name: name.into(),
+            unit,
+            better,
+            values: self
+                .reports
+                .iter()
+                .zip(&self.scales)
+                .map(|(r, s)| value(r, *s))
+                .collect(),
+        }
+    }
+
+    /// The metric (or stage) names of every run, in the order they first appear.
+    fn names(&self, of: fn(&RunReport) -> &Vec<LatencyMetric>) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for m in self.reports.iter().flat_map(|r| of(r)) {
+            if !names.contains(&m.name) {
+                names.push(m.name.clone());
+            }
+        }
+        names
+    }
+}
+
+/// Requests by outcome and the throughput.
+fn requests(columns: &Columns) -> Section {
+    let count = |n: fn(&Totals) -> u64| move |r: &RunReport, _| Some(n(&r.totals) as f64);
+    let rows = vec![
+        columns.row(
+            "attempted",
+            Unit::Count,
+            Better::Neither,
+            count(|t| t.attempted),
+        ),
+        columns.row("success", Unit::Ratio, Better::Higher, |r, _| {
+            r.totals.completed_share()
+        }),
+        columns.row(
+            "failed",
+            Unit::Count,
+            Better::Lower,
+            count(Totals::failed_total),
+        ),
+        columns.row("partial", Unit::Count, Better::Lower, count(|t| t.partial)),
+        columns.row("throughput", Unit::PerSecond, Better::Higher, |r, s| {
+            // At a smaller time scale the same system runs faster: rescale like latencies.
+            (r.environment.duration_s > 0.0)
+                .then(|| r.totals.attempted as f64 / r.environment.duration_s / s)
+        }),
+    ];
+    Section {
+        title: "requests".into(),
+        rows,
+    }
+}
+
+/// The latencies' statistics, and the stages' when the runs have stages.
+fn latencies(columns: &Columns) -> Vec<Section> {
+    let mut sections = vec![Section {
+        title: "latencies".into(),
+        rows: latency_rows(
+            columns,
+            columns.names(|r| &r.latencies),
+            RunReport::latency_named,
+            &LATENCY_STATS,
+        ),
+    }];
+    let stages = columns.names(|r| &r.stages);
+    if !stages.is_empty() {
+        sections.push(Section {
+            title: "stages".into(),
+            rows: latency_rows(columns, stages, RunReport::stage, &STAGE_STATS),
+        });
+    }
+    sections
+}
+
+/// A run's metric of a name: a latency or a stage.
+type Lookup = for<'r> fn(&'r RunReport, &str) -> Option<&'r LatencyMetric>;
+
+/// One row per statistic of each named metric, rescaled to the first run's time scale.
+fn latency_rows(columns: &Columns, names: Vec<String>, of: Lookup, stats: &[Stat]) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for name in names {
+        for &stat in stats {
+            let value = |r: &RunReport, s: f64| {
+                of(r, &name)
+                    .and_then(|m| m.decode().ok())
+                    .and_then(|h| stat.of(&h))
+                    .map(|v| v * s)
+            };
+            rows.push(columns.row(format!("{name} {stat}"), Unit::Ms, Better::Lower, value));
+        }
+    }
+    rows
+}
+
+/// The servers' own figures, when any run has them.
+fn server(columns: &Columns) -> Option<Section> {
+    if columns.reports.iter().all(|r| r.server.is_none()) {
+        return None;
+    }
+    let view = |r: &RunReport, f: fn(&ServerView) -> Option<f64>| r.server.as_ref().and_then(f);
+    let seconds = |name: &str, f: fn(&ServerView) -> Option<f64>| {
+        columns.row(name, Unit::Ms, Better::Lower, move |r, s| {
+            view(r, f).map(|v| v * 1000.0 * s)
+        })
+    };
+    let rows = vec![
+        columns.row("success", Unit::Ratio, Better::Higher, |r, _| {
+            view(r, |v| v.success_rate)
+        }),
+        seconds("chain avg", |v| v.chain_avg_s),
+        seconds("ttfb p50", |v| v.ttfb_p50_s),
+        seconds("ttfb p95", |v| v.ttfb_p95_s),
+        columns.row("rps", Unit::PerSecond, Better::Higher, |r, s| {
+            view(r, |v| v.rps).map(|v| v / s)
+        }),
+    ];
+    Some(Section {
+        title: "server (/metrics)".into(),
+        rows,
+    })
+}
+
+/// Overloaded load generators, and how each run's environment differs from the first's.
+fn warnings(runs: &[(&str, &RunReport)]) -> Vec<String> {
+    let mut warnings: Vec<String> = runs
+        .iter()
+        .filter_map(|(label, r)| r.overload_warning().map(|w| format!("{label}: {w}")))
+        .collect();
+    if let Some((first, base)) = runs.first() {
+        for (label, report) in &runs[1..] {
+            for w in crate::gate::fingerprint_warnings(base, report) {
+                warnings.push(format!("{label} against {first}: {w}"));
+            }
+        }
+    }
+    warnings
 }
 
 #[cfg(test)]

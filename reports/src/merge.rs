@@ -261,17 +261,18 @@ fn health(shards: &[(&str, &RunReport)], merged: &RunReport) -> Option<LoadgenHe
     Some(health)
 }
 
+/// Adds each named counter of `$from` to `$into`: the counts of shards add up.
+macro_rules! add_counters {
+    ($into:expr, $from:expr; $($field:ident),+ $(,)?) => {
+        $($into.$field += $from.$field;)+
+    };
+}
+
 fn totals<'a>(all: impl Iterator<Item = &'a Totals>) -> Totals {
     let mut sum = Totals::default();
     for t in all {
-        sum.attempted += t.attempted;
-        sum.completed += t.completed;
-        sum.partial += t.partial;
-        sum.interrupted += t.interrupted;
-        sum.dropped += t.dropped;
-        sum.http_failed += t.http_failed;
-        sum.keepalives += t.keepalives;
-        sum.bytes += t.bytes;
+        add_counters!(sum, t; attempted, completed, partial, interrupted, dropped, http_failed,
+            keepalives, bytes);
         for (class, n) in &t.failed {
             *sum.failed.entry(class.clone()).or_default() += n;
         }
@@ -327,58 +328,54 @@ fn nulls(shards: &[(&str, &RunReport)]) -> Vec<NullCount> {
     merged
 }
 
+/// An average weighted by requests.
+#[derive(Debug, Clone, Copy, Default)]
+struct Weighted {
+    sum: f64,
+    weight: f64,
+}
+
+impl Weighted {
+    fn add(&mut self, value: Option<f64>, weight: f64) {
+        if let Some(v) = value {
+            self.sum += v * weight;
+            self.weight += weight;
+        }
+    }
+
+    fn value(&self) -> Option<f64> {
+        (self.weight > 0.0).then(|| self.sum / self.weight)
+    }
+}
+
 /// Sums the series second by second, each shard shifted by its start offset.
 fn timeseries(shards: &[(&str, &RunReport)], offsets: &[f64]) -> Vec<SecondSample> {
-    #[derive(Default)]
-    struct Weighted {
-        sum: f64,
-        weight: f64,
-    }
-    impl Weighted {
-        fn add(&mut self, value: Option<f64>, weight: u64) {
-            if let Some(v) = value {
-                // A second with a percentile but no count (should not happen) still counts once.
-                let w = weight.max(1) as f64;
-                self.sum += v * w;
-                self.weight += w;
-            }
-        }
-        fn value(&self) -> Option<f64> {
-            (self.weight > 0.0).then(|| self.sum / self.weight)
-        }
-    }
+    let empty = |t| SecondSample {
+        t,
+        ..SecondSample::default()
+    };
+    // A second with a percentile but no count (should not happen) still counts once.
+    let requests = |n: u64| n.max(1) as f64;
     let mut seconds: BTreeMap<u32, (SecondSample, [Weighted; 4])> = BTreeMap::new();
     for ((_, shard), offset) in shards.iter().zip(offsets) {
         let shift = offset.round() as u32;
         for s in &shard.timeseries {
             let t = s.t + shift;
-            let (m, w) = seconds.entry(t).or_insert_with(|| {
-                (
-                    SecondSample {
-                        t,
-                        ..SecondSample::default()
-                    },
-                    Default::default(),
-                )
-            });
-            m.active_vus += s.active_vus;
-            m.started += s.started;
-            m.completed += s.completed;
-            m.failed += s.failed;
-            m.partial += s.partial;
-            m.open_streams += s.open_streams;
-            m.dropped += s.dropped;
-            m.started_actual += s.started_actual;
+            let (m, w) = seconds
+                .entry(t)
+                .or_insert_with(|| (empty(t), Default::default()));
+            add_counters!(m, s; active_vus, started, completed, failed, partial, open_streams,
+                dropped, started_actual);
             // Each shard runs its share of the arrival rate: the shares add up to the whole.
             m.target_rate = match (m.target_rate, s.target_rate) {
                 (Some(a), Some(b)) => Some(a + b),
                 (a, b) => a.or(b),
             };
-            let ended = s.completed + s.failed + s.partial;
+            let ended = requests(s.completed + s.failed + s.partial);
             w[0].add(s.ttfb_p50, ended);
             w[1].add(s.ttfb_p95, ended);
-            w[2].add(s.chain_p50, s.completed);
-            w[3].add(s.chain_p95, s.completed);
+            w[2].add(s.chain_p50, requests(s.completed));
+            w[3].add(s.chain_p95, requests(s.completed));
         }
     }
     let Some(last) = seconds.keys().next_back().copied() else {
@@ -388,14 +385,10 @@ fn timeseries(shards: &[(&str, &RunReport)], offsets: &[f64]) -> Vec<SecondSampl
     (0..=last)
         .map(|t| match seconds.remove(&t) {
             Some((mut m, w)) => {
-                [m.ttfb_p50, m.ttfb_p95, m.chain_p50, m.chain_p95] =
-                    [w[0].value(), w[1].value(), w[2].value(), w[3].value()];
+                [m.ttfb_p50, m.ttfb_p95, m.chain_p50, m.chain_p95] = w.map(|w| w.value());
                 m
             }
-            None => SecondSample {
-                t,
-                ..SecondSample::default()
-            },
+            None => empty(t),
         })
         .collect()
 }
@@ -416,24 +409,25 @@ fn server(shards: &[(&str, &RunReport)]) -> Option<ServerView> {
     }
     let total: f64 = views.iter().map(|v| counted(v)).sum();
     let weighted = |f: fn(&ServerView) -> Option<f64>| {
-        let (sum, weight) = views
-            .iter()
-            .filter_map(|v| f(v).map(|x| (x * counted(v), counted(v))))
-            .fold((0.0, 0.0), |(s, w), (x, c)| (s + x, w + c));
-        (weight > 0.0).then(|| sum / weight)
+        let mut average = Weighted::default();
+        for v in &views {
+            average.add(f(v), counted(v));
+        }
+        average.value()
     };
     let summed =
         |f: fn(&ServerView) -> Option<f64>| views.iter().filter_map(|v| f(v)).reduce(|a, b| a + b);
     let mut requests: BTreeMap<String, f64> = BTreeMap::new();
-    let mut stage_sums: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    let mut stages: BTreeMap<String, Weighted> = BTreeMap::new();
     for v in &views {
         for (status, n) in &v.requests {
             *requests.entry(status.clone()).or_default() += n;
         }
         for (stage, avg) in &v.stage_avg_s {
-            let e = stage_sums.entry(stage.clone()).or_default();
-            e.0 += avg * counted(v);
-            e.1 += counted(v);
+            stages
+                .entry(stage.clone())
+                .or_default()
+                .add(Some(*avg), counted(v));
         }
     }
     let success = requests.get("success").copied();
@@ -449,10 +443,9 @@ fn server(shards: &[(&str, &RunReport)]) -> Option<ServerView> {
         ttfb_p95_s: weighted(|v| v.ttfb_p95_s),
         rps: summed(|v| v.rps),
         peak_connections: summed(|v| v.peak_connections),
-        stage_avg_s: stage_sums
+        stage_avg_s: stages
             .into_iter()
-            .filter(|(_, (_, w))| *w > 0.0)
-            .map(|(k, (s, w))| (k, s / w))
+            .filter_map(|(stage, average)| Some((stage, average.value()?)))
             .collect(),
         rejected: summed(|v| v.rejected),
         worker_success: weighted(|v| v.worker_success),

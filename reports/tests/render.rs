@@ -117,6 +117,40 @@ fn assert_tables_are_rectangular(md: &str) {
 }
 
 #[test]
+fn every_format_says_the_same_of_a_run() {
+    let (_, mut slow, verdict) = fixtures();
+    slow.partial = true;
+    slow.totals.dropped = 7;
+    slow.totals.failed.insert("http_503".into(), 900);
+    slow.totals.attempted += 900;
+    slow.health = Some(LoadgenHealth::new(35.0, 10.0, Some(1.5), &slow));
+    for format in [Format::Terminal, Format::Markdown, Format::Html] {
+        let text = format.renderer().run(&slow, Some(&verdict));
+        for needle in [
+            "MOST SCANS FAILED",
+            "interrupted",
+            "7 dropped arrivals",
+            "http_503",
+            "/result/reward",
+            "the load generator was overloaded",
+            "p95 real-time",
+            "REGRESSED",
+            "gate FAILED: chain.p95",
+        ] {
+            assert!(
+                text.contains(needle),
+                "{format:?}: {needle} missing:\n{text}"
+            );
+        }
+        let seen = |needle: &str| text.find(needle).unwrap_or(usize::MAX);
+        assert!(
+            seen("MOST SCANS FAILED") < seen("sse_total_duration"),
+            "{format:?}: mass failure is said before the latencies:\n{text}"
+        );
+    }
+}
+
+#[test]
 fn html_is_one_self_contained_page_with_charts() {
     let (base, slow, verdict) = fixtures();
     let html = Format::Html.renderer().run(&base, None);

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::{Renderer, interval, ms, observed, pct, signed_ms, signed_pct};
+use super::{Renderer, escape_html, interval, ms, observed, pct, signed_ms, signed_pct};
 use crate::compare::Comparison;
 use crate::gate::{Check, GateVerdict};
 use crate::report::{LoadgenHealth, RunReport, ThresholdResult};
@@ -179,14 +179,14 @@ fn document(suites: &[Suite]) -> String {
         let _ = write!(
             out,
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\"",
-            escape(&suite.name),
+            escape_html(&suite.name),
             suite.cases.len()
         );
         if let Some(time) = suite.time {
             let _ = write!(out, " time=\"{time:.3}\"");
         }
         if let Some(timestamp) = &suite.timestamp {
-            let _ = write!(out, " timestamp=\"{}\"", escape(timestamp));
+            let _ = write!(out, " timestamp=\"{}\"", escape_html(timestamp));
         }
         out.push_str(">\n");
         if !suite.properties.is_empty() {
@@ -195,7 +195,7 @@ fn document(suites: &[Suite]) -> String {
                 let _ = writeln!(
                     out,
                     "      <property name=\"{name}\" value=\"{}\"/>",
-                    escape(value)
+                    escape_html(value)
                 );
             }
             out.push_str("    </properties>\n");
@@ -204,21 +204,21 @@ fn document(suites: &[Suite]) -> String {
             let _ = writeln!(
                 out,
                 "    <testcase classname=\"{}\" name=\"{}\" time=\"0\">",
-                escape(&case.class),
-                escape(&case.name)
+                escape_html(&case.class),
+                escape_html(&case.name)
             );
             if let Some(message) = &case.failure {
                 let _ = writeln!(
                     out,
                     "      <failure message=\"{0}\" type=\"{1}\">{0}</failure>",
-                    escape(message),
+                    escape_html(message),
                     case.kind
                 );
             }
             let _ = writeln!(
                 out,
                 "      <system-out>{}</system-out>",
-                escape(&case.output)
+                escape_html(&case.output)
             );
             out.push_str("    </testcase>\n");
         }
@@ -226,36 +226,4 @@ fn document(suites: &[Suite]) -> String {
     }
     out.push_str("</testsuites>\n");
     out
-}
-
-/// Text as XML character data or attribute value.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // Characters XML 1.0 cannot carry at all.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::escape;
-
-    #[test]
-    fn escapes_markup_and_control_characters() {
-        assert_eq!(
-            escape("p(95)<8000 & \"x\""),
-            "p(95)&lt;8000 &amp; &quot;x&quot;"
-        );
-        assert_eq!(escape("a\u{1}b"), "a\u{fffd}b");
-    }
 }

@@ -1,322 +1,139 @@
-//! GitHub-flavoured Markdown, ready to paste into a pull request or a CI job summary.
+//! GitHub-flavoured Markdown, ready to paste into a pull request or a CI job summary: the
+//! shared sections under `##`/`###` headings, GFM tables, the environment folded away.
 
 use std::fmt::Write;
 
-use super::{
-    Renderer, delta, gate_headline, interval, ms, observed, pct, signed_ms, signed_pct, value,
-};
-use crate::compare::Comparison;
-use crate::gate::GateVerdict;
-use crate::report::{RunReport, ThresholdResult};
+use super::DocumentFormat;
+use super::document::{Block, Cell, Document, Section, Span, Table, Text, Tone};
 
 /// The Markdown renderer.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Markdown;
 
-impl Renderer for Markdown {
-    fn run(&self, report: &RunReport, gate: Option<&GateVerdict>) -> String {
+impl DocumentFormat for Markdown {
+    /// Headings start at `##`: the page a report is pasted into has its own title.
+    fn write(&self, document: &Document) -> String {
         let mut out = String::new();
-        let env = &report.environment;
-        let t = &report.totals;
-        let passed =
-            crate::thresholds::all_passed(&report.thresholds) && gate.is_none_or(|g| g.passed);
-        let _ = writeln!(
-            out,
-            "## scan-bench: {} {}\n",
-            escape(&report.scenario.name),
-            mark(passed)
-        );
-        let _ = writeln!(
-            out,
-            "{} against {}`{}`: {}, ran {:.1} s{}.\n",
-            if report.partial {
-                "**Interrupted** run (partial figures)"
-            } else {
-                "Run"
-            },
-            if env.embedded {
-                "the embedded stack at "
-            } else {
-                ""
-            },
-            env.target,
-            super::profile_line(report),
-            env.duration_s,
-            if env.time_scale != 1.0 {
-                " (the real-time column divides latencies back by it)"
-            } else {
-                ""
-            },
-        );
-        let share = |n: u64| {
-            if t.attempted > 0 {
-                pct(n as f64 / t.attempted as f64)
-            } else {
-                "-".into()
-            }
-        };
-        let _ = writeln!(
-            out,
-            "**Requests**: {} attempted · {} completed ({}) · {} partial · {} failed · {} interrupted\n",
-            t.attempted,
-            t.completed,
-            share(t.completed),
-            t.partial,
-            t.failed_total(),
-            t.interrupted
-        );
-        if !t.failed.is_empty() {
-            let list: Vec<_> = t
-                .failed
-                .iter()
-                .map(|(class, n)| format!("`{class}` {n}"))
-                .collect();
-            let _ = writeln!(out, "**Failures**: {}\n", list.join(", "));
-        }
-        for null in report.nulls.iter().filter(|n| n.of > 0) {
-            let share = pct(null.nulls as f64 / null.of as f64);
+        let mut level = 2;
+        if let Some(title) = &document.title {
             let _ = writeln!(
                 out,
-                "**Nulls**: `{}` null in {} of {} terminal events ({share})\n",
-                null.pointer, null.nulls, null.of
+                "## scan-bench: {}{}\n",
+                escape(title),
+                suffix(document.passed)
             );
+            level = 3;
         }
-        if let Some(w) = t.failure_warning() {
-            let _ = writeln!(out, "> ⚠️ **{}**\n", escape(&w));
+        for s in &document.sections {
+            section(&mut out, s, level);
         }
-        if let Some(health) = &report.health {
-            if let Some(w) = health.overload_warning() {
-                let _ = writeln!(out, "> ⚠️ **WARNING**: {}\n", escape(&w));
-            }
-            let _ = writeln!(
-                out,
-                "**Load generator**: {}\n",
-                escape(&super::health_line(health))
-            );
-        }
-        let scale = env.time_scale;
-        let _ = writeln!(out, "### Latencies\n");
-        table(
-            &mut out,
-            &super::latency_rows(&report.latencies, scale, true),
-            2,
-        );
-        if !report.stages.is_empty() {
-            let _ = writeln!(out, "### Stages\n");
-            table(
-                &mut out,
-                &super::latency_rows(&report.stages, scale, false),
-                1,
-            );
-        }
-        let server = super::client_server_rows(report);
-        if !server.is_empty() {
-            let _ = writeln!(out, "### Client vs server\n");
-            let mut rows = vec![vec![
-                "".to_owned(),
-                "client (scan-bench)".into(),
-                "server (/metrics)".into(),
-            ]];
-            rows.extend(server.into_iter().map(Vec::from));
-            table(&mut out, &rows, 1);
-        }
-        thresholds(&mut out, &report.thresholds, "### Thresholds");
-        if let Some(verdict) = gate {
-            out.push_str(&gate_section(verdict, "###", false));
-        }
-        let _ = writeln!(out, "<details><summary>Environment</summary>\n");
-        let mut rows = vec![vec!["field".to_owned(), "value".to_owned()]];
-        for (key, v) in super::environment_rows(report) {
-            rows.push(vec![key.to_owned(), v]);
-        }
-        table(&mut out, &rows, 1);
-        let _ = writeln!(out, "</details>");
         out
     }
-
-    fn comparison(&self, comparison: &Comparison) -> Option<String> {
-        let mut out = String::from("## scan-bench: runs compared\n\n");
-        for (i, run) in comparison.runs.iter().enumerate() {
-            let commit = run
-                .git_commit
-                .as_deref()
-                .map(|c| format!(", commit `{c}`"))
-                .unwrap_or_default();
-            let reference = if i == 0 {
-                " — reference of the deltas"
-            } else {
-                ""
-            };
-            let _ = writeln!(
-                out,
-                "- **{}**: `{}` started {}, time scale {}{commit}{reference}",
-                escape(&run.label),
-                run.scenario,
-                run.started_at,
-                run.time_scale
-            );
-        }
-        out.push('\n');
-        for section in &comparison.sections {
-            let mut head = vec![section.title.clone()];
-            for (i, run) in comparison.runs.iter().enumerate() {
-                head.push(run.label.clone());
-                if i > 0 {
-                    head.push(format!("Δ {}", run.label));
-                }
-            }
-            let mut rows = vec![head];
-            for row in &section.rows {
-                let mut record = vec![row.name.clone()];
-                for (i, v) in row.values.iter().enumerate() {
-                    record.push(value(row.unit, *v));
-                    if i > 0 {
-                        record.push(delta_cell(row.unit, row.delta(i)));
-                    }
-                }
-                rows.push(record);
-            }
-            table(&mut out, &rows, 1);
-        }
-        warnings(&mut out, &comparison.warnings);
-        Some(out)
-    }
-
-    fn gate(&self, verdict: &GateVerdict) -> String {
-        gate_section(verdict, "##", true)
-    }
 }
 
-fn delta_cell(unit: crate::compare::Unit, d: Option<crate::compare::Delta>) -> String {
-    use crate::compare::Direction;
-    let text = delta(unit, d);
-    match d.map(|d| d.direction) {
-        Some(Direction::Better) => format!("🟢 {text}"),
-        Some(Direction::Worse) => format!("🔴 {text}"),
-        _ => text,
-    }
-}
-
-/// The gate's section; `with_thresholds` false when the run's own section shows them.
-fn gate_section(verdict: &GateVerdict, level: &str, with_thresholds: bool) -> String {
-    let mut out = format!("{level} Gate {}\n\n", mark(verdict.passed));
-    let _ = writeln!(
-        out,
-        "`{}` against baseline `{}`; a figure regresses when it is slower beyond its tolerance, \
-         beyond the {} floor, and the {:.0}% interval of the change lies above zero.\n",
-        verdict.candidate,
-        verdict.baseline,
-        ms(verdict.min_delta_ms),
-        verdict.confidence * 100.0
-    );
-    if !verdict.checks.is_empty() {
-        let mut rows = vec![
-            [
-                "",
-                "figure",
-                "baseline",
-                "candidate",
-                "delta",
-                "change",
-                "interval",
-                "tolerance",
-                "verdict",
-            ]
-            .map(str::to_owned)
-            .to_vec(),
-        ];
-        for c in &verdict.checks {
-            rows.push(vec![
-                mark(c.passed()).to_owned(),
-                format!("`{}`", c.figure),
-                c.baseline_ms.map_or("-".into(), ms),
-                c.candidate_ms.map_or("-".into(), ms),
-                c.delta_ms.map_or("-".into(), signed_ms),
-                c.relative.map_or("-".into(), signed_pct),
-                interval(c),
-                pct(c.tolerance),
-                c.outcome.to_string(),
-            ]);
-        }
-        table(&mut out, &rows, 2);
-    }
-    if with_thresholds {
-        thresholds(
-            &mut out,
-            &verdict.thresholds,
-            &format!("{level}# Thresholds of the candidate"),
+fn section(out: &mut String, section: &Section, level: usize) {
+    if section.reference {
+        let title = section.title.as_deref().unwrap_or("Details");
+        let _ = writeln!(out, "<details><summary>{}</summary>\n", escape(title));
+    } else if let Some(title) = &section.title {
+        let hashes = "#".repeat(level);
+        let _ = writeln!(
+            out,
+            "{hashes} {}{}\n",
+            escape(title),
+            suffix(section.passed)
         );
     }
-    warnings(&mut out, &verdict.warnings);
-    let _ = writeln!(out, "**{}**\n", escape(&gate_headline(verdict)));
-    out
+    for b in &section.blocks {
+        let _ = writeln!(out, "{}\n", block(b));
+    }
+    if section.reference {
+        let _ = writeln!(out, "</details>");
+    }
 }
 
-/// The thresholds under a heading such as `### Thresholds`.
-fn thresholds(out: &mut String, results: &[ThresholdResult], heading: &str) {
-    if results.is_empty() {
-        return;
+/// A block's lines (a blank line follows each block).
+fn block(block: &Block) -> String {
+    match block {
+        Block::Paragraph(t) => text(t),
+        Block::Fact { label, text: t, .. } => format!("**{label}**: {}", text(t)),
+        Block::Alert(t) => format!("> ⚠️ {}", text(t)),
+        Block::List(items) => bullets(items.iter().map(text)),
+        Block::Warnings(warnings) => {
+            let items = warnings.iter().map(|w| format!("⚠️ {}", escape(w)));
+            format!("**Warnings**\n\n{}", bullets(items))
+        }
+        Block::Verdict { text, .. } => format!("**{}**", escape(text)),
+        Block::Table(t) => table(t),
     }
-    let _ = writeln!(out, "{heading}\n");
-    let mut rows = vec![
-        ["", "metric", "threshold", "observed"]
-            .map(str::to_owned)
-            .to_vec(),
-    ];
-    for r in results {
-        rows.push(vec![
-            mark(r.passed).to_owned(),
-            format!("`{}`", r.metric),
-            format!("`{}`", r.expression),
-            observed(r.observed),
-        ]);
-    }
-    table(out, &rows, 3);
 }
 
-fn warnings(out: &mut String, warnings: &[String]) {
-    if warnings.is_empty() {
-        return;
-    }
-    let _ = writeln!(out, "**Warnings**\n");
-    for w in warnings {
-        let _ = writeln!(out, "- ⚠️ {}", escape(w));
-    }
-    out.push('\n');
+/// `- item` lines.
+fn bullets(items: impl Iterator<Item = String>) -> String {
+    items
+        .map(|i| format!("- {i}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// ` ✅` or ` ❌`, when something was judged.
+fn suffix(passed: Option<bool>) -> String {
+    passed.map_or(String::new(), |p| format!(" {}", mark(p)))
 }
 
 fn mark(passed: bool) -> &'static str {
     if passed { "✅" } else { "❌" }
 }
 
-/// A GFM table; columns from `text_columns` on are right-aligned (they hold numbers).
-fn table(out: &mut String, rows: &[Vec<String>], text_columns: usize) {
-    let Some(head) = rows.first() else { return };
-    let line = |cells: &[String]| {
-        format!(
-            "| {} |",
-            cells
-                .iter()
-                .map(|c| cell(c))
-                .collect::<Vec<_>>()
-                .join(" | ")
-        )
-    };
-    let _ = writeln!(out, "{}", line(head));
-    let align: Vec<String> = (0..head.len())
-        .map(|i| {
-            if i < text_columns {
-                "---".into()
-            } else {
-                "---:".into()
-            }
-        })
+/// A GFM table; number columns are right-aligned, and marked rows get a column of marks.
+fn table(table: &Table) -> String {
+    let marked = table.marked();
+    let mut head: Vec<String> = table.columns.iter().map(|c| cell(&c.title)).collect();
+    let mut align: Vec<&str> = table
+        .columns
+        .iter()
+        .map(|c| if c.numeric { "---:" } else { "---" })
         .collect();
-    let _ = writeln!(out, "|{}|", align.join("|"));
-    for row in &rows[1..] {
-        let _ = writeln!(out, "{}", line(row));
+    if marked {
+        head.insert(0, String::new());
+        align.insert(0, "---");
     }
-    out.push('\n');
+    let mut lines = vec![
+        format!("| {} |", head.join(" | ")),
+        format!("|{}|", align.join("|")),
+    ];
+    for row in &table.rows {
+        let mut cells: Vec<String> = row.cells.iter().map(table_cell).collect();
+        if marked {
+            cells.insert(0, row.passed.map_or("", mark).to_owned());
+        }
+        lines.push(format!("| {} |", cells.join(" | ")));
+    }
+    lines.join("\n")
+}
+
+fn table_cell(c: &Cell) -> String {
+    let text = if c.code {
+        format!("`{}`", cell(&c.text))
+    } else {
+        cell(&c.text)
+    };
+    match c.tone {
+        Tone::Better => format!("🟢 {text}"),
+        Tone::Worse => format!("🔴 {text}"),
+        Tone::Neutral => text,
+    }
+}
+
+fn text(text: &Text) -> String {
+    text.0
+        .iter()
+        .map(|span| match span {
+            Span::Plain(s) => escape(s),
+            Span::Code(s) => format!("`{s}`"),
+            Span::Strong(s) => format!("**{}**", escape(s)),
+        })
+        .collect()
 }
 
 /// A Markdown table cell: pipes escaped, line breaks flattened.

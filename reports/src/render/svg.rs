@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::ms;
+use super::{escape_html, ms};
 
 /// A colour-blind-safe palette (Okabe and Ito).
 pub(crate) const PALETTE: [&str; 7] = [
@@ -92,13 +92,30 @@ impl LineChart {
             w: WIDTH - LEFT - right_margin,
             h: HEIGHT - TOP - BOTTOM,
         };
+        let axes = self.axes();
         let mut out = open_svg(&self.title, height);
+        self.ticks(&mut out, &plot, &axes);
+        self.axis_titles(&mut out, &plot, height);
+        for s in &self.series {
+            let y_axis = match (&axes.y2, s.right) {
+                (Some(y2), true) => y2,
+                _ => &axes.y,
+            };
+            line(&mut out, s, &plot, &axes.x, y_axis);
+        }
+        legend(&mut out, &entries);
+        out.push_str("</svg>\n");
+        out
+    }
+
+    /// The axes the series span.
+    fn axes(&self) -> Axes {
         let xs = self
             .series
             .iter()
             .flat_map(|s| s.points.iter().map(|p| p.0));
         let (x_min, x_max) = bounds(xs).unwrap_or((0.0, 1.0));
-        let x_axis = if self.x_ticks == Ticks::Nines {
+        let x = if self.x_ticks == Ticks::Nines {
             // The curve ends where the sample count stops resolving percentiles.
             let top = x_max.max(1.0);
             Axis::linear(0.0, top, (0..=top.floor() as i32).map(f64::from).collect())
@@ -111,19 +128,22 @@ impl LineChart {
                 .filter(move |s| s.right == right)
                 .flat_map(|s| s.points.iter().filter_map(|p| p.1))
         };
-        let y_axis = match bounds(ys(false)) {
+        let y = match bounds(ys(false)) {
             Some((lo, hi)) if self.log_y => Axis::log(lo, hi),
             Some((_, hi)) => Axis::nice(0.0, hi),
             None => Axis::nice(0.0, 1.0),
         };
-        let y2_axis = self
+        let y2 = self
             .y2
             .as_ref()
             .map(|_| Axis::nice(0.0, bounds(ys(true)).map_or(1.0, |b| b.1)));
+        Axes { x, y, y2 }
+    }
 
-        // Grid and left ticks.
-        for &t in &y_axis.ticks {
-            let y = plot.y + plot.h - y_axis.fraction(t) * plot.h;
+    /// The grid with the left ticks, the right ticks, the x ticks and the plot's frame.
+    fn ticks(&self, out: &mut String, plot: &Rect, axes: &Axes) {
+        for &t in &axes.y.ticks {
+            let y = plot.y + plot.h - axes.y.fraction(t) * plot.h;
             let _ = writeln!(
                 out,
                 r##"<line x1="{:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#e3e3e3"/><text x="{:.1}" y="{:.1}" text-anchor="end" class="tick">{}</text>"##,
@@ -131,10 +151,10 @@ impl LineChart {
                 plot.x + plot.w,
                 plot.x - 6.0,
                 y + 4.0,
-                escape(&self.y_ticks.label(t))
+                escape_html(&self.y_ticks.label(t))
             );
         }
-        if let (Some(axis), Some((ticks, _))) = (&y2_axis, &self.y2) {
+        if let (Some(axis), Some((ticks, _))) = (&axes.y2, &self.y2) {
             for &t in &axis.ticks {
                 let y = plot.y + plot.h - axis.fraction(t) * plot.h;
                 let _ = writeln!(
@@ -142,19 +162,19 @@ impl LineChart {
                     r#"<text x="{:.1}" y="{:.1}" text-anchor="start" class="tick">{}</text>"#,
                     plot.x + plot.w + 6.0,
                     y + 4.0,
-                    escape(&ticks.label(t))
+                    escape_html(&ticks.label(t))
                 );
             }
         }
-        for &t in &x_axis.ticks {
-            let x = plot.x + x_axis.fraction(t) * plot.w;
+        for &t in &axes.x.ticks {
+            let x = plot.x + axes.x.fraction(t) * plot.w;
             let _ = writeln!(
                 out,
                 r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#666"/><text x="{x:.1}" y="{:.1}" text-anchor="middle" class="tick">{}</text>"##,
                 plot.y + plot.h,
                 plot.y + plot.h + 4.0,
                 plot.y + plot.h + 16.0,
-                escape(&self.x_ticks.label(t))
+                escape_html(&self.x_ticks.label(t))
             );
         }
         let _ = writeln!(
@@ -162,19 +182,21 @@ impl LineChart {
             r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="none" stroke="#999"/>"##,
             plot.x, plot.y, plot.w, plot.h
         );
-        // Axis titles.
+    }
+
+    fn axis_titles(&self, out: &mut String, plot: &Rect, height: f64) {
         let _ = writeln!(
             out,
             r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" class="axis">{}</text>"#,
             plot.x + plot.w / 2.0,
             height - 6.0,
-            escape(&self.x_label)
+            escape_html(&self.x_label)
         );
         let _ = writeln!(
             out,
             r#"<text transform="translate(14 {:.1}) rotate(-90)" text-anchor="middle" class="axis">{}</text>"#,
             plot.y + plot.h / 2.0,
-            escape(&self.y_label)
+            escape_html(&self.y_label)
         );
         if let Some((_, label)) = &self.y2 {
             let _ = writeln!(
@@ -182,56 +204,55 @@ impl LineChart {
                 r#"<text transform="translate({:.1} {:.1}) rotate(90)" text-anchor="middle" class="axis">{}</text>"#,
                 WIDTH - 10.0,
                 plot.y + plot.h / 2.0,
-                escape(label)
+                escape_html(label)
             );
         }
-        // Lines.
-        for s in &self.series {
-            let axis = if s.right {
-                y2_axis.as_ref().unwrap_or(&y_axis)
-            } else {
-                &y_axis
-            };
-            let dash = if s.dashed {
-                r#" stroke-dasharray="6 4""#
-            } else {
-                ""
-            };
-            let mut run: Vec<String> = Vec::new();
-            let flush = |run: &mut Vec<String>, out: &mut String| {
-                if run.len() > 1 {
-                    let _ = writeln!(
-                        out,
-                        r#"<polyline class="series" fill="none" stroke="{}" stroke-width="2"{dash} points="{}"/>"#,
-                        s.color,
-                        run.join(" ")
-                    );
-                } else if let Some(point) = run.first() {
-                    let (x, y) = point.split_once(',').unwrap_or(("0", "0"));
-                    let _ = writeln!(
-                        out,
-                        r#"<circle cx="{x}" cy="{y}" r="2.5" fill="{}"/>"#,
-                        s.color
-                    );
-                }
-                run.clear();
-            };
-            for &(x, y) in &s.points {
-                match y {
-                    Some(y) => {
-                        let px = plot.x + x_axis.fraction(x) * plot.w;
-                        let py = plot.y + plot.h - axis.fraction(y) * plot.h;
-                        run.push(format!("{px:.1},{py:.1}"));
-                    }
-                    None => flush(&mut run, &mut out),
-                }
-            }
-            flush(&mut run, &mut out);
-        }
-        legend(&mut out, &entries);
-        out.push_str("</svg>\n");
-        out
     }
+}
+
+/// A line chart's axes: x, the left y, the right y when some series use it.
+struct Axes {
+    x: Axis,
+    y: Axis,
+    y2: Option<Axis>,
+}
+
+/// One series: a polyline per run of points without a gap, a dot for a lone point.
+fn line(out: &mut String, s: &Series, plot: &Rect, x_axis: &Axis, y_axis: &Axis) {
+    let dash = if s.dashed {
+        r#" stroke-dasharray="6 4""#
+    } else {
+        ""
+    };
+    let flush = |run: &mut Vec<(f64, f64)>, out: &mut String| {
+        if run.len() > 1 {
+            let points: Vec<String> = run.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
+            let _ = writeln!(
+                out,
+                r#"<polyline class="series" fill="none" stroke="{}" stroke-width="2"{dash} points="{}"/>"#,
+                s.color,
+                points.join(" ")
+            );
+        } else if let Some((x, y)) = run.first() {
+            let _ = writeln!(
+                out,
+                r#"<circle cx="{x:.1}" cy="{y:.1}" r="2.5" fill="{}"/>"#,
+                s.color
+            );
+        }
+        run.clear();
+    };
+    let mut run = Vec::new();
+    for &(x, y) in &s.points {
+        match y {
+            Some(y) => run.push((
+                plot.x + x_axis.fraction(x) * plot.w,
+                plot.y + plot.h - y_axis.fraction(y) * plot.h,
+            )),
+            None => flush(&mut run, out),
+        }
+    }
+    flush(&mut run, out);
 }
 
 /// A bar made of segments, e.g. the stages of an average chain.
@@ -282,7 +303,7 @@ impl StackedBars {
                 plot.y - 4.0,
                 plot.y + plot.h,
                 plot.y + plot.h + 16.0,
-                escape(&ms(t))
+                escape_html(&ms(t))
             );
         }
         for (i, bar) in self.bars.iter().enumerate() {
@@ -292,7 +313,7 @@ impl StackedBars {
                 r#"<text x="{:.1}" y="{:.1}" text-anchor="end" class="label">{}</text>"#,
                 plot.x - 8.0,
                 y + BAR / 2.0 + 4.0,
-                escape(&bar.label)
+                escape_html(&bar.label)
             );
             let mut x = plot.x;
             for (name, value, color) in &bar.segments {
@@ -300,8 +321,8 @@ impl StackedBars {
                 let _ = writeln!(
                     out,
                     r##"<rect class="segment" x="{x:.1}" y="{y:.1}" width="{w:.1}" height="{BAR}" fill="{color}" stroke="#fff"><title>{}: {}</title></rect>"##,
-                    escape(name),
-                    escape(&ms(*value))
+                    escape_html(name),
+                    escape_html(&ms(*value))
                 );
                 let text = format!("{name} {}", ms(*value));
                 if w > text.chars().count() as f64 * 6.6 + 8.0 {
@@ -310,7 +331,7 @@ impl StackedBars {
                         r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" class="inbar">{}</text>"##,
                         x + w / 2.0,
                         y + BAR / 2.0 + 4.0,
-                        escape(&text)
+                        escape_html(&text)
                     );
                 }
                 x += w;
@@ -409,7 +430,7 @@ fn bounds(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
 fn open_svg(title: &str, height: f64) -> String {
     format!(
         "<svg class=\"chart\" viewBox=\"0 0 {WIDTH} {height}\" role=\"img\" aria-label=\"{0}\">\n<title>{0}</title>\n<text x=\"{LEFT}\" y=\"18\" class=\"title\">{0}</text>\n",
-        escape(title)
+        escape_html(title)
     )
 }
 
@@ -457,25 +478,9 @@ fn legend(out: &mut String, entries: &[Entry]) {
             x + 18.0,
             x + 22.0,
             y + 4.0,
-            escape(name)
+            escape_html(name)
         );
     }
-}
-
-/// Text as SVG/HTML character data or attribute value.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
