@@ -59,7 +59,7 @@ fn a_run_writes_every_format_and_its_report_compares_gates_and_merges() {
     let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
     assert_eq!(
         junit.matches("<testcase ").count(),
-        3,
+        4,
         "one per ci-smoke threshold:\n{junit}"
     );
     let base_path = out.join("report.json");
