@@ -6,6 +6,7 @@
 //! ```text
 //! cargo bench -p loadgen --bench sse               # every body and chunking (~15 s)
 //! cargo bench -p loadgen --bench sse -- --quick    # shorter rounds, a smoke check
+//! cargo bench -p loadgen --bench sse -- --large    # only the large single events
 //! ```
 //!
 //! The bodies in `benches/data/` were recorded with `curl --raw`, which keeps the HTTP/1.1
@@ -26,6 +27,12 @@
 //! current-thread tokio runtime. A round replays a body until about `--round-ms` have passed;
 //! the figures are the best and the median of the rounds, in nanoseconds per event and
 //! microseconds per stream.
+//!
+//! Then one event of 1, 2, 4 and 8 MiB (a reward result padded with a long string, after the
+//! other stage events), in 16 KiB chunks as hyper delivers a large body: the wall time and the
+//! CPU time (this thread's, from `/proc/thread-self/schedstat`) of reading it, the best of a
+//! few reads. A reader that rescans its buffer per chunk is quadratic here; one that scans
+//! each byte once is linear.
 
 use std::path::Path;
 use std::pin::Pin;
@@ -52,6 +59,9 @@ struct Args {
     /// Length of one round in milliseconds.
     #[arg(long, default_value_t = 300)]
     round_ms: u64,
+    /// Only the large single events.
+    #[arg(long)]
+    large: bool,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -78,6 +88,14 @@ fn main() {
         .enable_time()
         .build()
         .expect("a tokio runtime");
+    if !args.large {
+        per_event(&runtime, rounds, round);
+    }
+    large_events(&runtime, if args.quick { 1 } else { 3 });
+}
+
+/// The recorded bodies, as sent and in 61-byte pieces.
+fn per_event(runtime: &tokio::runtime::Runtime, rounds: usize, round: Duration) {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/data");
     let bodies = [
         Body::load(&data, "openai-chat", openai_rules()),
@@ -93,7 +111,7 @@ fn main() {
             ("as sent", body.chunks.clone()),
             ("61-byte pieces", pieces(&body.chunks, 61)),
         ] {
-            let per_stream = measure(&runtime, body, &chunks, rounds, round);
+            let per_stream = measure(runtime, body, &chunks, rounds, round);
             let best = per_stream[0];
             let median = per_stream[per_stream.len() / 2];
             let per_event = |d: Duration| d.as_nanos() as f64 / body.events as f64;
@@ -109,6 +127,95 @@ fn main() {
             );
         }
     }
+}
+
+/// One event of each size, in 16 KiB chunks: wall and CPU time of the best of up to `reads`
+/// (fewer once a size has taken a second).
+fn large_events(runtime: &tokio::runtime::Runtime, reads: usize) {
+    const CHUNK: usize = 16 * 1024;
+    let rules = large_event_rules();
+    println!();
+    println!(
+        "{:<10} {:>7} {:>10} {:>10} {:>12}",
+        "event", "chunks", "wall s", "CPU s", "CPU ns/byte"
+    );
+    for mib in [1, 2, 4, 8] {
+        let body = large_event_body(mib << 20);
+        let chunks = pieces(&[body], CHUNK);
+        let stop = CancellationToken::new();
+        let mut best: Option<(Duration, Duration)> = None;
+        let all = Instant::now();
+        // A slow reader gets fewer reads: the bench stays short either way.
+        for _ in 0..reads {
+            if best.is_some() && all.elapsed() > Duration::from_secs(1) {
+                break;
+            }
+            let mut record = RequestRecord::new(rules.stages().len());
+            let cpu = thread_cpu();
+            let began = Instant::now();
+            runtime.block_on(async {
+                let start = tokio::time::Instant::now();
+                let limits = StreamLimits {
+                    deadline: start + Duration::from_secs(3_600),
+                    idle: Duration::from_secs(3_600),
+                };
+                let stream = Trickle {
+                    chunks: chunks.iter(),
+                    waited: false,
+                };
+                read_body(stream, start, &rules, limits, &stop, &mut record).await;
+            });
+            let wall = began.elapsed();
+            let cpu = thread_cpu().saturating_sub(cpu);
+            assert_eq!(
+                record.outcome,
+                Outcome::Completed,
+                "a {mib} MiB event reads as a completed run"
+            );
+            if best.is_none_or(|(w, _)| wall < w) {
+                best = Some((wall, cpu));
+            }
+        }
+        let (wall, cpu) = best.expect("at least one read");
+        println!(
+            "{:<10} {:>7} {:>10.4} {:>10.4} {:>12.2}",
+            format!("{mib} MiB"),
+            chunks.len(),
+            wall.as_secs_f64(),
+            cpu.as_secs_f64(),
+            cpu.as_nanos() as f64 / (mib << 20) as f64,
+        );
+    }
+}
+
+/// An Eco² run whose reward result holds a string padded to make its event `size` bytes.
+fn large_event_body(size: usize) -> Bytes {
+    let mut body = String::new();
+    for step in ["vision", "rule", "answer", "reward"] {
+        body.push_str(&format!(
+            "data: {{\"step\": \"{step}\", \"status\": \"started\"}}\n\n"
+        ));
+        if step != "reward" {
+            body.push_str(&format!(
+                "data: {{\"step\": \"{step}\", \"status\": \"completed\"}}\n\n"
+            ));
+        }
+    }
+    let head = "data: {\"step\": \"reward\", \"status\": \"completed\", \"result\": {\"reward\": null, \"pad\": \"";
+    let tail = "\"}}\n\n";
+    body.push_str(head);
+    body.extend(std::iter::repeat_n('x', size - head.len() - tail.len()));
+    body.push_str(tail);
+    Bytes::from(body)
+}
+
+/// This thread's CPU time so far (`/proc/thread-self/schedstat`, in nanoseconds).
+fn thread_cpu() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .map(Duration::from_nanos)
+        .unwrap_or_default()
 }
 
 /// Time per stream of each round, sorted.
@@ -252,6 +359,11 @@ fn openai_rules() -> StreamRules {
         null_checks: vec![],
         ..StreamSpec::default()
     })
+}
+
+/// The default rules, for the large events.
+fn large_event_rules() -> StreamRules {
+    StreamRules::new(StreamSpec::default())
 }
 
 /// The pipeline's named-event protocol: `stage` events, a `ready` event, `error` events.
