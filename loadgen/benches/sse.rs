@@ -16,7 +16,7 @@
 //!   (the scale benchmark's size) as 64 events in 61 chunks (one per token; the role chunk goes
 //!   with the first token, the finish chunk and `[DONE]` with the last), read with the scale
 //!   benchmark's `[stream]` mapping;
-//! - `eco2-v1.chunked`: `scan-bench serve pipeline` with its defaults, one scan in the seed's
+//! - `eco2-v1.chunked`: `scan-bench serve pipeline` with its defaults, one scan in Eco²'s published
 //!   `eco2-v1` protocol (9 events, the last with the ~1.5 KB result, and 8 keep-alive
 //!   comments), read with the default `[stream]` rules;
 //! - `named-events.chunked`: the same with `protocol = "named-events"`, read with named-event
@@ -29,10 +29,11 @@
 //! microseconds per stream.
 //!
 //! Then one event of 1, 2, 4 and 8 MiB (a reward result padded with a long string, after the
-//! other stage events), in 16 KiB chunks as hyper delivers a large body: the wall time and the
-//! CPU time (this thread's, from `/proc/thread-self/schedstat`) of reading it, the best of a
-//! few reads. A reader that rescans its buffer per chunk is quadratic here; one that scans
-//! each byte once is linear.
+//! other stage events), in 16 KiB chunks as hyper delivers a large body, read with a
+//! `max_event_bytes` above them: the wall time and the CPU time (this thread's, from
+//! `/proc/thread-self/schedstat`, which moves in scheduler ticks: hence the average over one
+//! round of reads) of reading it. A reader that rescans its buffer per chunk is quadratic
+//! here; one that scans each byte once is linear.
 
 use std::path::Path;
 use std::pin::Pin;
@@ -44,7 +45,7 @@ use clap::Parser;
 use futures_util::Stream;
 use loadgen::record::{Outcome, RequestRecord};
 use loadgen::sse::{StreamLimits, StreamRules, read_body};
-use scenarios::{EventMatch, StreamSpec};
+use scenarios::{EventMatch, StageName, StreamSpec};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -91,7 +92,7 @@ fn main() {
     if !args.large {
         per_event(&runtime, rounds, round);
     }
-    large_events(&runtime, if args.quick { 1 } else { 3 });
+    large_events(&runtime, round);
 }
 
 /// The recorded bodies, as sent and in 61-byte pieces.
@@ -129,30 +130,24 @@ fn per_event(runtime: &tokio::runtime::Runtime, rounds: usize, round: Duration) 
     }
 }
 
-/// One event of each size, in 16 KiB chunks: wall and CPU time of the best of up to `reads`
-/// (fewer once a size has taken a second).
-fn large_events(runtime: &tokio::runtime::Runtime, reads: usize) {
+/// One event of each size, in 16 KiB chunks: wall and CPU time per read, averaged over
+/// reads for about `window` (at least one read, so a slow reader stays short too).
+fn large_events(runtime: &tokio::runtime::Runtime, window: Duration) {
     const CHUNK: usize = 16 * 1024;
     let rules = large_event_rules();
     println!();
     println!(
-        "{:<10} {:>7} {:>10} {:>10} {:>12}",
-        "event", "chunks", "wall s", "CPU s", "CPU ns/byte"
+        "{:<10} {:>7} {:>6} {:>10} {:>10} {:>12}",
+        "event", "chunks", "reads", "wall s", "CPU s", "CPU ns/byte"
     );
     for mib in [1, 2, 4, 8] {
         let body = large_event_body(mib << 20);
         let chunks = pieces(&[body], CHUNK);
         let stop = CancellationToken::new();
-        let mut best: Option<(Duration, Duration)> = None;
-        let all = Instant::now();
-        // A slow reader gets fewer reads: the bench stays short either way.
-        for _ in 0..reads {
-            if best.is_some() && all.elapsed() > Duration::from_secs(1) {
-                break;
-            }
+        let (cpu, began) = (thread_cpu(), Instant::now());
+        let mut reads = 0u32;
+        while reads == 0 || began.elapsed() < window {
             let mut record = RequestRecord::new(rules.stages().len());
-            let cpu = thread_cpu();
-            let began = Instant::now();
             runtime.block_on(async {
                 let start = tokio::time::Instant::now();
                 let limits = StreamLimits {
@@ -165,22 +160,20 @@ fn large_events(runtime: &tokio::runtime::Runtime, reads: usize) {
                 };
                 read_body(stream, start, &rules, limits, &stop, &mut record).await;
             });
-            let wall = began.elapsed();
-            let cpu = thread_cpu().saturating_sub(cpu);
             assert_eq!(
                 record.outcome,
                 Outcome::Completed,
                 "a {mib} MiB event reads as a completed run"
             );
-            if best.is_none_or(|(w, _)| wall < w) {
-                best = Some((wall, cpu));
-            }
+            reads += 1;
         }
-        let (wall, cpu) = best.expect("at least one read");
+        let wall = began.elapsed() / reads;
+        let cpu = thread_cpu().saturating_sub(cpu) / reads;
         println!(
-            "{:<10} {:>7} {:>10.4} {:>10.4} {:>12.2}",
+            "{:<10} {:>7} {:>6} {:>10.4} {:>10.4} {:>12.2}",
             format!("{mib} MiB"),
             chunks.len(),
+            reads,
             wall.as_secs_f64(),
             cpu.as_secs_f64(),
             cpu.as_nanos() as f64 / (mib << 20) as f64,
@@ -346,7 +339,7 @@ fn pieces(chunks: &[Bytes], size: usize) -> Vec<Bytes> {
 fn openai_rules() -> StreamRules {
     StreamRules::new(StreamSpec {
         stages: vec!["chat.completion.chunk".into()],
-        stage_field: Some("/object".into()),
+        stage_name: StageName::Pointer("/object".into()),
         status_field: "/choices/0/finish_reason".into(),
         started: vec![String::new()],
         completed: vec!["stop".into(), "length".into()],
@@ -361,9 +354,12 @@ fn openai_rules() -> StreamRules {
     })
 }
 
-/// The default rules, for the large events.
+/// The default rules with a bound above the largest event, for the large events.
 fn large_event_rules() -> StreamRules {
-    StreamRules::new(StreamSpec::default())
+    StreamRules::new(StreamSpec {
+        max_event_bytes: 16 << 20,
+        ..StreamSpec::default()
+    })
 }
 
 /// The pipeline's named-event protocol: `stage` events, a `ready` event, `error` events.

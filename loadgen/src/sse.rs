@@ -1,25 +1,26 @@
-//! Reading one answer stream: SSE events parsed by `eventsource-stream` from reqwest's byte
-//! stream, stages found by the scenario's `[stream]` rules (`fields` reads the JSON pointers
-//! they name), and the request classified.
+//! Reading one answer stream: SSE events framed from reqwest's byte stream (`frame`, bounded
+//! by `max_event_bytes`), stages found by the scenario's `[stream]` rules (`fields` reads the
+//! JSON pointers they name), and the request classified.
 //!
 //! This runs for every event of every stream: an event's data is read without building a
-//! `serde_json::Value`, and a chunk costs one clock read and no timer update.
+//! `serde_json::Value` or allocating, and a chunk costs one clock read and no timer update.
 
 mod fields;
+mod frame;
 
+use std::ops::ControlFlow;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use eventsource_stream::{Event, EventStream, EventStreamError};
 use futures_util::{Stream, StreamExt};
-use scenarios::{EventMatch, StreamSpec};
+use scenarios::{EventMatch, StageTimingRule, StreamSpec};
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 
 use self::fields::{Found, Pointers, Slot};
+use self::frame::{Event, Framer};
 use crate::record::{FailureClass, Outcome, RequestRecord};
 
 /// The `[stream]` rules of a scenario, ready to apply to events.
@@ -28,8 +29,10 @@ pub struct StreamRules {
     spec: StreamSpec,
     /// Every JSON pointer below, read from an event's data in one pass.
     pointers: Pointers,
+    /// Where the stage name is in the data; none when the event name is the stage.
     stage_field: Option<Slot>,
     status_field: Slot,
+    max_event_bytes: usize,
     terminal: Vec<Match>,
     error: Vec<Match>,
     null_checks: Vec<Slot>,
@@ -64,8 +67,9 @@ impl StreamRules {
         let terminal = compile(&spec.terminal);
         let error = compile(&spec.error);
         Self {
-            stage_field: spec.stage_field.as_deref().map(|p| pointers.add(p)),
+            stage_field: spec.stage_name.pointer().map(|p| pointers.add(p)),
             status_field: pointers.add(&spec.status_field),
+            max_event_bytes: usize::try_from(spec.max_event_bytes).unwrap_or(usize::MAX),
             // Only the first 64 have a bit in the record.
             null_checks: spec
                 .null_checks
@@ -100,12 +104,6 @@ pub struct StreamLimits {
     pub idle: Duration,
 }
 
-/// What one event meant for the run.
-enum Step {
-    Continue,
-    End(Outcome),
-}
-
 /// Reads the body of a response whose head has arrived, filling in `record` from `start`.
 ///
 /// The record's outcome is set on return; `stop` ends the read as interrupted.
@@ -133,7 +131,9 @@ pub async fn read_stream(
 /// Reads an event-stream body (the chunks of a response whose head has arrived), filling in
 /// `record` from `start`: [`read_stream`] after its checks of the head.
 ///
-/// The record's outcome is set on return; `stop` ends the read as interrupted.
+/// The record's outcome is set on return; `stop` ends the read as interrupted. The body is
+/// dropped on return, so a stream that ended early (a malformed or oversized event) is not
+/// read on: its connection closes.
 pub async fn read_body<S>(
     body: S,
     start: Instant,
@@ -146,40 +146,44 @@ pub async fn read_body<S>(
 {
     let mut stats = BodyStats::default();
     let mut found = Found::default();
-    let arrived = Arrived::default();
+    let mut framer = Framer::new(rules.max_event_bytes);
     let outcome = {
-        let body = Body::new(body, start, limits, &arrived, &mut stats);
-        let mut events = EventStream::new(body);
-        // Made once: a fresh `cancelled()` per event would register a waiter each time.
+        let mut body = Body::new(body, start, limits, &mut stats);
+        // Made once: a fresh `cancelled()` per chunk would register a waiter each time.
         let stopped = stop.cancelled();
         tokio::pin!(stopped);
         loop {
             let item = tokio::select! {
                 biased;
                 _ = &mut stopped => break Outcome::Interrupted,
-                item = events.next() => item,
+                item = body.next() => item,
             };
-            match item {
-                None => break Outcome::Partial,
-                Some(Ok(event)) => {
-                    let at = arrived.get();
-                    if let Step::End(outcome) = on_event(rules, &event, &mut found, at, record) {
-                        break outcome;
-                    }
+            let chunk = match item {
+                None => {
+                    break match framer.finish() {
+                        Ok(()) => Outcome::Partial,
+                        Err(_) => Outcome::Failed(FailureClass::MalformedEvent),
+                    };
                 }
-                Some(Err(EventStreamError::Transport(BodyError::TimedOut))) => {
-                    break Outcome::Failed(FailureClass::Timeout);
-                }
-                Some(Err(EventStreamError::Transport(BodyError::Read(e)))) => {
+                Some(Ok(chunk)) => chunk,
+                Some(Err(BodyError::TimedOut)) => break Outcome::Failed(FailureClass::Timeout),
+                Some(Err(BodyError::Read(e))) => {
                     break Outcome::Failed(if e.is_timeout() {
                         FailureClass::Timeout
                     } else {
                         FailureClass::StreamReset
                     });
                 }
-                Some(Err(EventStreamError::Utf8(_) | EventStreamError::Parser(_))) => {
-                    break Outcome::Failed(FailureClass::MalformedEvent);
-                }
+            };
+            // Every event a chunk completes arrived with it.
+            let at = body.arrived;
+            let framed = framer.feed(&chunk, |event| {
+                on_event(rules, event, &mut found, at, record)
+            });
+            match framed {
+                Ok(ControlFlow::Continue(())) => {}
+                Ok(ControlFlow::Break(outcome)) => break outcome,
+                Err(_) => break Outcome::Failed(FailureClass::MalformedEvent),
             }
         }
     };
@@ -190,25 +194,25 @@ pub async fn read_body<S>(
     record.ended = start.elapsed();
 }
 
+/// What one event means for the run: read on, or the outcome.
 fn on_event(
     rules: &StreamRules,
-    event: &Event,
+    event: &Event<'_>,
     found: &mut Found,
     at: Duration,
     record: &mut RequestRecord,
-) -> Step {
-    // eventsource-stream names an unnamed event `message`, as SSE does.
-    if event.event == "keepalive" {
+) -> ControlFlow<Outcome> {
+    if event.name == "keepalive" {
         record.keepalives += 1;
-        return Step::Continue;
+        return ControlFlow::Continue(());
     }
     if event.data.trim().is_empty() {
-        return Step::Continue;
+        return ControlFlow::Continue(());
     }
     // Rules on the raw text come first: OpenAI ends its streams with `data: [DONE]`.
     let raw = |m: &Match| m.data.as_ref().is_some_and(|d| *d == event.data) && m.fields.is_empty();
     if rules.error.iter().any(|m| raw(m) && name_matches(m, event)) {
-        return Step::End(Outcome::Failed(FailureClass::ErrorEvent));
+        return ControlFlow::Break(Outcome::Failed(FailureClass::ErrorEvent));
     }
     if rules
         .terminal
@@ -217,38 +221,50 @@ fn on_event(
     {
         return terminal(rules, record, at, None);
     }
-    if rules.pointers.read(&event.data, found).is_err() {
-        return Step::End(Outcome::Failed(FailureClass::MalformedEvent));
+    if rules.pointers.read(event.data, found).is_err() {
+        return ControlFlow::Break(Outcome::Failed(FailureClass::MalformedEvent));
     }
     if rules.error.iter().any(|m| matches(m, event, found)) {
-        return Step::End(Outcome::Failed(FailureClass::ErrorEvent));
+        return ControlFlow::Break(Outcome::Failed(FailureClass::ErrorEvent));
     }
     let spec = &rules.spec;
     let is_stage_event = spec
         .stage_event
         .as_ref()
-        .is_none_or(|name| *name == event.event);
+        .is_none_or(|name| *name == event.name);
     if is_stage_event {
         let stage = match rules.stage_field {
             Some(slot) => found.str(slot),
-            None => Some(event.event.as_str()),
+            None => Some(event.name),
         };
         if let Some(index) = stage.and_then(|s| spec.stages.iter().position(|known| known == s)) {
             record.first_stage.get_or_insert(at);
-            let status = found.str(rules.status_field).unwrap_or("");
-            let timing = &mut record.stages[index];
-            if spec.started.iter().any(|s| s == status) {
-                timing.started.get_or_insert(at);
-            } else if spec.completed.iter().any(|s| s == status) {
-                // The seed's server may report a stage completed twice: the first counts.
-                timing.completed.get_or_insert(at);
+            match spec.stage_timing {
+                StageTimingRule::Status => {
+                    let status = found.str(rules.status_field).unwrap_or("");
+                    let timing = &mut record.stages[index];
+                    if spec.started.iter().any(|s| s == status) {
+                        timing.started.get_or_insert(at);
+                    } else if spec.completed.iter().any(|s| s == status) {
+                        // Eco²'s server may report a stage completed twice: the first counts.
+                        timing.completed.get_or_insert(at);
+                    }
+                }
+                StageTimingRule::SincePrevious if record.stages[index].completed.is_none() => {
+                    let since = record.stages.iter().filter_map(|s| s.completed).max();
+                    let timing = &mut record.stages[index];
+                    timing.started = Some(since.unwrap_or(Duration::ZERO));
+                    timing.completed = Some(at);
+                }
+                // A stage reported twice: the first counts.
+                StageTimingRule::SincePrevious => {}
             }
         }
     }
     if rules.terminal.iter().any(|m| matches(m, event, found)) {
         return terminal(rules, record, at, Some(found));
     }
-    Step::Continue
+    ControlFlow::Continue(())
 }
 
 /// The run's terminal event: completed when every stage completed, else partial.
@@ -257,7 +273,7 @@ fn terminal(
     record: &mut RequestRecord,
     at: Duration,
     found: Option<&Found>,
-) -> Step {
+) -> ControlFlow<Outcome> {
     record.chain = Some(at);
     if let Some(found) = found {
         for (bit, &slot) in rules.null_checks.iter().enumerate() {
@@ -267,18 +283,18 @@ fn terminal(
         }
     }
     let all_done = record.stages.iter().all(|s| s.completed.is_some());
-    Step::End(if all_done {
+    ControlFlow::Break(if all_done {
         Outcome::Completed
     } else {
         Outcome::Partial
     })
 }
 
-fn name_matches(rule: &Match, event: &Event) -> bool {
-    rule.event.as_ref().is_none_or(|name| *name == event.event)
+fn name_matches(rule: &Match, event: &Event<'_>) -> bool {
+    rule.event.as_ref().is_none_or(|name| *name == event.name)
 }
 
-fn matches(rule: &Match, event: &Event, found: &Found) -> bool {
+fn matches(rule: &Match, event: &Event<'_>, found: &Found) -> bool {
     name_matches(rule, event)
         && rule.data.as_ref().is_none_or(|d| *d == event.data)
         && rule.fields.iter().all(|(slot, values)| {
@@ -321,21 +337,6 @@ impl BodyStats {
     }
 }
 
-/// When the last chunk arrived, from the request's start: the time of the events it completes
-/// (read once per chunk, not per event). Atomic only so that reading a stream stays `Send`.
-#[derive(Debug, Default)]
-struct Arrived(AtomicU64);
-
-impl Arrived {
-    fn set(&self, at: Duration) {
-        self.0.store(at.as_nanos() as u64, Ordering::Relaxed);
-    }
-
-    fn get(&self) -> Duration {
-        Duration::from_nanos(self.0.load(Ordering::Relaxed))
-    }
-}
-
 /// Why the byte stream stopped.
 #[derive(Debug)]
 enum BodyError {
@@ -351,7 +352,9 @@ struct Body<'a, S> {
     start: Instant,
     limits: StreamLimits,
     last_chunk: Instant,
-    arrived: &'a Arrived,
+    /// When the last chunk arrived, from the request's start: the time of the events it
+    /// completes (read once per chunk, not per event).
+    arrived: Duration,
     /// One timer for both limits, so a chunk costs no timer poll or update: it is polled
     /// only while the body waits, and set to the nearer limit when it fires.
     timer: Pin<Box<Sleep>>,
@@ -363,7 +366,6 @@ impl<'a, S> Body<'a, S> {
         inner: S,
         start: Instant,
         limits: StreamLimits,
-        arrived: &'a Arrived,
         stats: &'a mut BodyStats,
     ) -> Self {
         let now = Instant::now();
@@ -375,7 +377,7 @@ impl<'a, S> Body<'a, S> {
             limits,
             start,
             last_chunk: now,
-            arrived,
+            arrived: Duration::ZERO,
             timer,
             stats,
         }
@@ -398,7 +400,7 @@ where
                 }
                 this.stats.scan(&chunk, now);
                 this.last_chunk = now;
-                this.arrived.set(now.duration_since(this.start));
+                this.arrived = now.duration_since(this.start);
                 Poll::Ready(Some(Ok(chunk)))
             }
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(BodyError::Read(e)))),
@@ -424,30 +426,43 @@ where
 
 #[cfg(test)]
 mod tests {
+    use scenarios::StageName;
+
     use super::*;
 
-    /// An event as eventsource-stream gives it: unnamed is `message`.
-    fn event(name: &str, data: &str) -> Event {
-        Event {
-            event: if name.is_empty() { "message" } else { name }.into(),
+    /// An event as the framer gives it, owned.
+    struct Owned {
+        name: String,
+        data: String,
+    }
+
+    /// An event as the framer gives it: unnamed is `message`.
+    fn event(name: &str, data: &str) -> Owned {
+        Owned {
+            name: if name.is_empty() { "message" } else { name }.into(),
             data: data.into(),
-            ..Event::default()
         }
     }
 
-    fn run(rules: &StreamRules, events: &[Event]) -> (RequestRecord, Option<Outcome>) {
+    fn run(rules: &StreamRules, events: &[Owned]) -> (RequestRecord, Option<Outcome>) {
         let mut record = RequestRecord::new(rules.stages().len());
         let mut found = Found::default();
-        for (i, event) in events.iter().enumerate() {
+        for (i, e) in events.iter().enumerate() {
             let at = Duration::from_millis(i as u64);
-            if let Step::End(outcome) = on_event(rules, event, &mut found, at, &mut record) {
+            let event = Event {
+                name: &e.name,
+                data: &e.data,
+                id: "",
+            };
+            if let ControlFlow::Break(outcome) = on_event(rules, &event, &mut found, at, &mut record)
+            {
                 return (record, Some(outcome));
             }
         }
         (record, None)
     }
 
-    fn eco2_events(reward: &str) -> Vec<Event> {
+    fn eco2_events(reward: &str) -> Vec<Owned> {
         let mut events = vec![event("", r#"{"status":"started","task_id":"t"}"#)];
         for (i, step) in ["vision", "rule", "answer", "reward"].iter().enumerate() {
             events.push(event(
@@ -572,6 +587,146 @@ mod tests {
             run(&rules, &[event("error", "{}")]).1,
             Some(Outcome::Failed(FailureClass::ErrorEvent))
         );
+    }
+
+    #[test]
+    fn stage_named_events_with_a_status() {
+        let spec = StreamSpec {
+            stage_name: StageName::Event,
+            terminal: vec![EventMatch {
+                event: Some("done".into()),
+                data: None,
+                fields: Default::default(),
+            }],
+            ..StreamSpec::default()
+        };
+        let rules = StreamRules::new(spec);
+        let mut events = vec![event("queued", r#"{"step":"queued","status":"started"}"#)];
+        for step in ["vision", "rule", "answer", "reward"] {
+            for status in ["started", "completed"] {
+                events.push(event(step, &format!(r#"{{"status":"{status}"}}"#)));
+            }
+        }
+        events.push(event("keepalive", "{}"));
+        events.push(event("done", r#"{"step":"done","result":{"reward":null}}"#));
+        let (record, outcome) = run(&rules, &events);
+        assert_eq!(outcome, Some(Outcome::Completed));
+        assert_eq!(record.first_stage, Some(Duration::from_millis(1)));
+        let durations: Vec<_> = record.stages.iter().map(|s| s.duration()).collect();
+        assert_eq!(durations, [Some(Duration::from_millis(1)); 4]);
+        assert_eq!((record.keepalives, record.nulls), (1, 1));
+    }
+
+    #[test]
+    fn one_event_stages_run_from_the_previous_completion() {
+        let spec = StreamSpec {
+            stages: vec!["a".into(), "b".into(), "c".into()],
+            stage_name: StageName::Event,
+            stage_timing: StageTimingRule::SincePrevious,
+            started: vec![],
+            completed: vec![],
+            terminal: vec![EventMatch {
+                event: None,
+                data: Some("[DONE]".into()),
+                fields: Default::default(),
+            }],
+            error: vec![],
+            null_checks: vec![],
+            ..StreamSpec::default()
+        };
+        let rules = StreamRules::new(spec);
+        let ms = |n| Some(Duration::from_millis(n));
+        // At 0 ms an event that is no stage, at 3 ms `a` again: the first counts.
+        let events = ["queued", "a", "b", "a", "c"]
+            .map(|name| event(name, "{}"))
+            .into_iter()
+            .chain([event("", "[DONE]")])
+            .collect::<Vec<_>>();
+        let (record, outcome) = run(&rules, &events);
+        assert_eq!(outcome, Some(Outcome::Completed));
+        let spans: Vec<_> = record
+            .stages
+            .iter()
+            .map(|s| (s.started, s.completed))
+            .collect();
+        assert_eq!(
+            spans,
+            [(ms(0), ms(1)), (ms(1), ms(2)), (ms(2), ms(4))],
+            "the first from the request's start, each next from the last completion"
+        );
+        assert_eq!(record.first_stage, ms(1));
+        // A skipped stage: the next runs from the last stage that did complete.
+        let skipped = [event("a", "{}"), event("c", "{}"), event("", "[DONE]")];
+        let (record, outcome) = run(&rules, &skipped);
+        assert_eq!(outcome, Some(Outcome::Partial));
+        assert_eq!(record.stages[2].started, ms(0));
+        assert_eq!(record.stages[1], Default::default());
+    }
+
+    #[test]
+    fn a_stream_without_stages_completes_at_its_terminal_event() {
+        let spec = StreamSpec {
+            stages: vec![],
+            terminal: vec![EventMatch {
+                event: None,
+                data: Some("[DONE]".into()),
+                fields: Default::default(),
+            }],
+            error: vec![],
+            null_checks: vec![],
+            ..StreamSpec::default()
+        };
+        let rules = StreamRules::new(spec);
+        let chunk = r#"{"object":"chat.completion.chunk","choices":[{"delta":{"content":"Hi"}}]}"#;
+        let events = [event("", chunk), event("", chunk), event("", "[DONE]")];
+        let (record, outcome) = run(&rules, &events);
+        assert_eq!(outcome, Some(Outcome::Completed));
+        assert_eq!((record.chain, record.first_stage), (Some(Duration::from_millis(2)), None));
+        // Without its terminal event it is partial; a chunk that is no JSON is malformed.
+        assert_eq!(run(&rules, &events[..2]).1, None);
+        assert_eq!(
+            run(&rules, &[event("", "{\"object\":")]).1,
+            Some(Outcome::Failed(FailureClass::MalformedEvent))
+        );
+    }
+
+    #[tokio::test]
+    async fn an_oversized_event_ends_the_stream_unread() {
+        let spec = StreamSpec {
+            max_event_bytes: 64,
+            ..StreamSpec::default()
+        };
+        let rules = StreamRules::new(spec);
+        let mut body = String::new();
+        for e in eco2_events("null") {
+            body.push_str(&format!("data: {}\n\n", e.data));
+        }
+        // Every event of the run is within the bound but the last, the reward's with its result.
+        let record = read_in_chunks(&rules, body.as_bytes(), 16).await;
+        assert_eq!(
+            record.outcome,
+            Outcome::Failed(FailureClass::MalformedEvent)
+        );
+        assert!(record.stages[2].completed.is_some(), "read up to the big one");
+        // A line that never ends: nothing is polled after the chunk that passed the bound.
+        let polled = std::sync::atomic::AtomicUsize::new(0);
+        let endless = futures_util::stream::repeat_with(|| {
+            polled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok(Bytes::from_static(b"xxxxxxxxxxxxxxxx"))
+        });
+        let mut record = RequestRecord::new(rules.stages().len());
+        let start = Instant::now();
+        let limits = StreamLimits {
+            deadline: start + Duration::from_secs(60),
+            idle: Duration::from_secs(60),
+        };
+        let stop = CancellationToken::new();
+        read_body(endless, start, &rules, limits, &stop, &mut record).await;
+        assert_eq!(
+            record.outcome,
+            Outcome::Failed(FailureClass::MalformedEvent)
+        );
+        assert_eq!(polled.into_inner(), 5, "64 bytes read, then the 16 past them");
     }
 
     #[test]

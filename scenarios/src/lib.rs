@@ -53,8 +53,9 @@ pub use error::{FieldPath, Location, ScenarioError, Segment};
 pub use metric::{Metric, MetricKind, Timing};
 pub use overrides::Overrides;
 pub use scenario::{
-    ArrivalRate, BUILTIN_VARS, EventMatch, Load, LoadModel, RateStage, Request, SERVER_VIEW_OFF,
-    Scenario, StreamSpec, Var, VuStage,
+    ArrivalRate, BUILTIN_VARS, DEFAULT_MAX_EVENT_BYTES, EmbeddedTarget, EventMatch, Load,
+    LoadModel, RateStage, Request, SERVER_VIEW_OFF, Scenario, StageName, StageTimingRule,
+    StreamSpec, Var, VuStage,
 };
 pub use shard::Shard;
 pub use source::ScenarioSource;

@@ -32,6 +32,9 @@ pub struct Scenario {
     /// scrapes nothing: the report then has no server view.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_metrics: Option<String>,
+    /// Which embedded server the load goes to when `target` is absent.
+    #[serde(default)]
+    pub embedded_target: EmbeddedTarget,
     /// Multiplies every injected latency and every load duration: `0.05` runs Eco²'s
     /// three-minute test in nine seconds. Reports show figures divided back by it too.
     ///
@@ -66,6 +69,20 @@ pub struct Scenario {
 
 /// The `target_metrics` value that turns the server view off.
 pub const SERVER_VIEW_OFF: &str = "off";
+
+/// The server of the embedded stack that is the target of a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EmbeddedTarget {
+    /// The reference pipeline (its OpenAI calls go to the embedded mock); its `/metrics` gives
+    /// the server view.
+    #[default]
+    Pipeline,
+    /// mock-openai itself, without a pipeline (`request.path` such as
+    /// `/v1/chat/completions`). The run has no server view: the mock's metrics are not the
+    /// Eco² dashboard's.
+    MockOpenai,
+}
 
 fn one() -> f64 {
     1.0
@@ -306,41 +323,77 @@ pub enum Var {
 /// How to read the answer stream: which events are stages, which ends the run, which is an
 /// error. Defaults to the reference pipeline's `eco2-v1` protocol (bare `data:` JSON lines
 /// with `step` and `status`).
+///
+/// The shapes of stream it describes:
+///
+/// ```toml
+/// # Eco²'s published protocol (the default): the stage at /step, its status at /status.
+/// stage_name = "/step"
+///
+/// # Eco²'s later protocol: `event: vision` with a status in the data, `event: done` at the end.
+/// stage_name = "event"
+/// terminal = [{ event = "done" }]
+///
+/// # One event per stage, sent when the stage is done, with no status.
+/// stage_name = "event"
+/// stage_timing = "since-previous"
+///
+/// # No stages: OpenAI's chat completion stream, done at `data: [DONE]`.
+/// stages = []
+/// terminal = [{ data = "[DONE]" }]
+/// ```
+///
+/// Every event is read through a bounded framer: a line, or an event's data, longer than
+/// `max_event_bytes` ends the stream as `malformed_event` and drops the connection.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StreamSpec {
-    /// The stages a complete run goes through, in order.
+    /// The stages a complete run goes through, in order. Empty: the stream has no stages and
+    /// is completed by its terminal event alone.
     pub stages: Vec<String>,
-    /// SSE event name of stage events; absent means any event (including unnamed ones).
+    /// Where a stage event names its stage: `"event"` (the SSE event name, `event: vision`)
+    /// or a JSON pointer into its data (`"/step"`). `stage_field`, the older spelling, takes
+    /// a pointer.
+    #[serde(alias = "stage_field")]
+    pub stage_name: StageName,
+    /// SSE event name of stage events; absent means any event (including unnamed ones). Only
+    /// with a pointer `stage_name`: with `"event"` every event name is a candidate stage.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stage_event: Option<String>,
-    /// JSON pointer to the stage name in a stage event's data; absent means the event name is
-    /// the stage.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stage_field: Option<String>,
-    /// JSON pointer to the stage's status.
+    /// How a stage's start and end are found, and so what `stage_duration` measures.
+    pub stage_timing: StageTimingRule,
+    /// JSON pointer to the stage's status (read with `stage_timing = "status"`).
     pub status_field: String,
-    /// Status values that mark a stage started.
+    /// Status values that mark a stage started (with `stage_timing = "status"`).
     pub started: Vec<String>,
-    /// Status values that mark a stage completed. A stage may be reported completed twice;
-    /// the first one counts (as the seed's script de-duplicated by step).
+    /// Status values that mark a stage completed (with `stage_timing = "status"`). A stage may
+    /// be reported completed twice; the first one counts (as Eco²'s k6 script de-duplicated by
+    /// step).
     pub completed: Vec<String>,
     /// Events that end a run normally.
     pub terminal: Vec<EventMatch>,
     /// Events that end a run with an error.
     pub error: Vec<EventMatch>,
-    /// JSON pointers into the terminal event's data counted when `null` (the seed's
+    /// JSON pointers into the terminal event's data counted when `null` (Eco²'s
     /// `sse_reward_null`).
     pub null_checks: Vec<String>,
+    /// Longest line, and longest event data (its `data:` lines joined), the reader accepts, in
+    /// bytes. A longer one ends the stream as `malformed_event`, and the connection is dropped
+    /// without reading on.
+    pub max_event_bytes: u64,
 }
+
+/// The default [`StreamSpec::max_event_bytes`]: 1 MiB, a thousand times an Eco² result.
+pub const DEFAULT_MAX_EVENT_BYTES: u64 = 1 << 20;
 
 impl Default for StreamSpec {
     fn default() -> Self {
         let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         Self {
             stages: strings(&["vision", "rule", "answer", "reward"]),
+            stage_name: StageName::Pointer("/step".into()),
             stage_event: None,
-            stage_field: Some("/step".into()),
+            stage_timing: StageTimingRule::Status,
             status_field: "/status".into(),
             started: strings(&["started"]),
             completed: strings(&["completed"]),
@@ -361,8 +414,74 @@ impl Default for StreamSpec {
                 )]),
             }],
             null_checks: strings(&["/result/reward"]),
+            max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
         }
     }
+}
+
+/// Where a stage event names its stage: in TOML, `"event"` or a JSON pointer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StageName {
+    /// The SSE event name is the stage (`event: vision`); an unnamed event is `message`.
+    Event,
+    /// The string at this JSON pointer (RFC 6901) in the event's data, e.g. `/step`.
+    Pointer(String),
+}
+
+impl StageName {
+    /// The TOML spelling of [`StageName::Event`].
+    pub const EVENT: &'static str = "event";
+
+    /// The pointer, unless the event name is the stage.
+    pub fn pointer(&self) -> Option<&str> {
+        match self {
+            StageName::Event => None,
+            StageName::Pointer(p) => Some(p),
+        }
+    }
+}
+
+impl Serialize for StageName {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.pointer().unwrap_or(Self::EVENT))
+    }
+}
+
+impl<'de> Deserialize<'de> for StageName {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = StageName;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("\"event\" or a JSON pointer such as \"/step\"")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<StageName, E> {
+                // A pointer is checked with the other fields in `validate`.
+                Ok(if v == StageName::EVENT {
+                    StageName::Event
+                } else {
+                    StageName::Pointer(v.to_owned())
+                })
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
+}
+
+/// How a stage's start and end are found in the stream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StageTimingRule {
+    /// A stage event carries a status at `status_field`: a `started` value starts the stage,
+    /// a `completed` value ends it; the duration runs from one to the other.
+    #[default]
+    Status,
+    /// One event per stage, sent when the stage is done, with no status: its arrival
+    /// completes the stage, and the duration runs from the last stage completed before it
+    /// (from the request's start for the first).
+    SincePrevious,
 }
 
 /// Matches an SSE event by name, by its raw data, and by values inside its JSON data.

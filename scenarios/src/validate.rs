@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use crate::error::FieldPath;
 use crate::metric::Metric;
-use crate::scenario::{BUILTIN_VARS, EventMatch, Load, Request, Scenario, StreamSpec, Var};
+use crate::scenario::{
+    BUILTIN_VARS, EventMatch, Load, Request, Scenario, StageName, StageTimingRule, StreamSpec, Var,
+};
 use crate::template;
 
 /// A field whose value the scenario cannot run with.
@@ -126,12 +128,13 @@ impl Scenario {
             if let Some(stage) = &key.stage
                 && !self.stream.stages.contains(stage)
             {
+                let stages = match self.stream.stages.as_slice() {
+                    [] => "none: the stream has no stages".to_owned(),
+                    stages => stages.join(", "),
+                };
                 return Err(invalid(
                     field(),
-                    format!(
-                        "a stage of stream.stages ({}); `{stage}` is not one",
-                        self.stream.stages.join(", ")
-                    ),
+                    format!("a stage of stream.stages ({stages}); `{stage}` is not one"),
                 ));
             }
             let kind = key.metric.kind();
@@ -359,9 +362,9 @@ fn check_request(request: &Request) -> Check {
 fn check_stream(stream: &StreamSpec) -> Check {
     let field = |name: &str| FieldPath::root("stream").key(name);
     ensure(
-        !stream.stages.is_empty(),
+        stream.stages.iter().all(|s| !s.is_empty()),
         || field("stages"),
-        "at least one stage name",
+        "stage names that are not empty (or `stages = []` for a stream without stages)",
     )?;
     let unique: BTreeSet<_> = stream.stages.iter().collect();
     ensure(
@@ -371,23 +374,36 @@ fn check_stream(stream: &StreamSpec) -> Check {
     )?;
     let pointer = |p: &str| p.is_empty() || p.starts_with('/');
     const POINTER: &str = "a JSON pointer such as \"/step\" (RFC 6901)";
-    if let Some(stage_field) = &stream.stage_field {
-        ensure(pointer(stage_field), || field("stage_field"), POINTER)?;
+    match &stream.stage_name {
+        StageName::Pointer(p) => ensure(
+            pointer(p),
+            || field("stage_name"),
+            "\"event\" (the SSE event name is the stage) or a JSON pointer into the data such \
+             as \"/step\" (RFC 6901)",
+        )?,
+        StageName::Event => ensure(
+            stream.stage_event.is_none(),
+            || field("stage_event"),
+            "no stage_event with stage_name = \"event\": every event's name is read as a stage",
+        )?,
     }
-    ensure(
-        pointer(&stream.status_field),
-        || field("status_field"),
-        POINTER,
-    )?;
-    for (name, values) in [
-        ("started", &stream.started),
-        ("completed", &stream.completed),
-    ] {
+    if stream.stage_timing == StageTimingRule::Status {
         ensure(
-            !values.is_empty(),
-            || field(name),
-            "at least one status value",
+            pointer(&stream.status_field),
+            || field("status_field"),
+            POINTER,
         )?;
+        for (name, values) in [
+            ("started", &stream.started),
+            ("completed", &stream.completed),
+        ] {
+            ensure(
+                !values.is_empty(),
+                || field(name),
+                "at least one status value (or stage_timing = \"since-previous\" for stages \
+                 reported by one event each, without a status)",
+            )?;
+        }
     }
     ensure(
         !stream.terminal.is_empty(),
@@ -402,6 +418,11 @@ fn check_stream(stream: &StreamSpec) -> Check {
     for (i, p) in stream.null_checks.iter().enumerate() {
         ensure(pointer(p), || field("null_checks").index(i), POINTER)?;
     }
+    ensure(
+        stream.max_event_bytes > 0,
+        || field("max_event_bytes"),
+        "a size in bytes above 0, e.g. 1048576 (1 MiB)",
+    )?;
     Ok(())
 }
 
