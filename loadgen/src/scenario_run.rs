@@ -32,7 +32,7 @@ pub async fn run_scenario(scenario: &Scenario, options: RunOptions) -> Result<Ru
         None => Some(EmbeddedStack::start(scenario).await?),
     };
     let (target, metrics_url) = match (&stack, &scenario.target) {
-        (Some(stack), _) => (stack.target(), Some(stack.metrics_url())),
+        (Some(stack), _) => (stack.target(), stack.metrics_url()),
         (None, Some(target)) => {
             let metrics = match scenario.target_metrics.as_deref() {
                 Some(SERVER_VIEW_OFF) => None,

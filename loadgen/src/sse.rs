@@ -362,12 +362,7 @@ struct Body<'a, S> {
 }
 
 impl<'a, S> Body<'a, S> {
-    fn new(
-        inner: S,
-        start: Instant,
-        limits: StreamLimits,
-        stats: &'a mut BodyStats,
-    ) -> Self {
+    fn new(inner: S, start: Instant, limits: StreamLimits, stats: &'a mut BodyStats) -> Self {
         let now = Instant::now();
         let timer = Box::pin(tokio::time::sleep_until(
             limits.deadline.min(now + limits.idle),
@@ -454,7 +449,8 @@ mod tests {
                 data: &e.data,
                 id: "",
             };
-            if let ControlFlow::Break(outcome) = on_event(rules, &event, &mut found, at, &mut record)
+            if let ControlFlow::Break(outcome) =
+                on_event(rules, &event, &mut found, at, &mut record)
             {
                 return (record, Some(outcome));
             }
@@ -681,7 +677,10 @@ mod tests {
         let events = [event("", chunk), event("", chunk), event("", "[DONE]")];
         let (record, outcome) = run(&rules, &events);
         assert_eq!(outcome, Some(Outcome::Completed));
-        assert_eq!((record.chain, record.first_stage), (Some(Duration::from_millis(2)), None));
+        assert_eq!(
+            (record.chain, record.first_stage),
+            (Some(Duration::from_millis(2)), None)
+        );
         // Without its terminal event it is partial; a chunk that is no JSON is malformed.
         assert_eq!(run(&rules, &events[..2]).1, None);
         assert_eq!(
@@ -707,7 +706,10 @@ mod tests {
             record.outcome,
             Outcome::Failed(FailureClass::MalformedEvent)
         );
-        assert!(record.stages[2].completed.is_some(), "read up to the big one");
+        assert!(
+            record.stages[2].completed.is_some(),
+            "read up to the big one"
+        );
         // A line that never ends: nothing is polled after the chunk that passed the bound.
         let polled = std::sync::atomic::AtomicUsize::new(0);
         let endless = futures_util::stream::repeat_with(|| {
@@ -726,7 +728,11 @@ mod tests {
             record.outcome,
             Outcome::Failed(FailureClass::MalformedEvent)
         );
-        assert_eq!(polled.into_inner(), 5, "64 bytes read, then the 16 past them");
+        assert_eq!(
+            polled.into_inner(),
+            5,
+            "64 bytes read, then the 16 past them"
+        );
     }
 
     #[test]

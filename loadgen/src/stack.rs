@@ -1,19 +1,20 @@
 //! The embedded stack: mock-openai and reference-pipeline started in-process on ephemeral
-//! loopback ports, configured from the scenario's `[mock]` and `[pipeline]` tables.
+//! loopback ports, configured from the scenario's `[mock]` and `[pipeline]` tables. Its
+//! target is the pipeline, or the mock alone (`embedded_target = "mock-openai"`).
 
 use std::net::{Ipv4Addr, SocketAddr};
 
 use mock_openai::{MockHandle, MockServer};
 use reference_pipeline::{Pipeline, PipelineHandle, Provider};
-use scenarios::Scenario;
+use scenarios::{EmbeddedTarget, Scenario};
 
 /// Mixed into the scenario's seed for the pipeline's fault draws.
 const PIPELINE_FAULT_STREAM: u64 = 0x5eed_fa17;
 
-/// The running mock and pipeline.
+/// The running mock and, when it is the target, the pipeline.
 pub struct EmbeddedStack {
     mock: MockHandle,
-    pipeline: PipelineHandle,
+    pipeline: Option<PipelineHandle>,
 }
 
 /// A part of the stack did not start.
@@ -28,7 +29,8 @@ pub enum StackError {
 }
 
 impl EmbeddedStack {
-    /// Starts the mock, then the pipeline pointed at it. The scenario owns `time_scale` and
+    /// Starts the mock, then (unless the mock is the target) the pipeline pointed at it. The
+    /// scenario owns `time_scale` and
     /// `seed` (validation refuses seeds of the tables' own): each table's `time_scale` is a
     /// factor on the scenario's, the mock draws from the scenario's seed and the pipeline's
     /// faults from a stream derived from it. The pipeline keeps its providers' keys but sends
@@ -39,6 +41,12 @@ impl EmbeddedStack {
         mock_config.time_scale *= scenario.time_scale;
         mock_config.seed = scenario.seed;
         let mock = MockServer::start(mock_config, loopback).await?;
+        if scenario.embedded_target == EmbeddedTarget::MockOpenai {
+            return Ok(Self {
+                mock,
+                pipeline: None,
+            });
+        }
 
         let mut config = scenario.pipeline.clone();
         config.time_scale *= scenario.time_scale;
@@ -58,22 +66,32 @@ impl EmbeddedStack {
                 return Err(e.into());
             }
         };
-        Ok(Self { mock, pipeline })
+        Ok(Self {
+            mock,
+            pipeline: Some(pipeline),
+        })
     }
 
-    /// The pipeline's base URL: the target of the run.
+    /// The target's base URL: the pipeline's, or the mock's without `/v1` (the scenario's
+    /// `request.path` names it, as OpenAI's paths do).
     pub fn target(&self) -> String {
-        self.pipeline.base_url()
+        match &self.pipeline {
+            Some(pipeline) => pipeline.base_url(),
+            None => format!("http://{}", self.mock.addr()),
+        }
     }
 
-    /// The pipeline's Prometheus endpoint.
-    pub fn metrics_url(&self) -> String {
-        self.pipeline.metrics_url()
+    /// The Prometheus endpoint of the server view: the pipeline's. The mock as target has
+    /// none: its `mock_openai_*` metrics are not the `scan_sse_*` ones the view reads.
+    pub fn metrics_url(&self) -> Option<String> {
+        self.pipeline.as_ref().map(PipelineHandle::metrics_url)
     }
 
     /// Stops the pipeline, then the mock.
     pub async fn shutdown(self) {
-        self.pipeline.shutdown().await;
+        if let Some(pipeline) = self.pipeline {
+            pipeline.shutdown().await;
+        }
         self.mock.shutdown().await;
     }
 }

@@ -18,7 +18,8 @@ use crate::latency::Spread;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PipelineConfig {
-    /// Stream framing: the seed's bare `data:` lines or the later named events.
+    /// Stream framing: Eco²'s published bare `data:` lines, or one of its later named-event
+    /// protocols.
     pub protocol: Protocol,
     /// How chains are executed: `"async"`, `{ kind = "threadpool", workers = 6 }` or
     /// `{ kind = "staged", ... }`.
@@ -86,6 +87,12 @@ pub enum Protocol {
     /// `event: stage` / `event: ready` / `event: error`, as in later versions (`"named-events"`).
     #[serde(rename = "named-events")]
     NamedEvents,
+    /// The event name is the stage itself (`queued`, `vision`, `rule`, `answer`, `reward`,
+    /// `done`), each event with an `id:` line, and `event: keepalive`, as in Eco²'s latest
+    /// versions (`"stage-events"`). A stage sends two events of its name, `started` and
+    /// `completed` in the data's `status`.
+    #[serde(rename = "stage-events")]
+    StageEvents,
 }
 
 /// Execution structure of the chains.
@@ -377,8 +384,8 @@ impl Default for StageTimeouts {
 ///
 /// A fault due after the point where the run ends anyway (a failed stage, the chain timeout)
 /// fires at that point: the terminal event is withheld (a malformed line goes out just before
-/// it). The `named-events` protocol gets the same faults in
-/// its framing (`event: stage` over the malformed line, `event: error` over the error).
+/// it). The named-event protocols get the same faults in their framing (`event: stage` or
+/// `event: vision` over the malformed line, `event: error` over the error).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FaultConfig {

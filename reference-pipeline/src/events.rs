@@ -1,9 +1,13 @@
-//! Stream events and their wire framing in both protocols.
+//! Stream events and their wire framing in the three protocols.
 //!
-//! `eco2-v1` reproduces the seed's bytes: bare `data:` lines holding JSON written the way
-//! Python's `json.dumps` writes it (`", "` and `": "` separators, non-ASCII kept), a blank line
-//! after each, and `: keepalive` comments. `named-events` adds `event:` names: `stage` (with a
-//! `queued` step in place of the `started` line), `ready` for the result, `error` for failures.
+//! `eco2-v1` reproduces the bytes of Eco²'s published test: bare `data:` lines holding JSON
+//! written the way Python's `json.dumps` writes it (`", "` and `": "` separators, non-ASCII
+//! kept), a blank line after each, and `: keepalive` comments. `named-events` adds `event:`
+//! names: `stage` (with a `queued` step in place of the `started` line), `ready` for the
+//! result, `error` for failures. `stage-events` names each event by its stage instead
+//! (`queued`, `vision`, `rule`, `answer`, `reward`, then `done` with the result), numbers
+//! them with `id:` lines from 1 (for a client's `Last-Event-ID`; the pipeline replays
+//! nothing), sends failures as `event: error` and keep-alives as `event: keepalive`.
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -61,22 +65,23 @@ impl Event {
         }
     }
 
-    /// The framed bytes of this event.
-    pub fn encode(&self, protocol: Protocol) -> Bytes {
+    /// The framed bytes of this event; `ids` numbers the events of a stream with `id:` lines.
+    pub fn encode(&self, protocol: Protocol, ids: &mut EventIds) -> Bytes {
         let mut out = Vec::with_capacity(96);
         match protocol {
-            Protocol::Eco2V1 => self.write_data(None, &mut out),
+            Protocol::Eco2V1 => self.write_data(Head::default(), &mut out),
             Protocol::NamedEvents => self.write_named(&mut out),
+            Protocol::StageEvents => self.write_stage_named(ids, &mut out),
         }
         Bytes::from(out)
     }
 
-    /// The eco2-v1 `data:` payload, optionally under an `event:` name.
-    fn write_data(&self, event: Option<&str>, out: &mut Vec<u8>) {
+    /// The eco2-v1 `data:` payload, optionally under an `event:` name and an `id:`.
+    fn write_data(&self, head: Head<'_>, out: &mut Vec<u8>) {
         match self {
             Event::Started { task_id } => write_frame(
                 out,
-                event,
+                head,
                 &StatusData {
                     status: "started",
                     task_id,
@@ -89,7 +94,7 @@ impl Event {
                 error,
             } => write_frame(
                 out,
-                event,
+                head,
                 &StageData {
                     step: stage.name(),
                     status: *status,
@@ -100,7 +105,7 @@ impl Event {
             ),
             Event::Error { error } => write_frame(
                 out,
-                event,
+                head,
                 &ErrorData {
                     status: "error",
                     error,
@@ -108,7 +113,7 @@ impl Event {
             ),
             Event::Timeout { task_id } => write_frame(
                 out,
-                event,
+                head,
                 &StatusData {
                     status: "timeout",
                     task_id,
@@ -118,10 +123,11 @@ impl Event {
     }
 
     fn write_named(&self, out: &mut Vec<u8>) {
+        let stage = Head::named("stage");
         match self {
             Event::Started { task_id } => write_frame(
                 out,
-                Some("stage"),
+                stage,
                 &QueuedData {
                     step: "queued",
                     status: "started",
@@ -136,10 +142,10 @@ impl Event {
                 result: Some(result),
                 ..
             } => {
-                Event::stage(*stage, StageStatus::Completed).write_data(Some("stage"), out);
+                Event::stage(*stage, StageStatus::Completed).write_data(Head::named("stage"), out);
                 write_frame(
                     out,
-                    Some("ready"),
+                    Head::named("ready"),
                     &ReadyData {
                         step: "done",
                         result,
@@ -151,18 +157,91 @@ impl Event {
                 ..
             }
             | Event::Error { .. }
-            | Event::Timeout { .. } => self.write_data(Some("error"), out),
-            Event::Stage { .. } => self.write_data(Some("stage"), out),
+            | Event::Timeout { .. } => self.write_data(Head::named("error"), out),
+            Event::Stage { .. } => self.write_data(stage, out),
+        }
+    }
+
+    fn write_stage_named(&self, ids: &mut EventIds, out: &mut Vec<u8>) {
+        let mut head = |name| Head {
+            event: Some(name),
+            id: Some(ids.next()),
+        };
+        match self {
+            Event::Started { task_id } => write_frame(
+                out,
+                head("queued"),
+                &QueuedData {
+                    step: "queued",
+                    status: "started",
+                    progress: 0,
+                    task_id,
+                },
+            ),
+            // The result moves from the reward stage event to a `done` event.
+            Event::Stage {
+                stage,
+                status: StageStatus::Completed,
+                result: Some(result),
+                ..
+            } => {
+                Event::stage(*stage, StageStatus::Completed).write_data(head(stage.name()), out);
+                write_frame(
+                    out,
+                    head("done"),
+                    &ReadyData {
+                        step: "done",
+                        result,
+                    },
+                );
+            }
+            Event::Stage {
+                status: StageStatus::Failed,
+                ..
+            }
+            | Event::Error { .. }
+            | Event::Timeout { .. } => self.write_data(head("error"), out),
+            Event::Stage { stage, .. } => self.write_data(head(stage.name()), out),
         }
     }
 }
 
-/// Writes `[event: NAME\n]data: JSON\n\n` with Python's `json.dumps` spacing.
-fn write_frame(out: &mut Vec<u8>, event: Option<&str>, data: &impl Serialize) {
-    if let Some(name) = event {
+/// The numbers of a stream's `id:` lines, from 1.
+#[derive(Debug, Default)]
+pub(crate) struct EventIds(u64);
+
+impl EventIds {
+    fn next(&mut self) -> u64 {
+        self.0 += 1;
+        self.0
+    }
+}
+
+/// The lines of a frame before its `data:`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Head<'a> {
+    event: Option<&'a str>,
+    id: Option<u64>,
+}
+
+impl<'a> Head<'a> {
+    fn named(event: &'a str) -> Self {
+        Head {
+            event: Some(event),
+            id: None,
+        }
+    }
+}
+
+/// Writes `[event: NAME\n][id: N\n]data: JSON\n\n` with Python's `json.dumps` spacing.
+fn write_frame(out: &mut Vec<u8>, head: Head<'_>, data: &impl Serialize) {
+    if let Some(name) = head.event {
         out.extend_from_slice(b"event: ");
         out.extend_from_slice(name.as_bytes());
         out.push(b'\n');
+    }
+    if let Some(id) = head.id {
+        out.extend_from_slice(format!("id: {id}\n").as_bytes());
     }
     out.extend_from_slice(b"data: ");
     let mut serializer = serde_json::Serializer::with_formatter(&mut *out, PythonFormatter);
@@ -207,8 +286,14 @@ impl serde_json::ser::Formatter for PythonFormatter {
     }
 }
 
-/// The keep-alive comment.
-pub(crate) const KEEPALIVE: &[u8] = b": keepalive\n\n";
+/// The keep-alive after a silence: a comment, or in `stage-events` an event of its own (with
+/// data, so that an `EventSource` dispatches it).
+pub(crate) fn keepalive(protocol: Protocol) -> &'static [u8] {
+    match protocol {
+        Protocol::Eco2V1 | Protocol::NamedEvents => b": keepalive\n\n",
+        Protocol::StageEvents => b"event: keepalive\ndata: {}\n\n",
+    }
+}
 
 #[derive(Serialize)]
 struct StatusData<'a> {
@@ -252,7 +337,7 @@ mod tests {
     use super::*;
 
     fn text(event: &Event, protocol: Protocol) -> String {
-        String::from_utf8(event.encode(protocol).to_vec()).unwrap()
+        String::from_utf8(event.encode(protocol, &mut EventIds::default()).to_vec()).unwrap()
     }
 
     #[test]

@@ -86,6 +86,7 @@ pub(crate) fn malformed_line(protocol: Protocol) -> &'static [u8] {
     match protocol {
         Protocol::Eco2V1 => b"data: {\"step\": \"vision\", \"status\":\n\n",
         Protocol::NamedEvents => b"event: stage\ndata: {\"step\": \"vision\", \"status\":\n\n",
+        Protocol::StageEvents => b"event: vision\ndata: {\"step\": \"vision\", \"status\":\n\n",
     }
 }
 
@@ -200,7 +201,11 @@ mod tests {
 
     #[test]
     fn the_malformed_line_is_not_json() {
-        for protocol in [Protocol::Eco2V1, Protocol::NamedEvents] {
+        for protocol in [
+            Protocol::Eco2V1,
+            Protocol::NamedEvents,
+            Protocol::StageEvents,
+        ] {
             let text = std::str::from_utf8(malformed_line(protocol)).unwrap();
             let data = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
             assert!(serde_json::from_str::<serde_json::Value>(data).is_err());

@@ -34,7 +34,7 @@
 //! given to the `reference-pipeline` binary), every key optional:
 //!
 //! ```toml
-//! protocol = "eco2-v1"          # or "named-events"
+//! protocol = "eco2-v1"          # or "named-events", "stage-events"
 //! mode = "async"                # or { kind = "threadpool", workers = 6 }, or a staged table
 //! max_inflight = 4096           # more concurrent requests are answered 503
 //! time_scale = 1.0              # multiplies delays, timeouts and the keep-alive interval

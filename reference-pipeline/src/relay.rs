@@ -332,25 +332,26 @@ impl Drop for Relay {
     }
 }
 
-/// The relay as an SSE body: framed events and keep-alive comments. A cut ends the body with
+/// The relay as an SSE body: framed events and keep-alives. A cut ends the body with
 /// an error, which makes the server reset the connection.
 pub(crate) fn sse_body(
     relay: Relay,
     protocol: crate::config::Protocol,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
-    futures_util::stream::unfold(relay, move |mut relay| async move {
+    let ids = crate::events::EventIds::default();
+    futures_util::stream::unfold((relay, ids), move |(mut relay, mut ids)| async move {
         let bytes = match relay.next().await? {
-            Next::Keepalive => Bytes::from_static(crate::events::KEEPALIVE),
-            Next::Event(event) => event.encode(protocol),
+            Next::Keepalive => Bytes::from_static(crate::events::keepalive(protocol)),
+            Next::Event(event) => event.encode(protocol, &mut ids),
             Next::Malformed => Bytes::from_static(crate::faults::malformed_line(protocol)),
             Next::Cut => {
                 let cut = std::io::Error::new(
                     std::io::ErrorKind::ConnectionReset,
                     "the replica restarted",
                 );
-                return Some((Err(cut), relay));
+                return Some((Err(cut), (relay, ids)));
             }
         };
-        Some((Ok(bytes), relay))
+        Some((Ok(bytes), (relay, ids)))
     })
 }

@@ -1,4 +1,4 @@
-//! Injected stream faults against a real mock: the bytes of each fault in both protocols, the
+//! Injected stream faults against a real mock: the bytes of each fault in every protocol, the
 //! seeded sequence, probabilities, the forcing header and the metrics.
 
 mod support;
@@ -66,7 +66,7 @@ async fn body(response: reqwest::Response) -> String {
 fn summary(body: &str) -> Vec<String> {
     assert!(body.ends_with("\n\n"), "unterminated frame: {body:?}");
     body.split_terminator("\n\n")
-        .filter(|frame| !frame.starts_with(':'))
+        .filter(|frame| !frame.starts_with(':') && !frame.starts_with("event: keepalive"))
         .map(|frame| {
             let data = frame
                 .lines()
@@ -127,12 +127,16 @@ fn requests_total(text: &str, status: &str) -> f64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn forced_faults_give_their_byte_streams_in_both_protocols() {
+async fn forced_faults_give_their_byte_streams_in_every_protocol() {
     let mock = start_mock_for_faults().await;
-    for protocol in [Protocol::Eco2V1, Protocol::NamedEvents] {
+    for protocol in [
+        Protocol::Eco2V1,
+        Protocol::NamedEvents,
+        Protocol::StageEvents,
+    ] {
         let pipeline = start_pipeline(config(&mock, protocol, FaultConfig::default())).await;
         let client = client();
-        let named = protocol == Protocol::NamedEvents;
+        let named = protocol != Protocol::Eco2V1;
 
         // Drop: closed cleanly after a stage event; no terminal, no error event.
         let drop = body(post(&client, &pipeline, "u-drop", Some("drop")).await).await;
@@ -141,16 +145,20 @@ async fn forced_faults_give_their_byte_streams_in_both_protocols() {
         assert!(is_stage_event(frames.last().unwrap()), "{drop}");
         assert!(!completed(&frames), "{drop}");
         assert!(!frames.iter().any(|f| f.starts_with("error:")), "{drop}");
-        assert!(!drop.contains("event: error") && !drop.contains("event: ready"));
+        assert!(
+            !drop.contains("event: error")
+                && !drop.contains("event: ready")
+                && !drop.contains("event: done")
+        );
         assert_eq!(fault_of(&frames), "drop");
 
         // Malformed: the invalid line, then the whole run.
         let malformed =
             body(post(&client, &pipeline, "u-malformed", Some("malformed")).await).await;
-        let line = if named {
-            "event: stage\ndata: {\"step\": \"vision\", \"status\":\n\n"
-        } else {
-            "\n\ndata: {\"step\": \"vision\", \"status\":\n\n"
+        let line = match protocol {
+            Protocol::Eco2V1 => "\n\ndata: {\"step\": \"vision\", \"status\":\n\n",
+            Protocol::NamedEvents => "event: stage\ndata: {\"step\": \"vision\", \"status\":\n\n",
+            Protocol::StageEvents => "event: vision\ndata: {\"step\": \"vision\", \"status\":\n\n",
         };
         assert_eq!(malformed.matches(line).count(), 1, "{malformed}");
         let frames = summary(&malformed);
@@ -164,10 +172,14 @@ async fn forced_faults_give_their_byte_streams_in_both_protocols() {
         // Error: the seed's error event ends the stream.
         let error = body(post(&client, &pipeline, "u-error", Some("error")).await).await;
         let event = "data: {\"status\": \"error\", \"error\": \"INJECTED_FAULT\"}\n\n";
-        let event = if named {
-            format!("event: error\n{event}")
-        } else {
-            event.to_string()
+        let event = match protocol {
+            Protocol::Eco2V1 => event.to_string(),
+            Protocol::NamedEvents => format!("event: error\n{event}"),
+            Protocol::StageEvents => {
+                // Numbered after every event before it.
+                let id = error.matches("\nid: ").count();
+                format!("event: error\nid: {id}\n{event}")
+            }
         };
         assert!(error.ends_with(&event), "{error}");
         let frames = summary(&error);
@@ -211,7 +223,11 @@ async fn a_stall_sends_no_byte_after_the_first_stage_event_then_ends() {
         ..FaultConfig::default()
     };
     let stall = Duration::from_secs(10).mul_f64(TIME_SCALE);
-    for protocol in [Protocol::Eco2V1, Protocol::NamedEvents] {
+    for protocol in [
+        Protocol::Eco2V1,
+        Protocol::NamedEvents,
+        Protocol::StageEvents,
+    ] {
         let pipeline = start_pipeline(config(&mock, protocol, faults.clone())).await;
         let sent = tokio::time::Instant::now();
         let mut response = post(&client(), &pipeline, "u-stall", Some("stall")).await;

@@ -212,7 +212,10 @@ async fn named_events_protocol_frames_stages_ready_and_errors() {
     let named: Vec<(String, Value)> = frames
         .into_iter()
         .filter_map(|f| match f {
-            Frame::Event { name, data } => Some((name.expect("every event is named"), data)),
+            Frame::Event { name, id, data } => {
+                assert_eq!(id, None, "named-events has no ids");
+                Some((name.expect("every event is named"), data))
+            }
             Frame::Comment(_) => None,
         })
         .collect();
@@ -242,6 +245,76 @@ async fn named_events_protocol_frames_stages_ready_and_errors() {
     assert_eq!(
         body,
         "event: error\ndata: {\"status\": \"error\", \"error\": \"IMAGE_URL_REQUIRED\"}\n\n"
+    );
+    pipeline.shutdown().await;
+    mock.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stage_events_protocol_names_events_by_stage_with_ids() {
+    let mock = start_mock(mock_config(Duration::from_millis(60), "recyclable", "can")).await;
+    let mut config = pipeline_config(&[&mock]);
+    config.protocol = Protocol::StageEvents;
+    config.keepalive = Duration::from_millis(20);
+    let pipeline = start_pipeline(config).await;
+
+    let response = post_scan(&client(), &pipeline.base_url(), "user-1").await;
+    let (body, frames) = read_frames(response).await;
+    let mut keepalives = 0;
+    let mut named = Vec::new();
+    for frame in frames {
+        match frame {
+            Frame::Event { name, id, data } => match name.as_deref() {
+                Some("keepalive") => {
+                    assert_eq!((id, &data), (None, &serde_json::json!({})));
+                    keepalives += 1;
+                }
+                Some(name) => named.push((name.to_owned(), id.expect("an id"), data)),
+                None => panic!("an unnamed event: {data}"),
+            },
+            Frame::Comment(c) => panic!("a comment, not a keep-alive event: {c}"),
+        }
+    }
+    assert!(keepalives > 0, "a keep-alive in 60 ms silences:\n{body}");
+    let names: Vec<&str> = named.iter().map(|(n, ..)| n.as_str()).collect();
+    let stages = ["vision", "rule", "answer", "reward"];
+    let pairs = stages.iter().flat_map(|s| [*s, *s]);
+    let expected: Vec<&str> = std::iter::once("queued")
+        .chain(pairs)
+        .chain(["done"])
+        .collect();
+    assert_eq!(names, expected);
+    let ids: Vec<&str> = named.iter().map(|(_, id, _)| id.as_str()).collect();
+    let counted: Vec<String> = (1..=named.len()).map(|i| i.to_string()).collect();
+    assert_eq!(ids, counted, "ids count the events from 1");
+    // The data is eco2-v1's: a stage's event says its status.
+    for (i, (name, _, data)) in named[1..9].iter().enumerate() {
+        let status = if i % 2 == 0 { "started" } else { "completed" };
+        assert_eq!(
+            (data["step"].as_str(), data["status"].as_str()),
+            (Some(name.as_str()), Some(status))
+        );
+    }
+    assert!(named[0].2["task_id"].is_string());
+    let done = &named[9].2;
+    assert_eq!(done["step"], "done");
+    assert_eq!(
+        done["result"]["reward"]["match_reason"],
+        "middle_category=can"
+    );
+
+    // Errors are `event: error`, numbered too.
+    let response = client()
+        .post(format!("{}{COMPLETION}", pipeline.base_url()))
+        .header("x-user-id", "u")
+        .json(&serde_json::json!({"user_input": "no image"}))
+        .send()
+        .await
+        .unwrap();
+    let (body, _) = read_frames(response).await;
+    assert_eq!(
+        body,
+        "event: error\nid: 1\ndata: {\"status\": \"error\", \"error\": \"IMAGE_URL_REQUIRED\"}\n\n"
     );
     pipeline.shutdown().await;
     mock.shutdown().await;

@@ -32,7 +32,10 @@ fn round_trip(text: &str) -> Scenario {
 #[test]
 fn every_protocol_shape_resolves_and_round_trips() {
     let default = round_trip(HEAD);
-    assert_eq!(default.stream.stage_name, StageName::Pointer("/step".into()));
+    assert_eq!(
+        default.stream.stage_name,
+        StageName::Pointer("/step".into())
+    );
     assert_eq!(default.stream.stage_timing, StageTimingRule::Status);
     assert_eq!(default.stream.max_event_bytes, DEFAULT_MAX_EVENT_BYTES);
     assert_eq!(default.embedded_target, EmbeddedTarget::Pipeline);
@@ -86,14 +89,22 @@ fn the_older_stage_field_spelling_still_reads() {
 fn each_bad_stream_names_its_field() {
     let cases = [
         ("stage_name = \"step\"", "stream.stage_name", "\"event\""),
-        ("stage_name = 3", "stream.stage_name", "\"event\" or a JSON pointer"),
+        (
+            "stage_name = 3",
+            "stream.stage_name",
+            "\"event\" or a JSON pointer",
+        ),
         (
             "stage_name = \"event\"\nstage_event = \"stage\"",
             "stream.stage_event",
             "no stage_event with stage_name = \"event\"",
         ),
         ("started = []", "stream.started", "since-previous"),
-        ("stage_timing = \"later\"", "stream.stage_timing", "since-previous"),
+        (
+            "stage_timing = \"later\"",
+            "stream.stage_timing",
+            "since-previous",
+        ),
         ("stages = [\"a\", \"a\"]", "stream.stages", "distinct"),
         ("stages = [\"\"]", "stream.stages", "not empty"),
         ("max_event_bytes = 0", "stream.max_event_bytes", "above 0"),
@@ -120,7 +131,9 @@ fn each_bad_stream_names_its_field() {
     assert!(err.contains("the stream has no stages"), "{err}");
     let err = resolve(&format!("embedded_target = \"mock\"\n{HEAD}")).unwrap_err();
     assert!(
-        err.starts_with("s.toml:1:") && err.contains("embedded_target") && err.contains("mock-openai"),
+        err.starts_with("s.toml:1:")
+            && err.contains("embedded_target")
+            && err.contains("mock-openai"),
         "{err}"
     );
 }

@@ -319,10 +319,7 @@ mod tests {
 
     #[test]
     fn text_that_is_no_utf8_is_refused() {
-        assert_eq!(
-            frame(&[b"data: \xff\n\n"], 64).1,
-            Err(FrameError::NotUtf8)
-        );
+        assert_eq!(frame(&[b"data: \xff\n\n"], 64).1, Err(FrameError::NotUtf8));
         // A character cut off by the end of the stream.
         let snowman = "data: \u{2603}".as_bytes();
         assert_eq!(

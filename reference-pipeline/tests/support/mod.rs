@@ -91,7 +91,11 @@ pub async fn post_scan(client: &reqwest::Client, base: &str, user: &str) -> reqw
 /// One SSE frame: its event name (if any) and data parsed as JSON; comments are kept apart.
 #[derive(Debug, Clone)]
 pub enum Frame {
-    Event { name: Option<String>, data: Value },
+    Event {
+        name: Option<String>,
+        id: Option<String>,
+        data: Value,
+    },
     Comment(String),
 }
 
@@ -116,10 +120,13 @@ pub fn parse_frames(body: &str) -> Vec<Frame> {
                 return Frame::Comment(comment.to_string());
             }
             let mut name = None;
+            let mut id = None;
             let mut data = None;
             for line in frame.lines() {
                 if let Some(n) = line.strip_prefix("event: ") {
                     name = Some(n.to_string());
+                } else if let Some(i) = line.strip_prefix("id: ") {
+                    id = Some(i.to_string());
                 } else if let Some(d) = line.strip_prefix("data: ") {
                     data = Some(serde_json::from_str(d).expect("data is JSON"));
                 } else {
@@ -128,6 +135,7 @@ pub fn parse_frames(body: &str) -> Vec<Frame> {
             }
             Frame::Event {
                 name,
+                id,
                 data: data.expect("frame has data"),
             }
         })
