@@ -8,7 +8,7 @@ fn scan_bench() -> Command {
 }
 
 #[test]
-fn list_shows_the_seed_tests() {
+fn list_shows_the_seed_tests_and_the_protocol_scenarios() {
     let out = scan_bench()
         .arg("list")
         .assert()
@@ -23,6 +23,8 @@ fn list_shows_the_seed_tests() {
         "eco2-vu30",
         "ci-smoke",
         "v1-threadpool-100",
+        "openai-chat",
+        "eco2-named-events",
     ] {
         assert!(text.contains(name), "{name} missing from:\n{text}");
     }

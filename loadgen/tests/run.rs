@@ -228,8 +228,8 @@ fn admission_rejections_and_error_events_are_failures_by_class() {
     assert_eq!(t.http_failed, 0, "an error event is no HTTP failure");
 }
 
-/// The mock's own streaming chat completions, read with a `[stream]` mapping for OpenAI's
-/// chunks: the load generator hard-codes no protocol.
+/// The mock's own streaming chat completions, read as a stream without stages that ends at
+/// `data: [DONE]`: the load generator hard-codes no protocol.
 fn openai_stream_scenario(dir: &Path, name: &str, fault: &str, target: &str) -> PathBuf {
     scenario(
         dir,
@@ -255,11 +255,7 @@ stream = true
 messages = [{{ role = "user", content = "hello" }}]
 
 [stream]
-stages = ["chat.completion.chunk"]
-stage_field = "/object"
-status_field = "/choices/0/finish_reason"
-started = [""]
-completed = ["stop", "length"]
+stages = []
 terminal = [{{ data = "[DONE]" }}]
 error = []
 null_checks = []

@@ -35,6 +35,8 @@ pub const ENTRIES: &[CatalogEntry] = entries![
     "v1-threadpool-10",
     "v1-threadpool-100",
     "ci-smoke",
+    "eco2-named-events",
+    "openai-chat",
 ];
 
 /// What `scan-bench run` runs without an argument: the seed's test #2 profile at a time scale

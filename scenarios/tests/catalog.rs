@@ -1,6 +1,7 @@
 //! Every bundled scenario parses, validates and round-trips through TOML.
 
-use scenarios::{Overrides, ScenarioSource, catalog, published};
+use reference_pipeline::Protocol;
+use scenarios::{EmbeddedTarget, Overrides, ScenarioSource, StageName, catalog, published};
 
 #[test]
 fn every_entry_resolves_and_round_trips() {
@@ -67,8 +68,13 @@ fn the_seed_tests_have_its_profile_and_thresholds() {
 }
 
 #[test]
-fn the_default_and_smoke_scenarios_are_short() {
-    for (name, limit_s) in [(catalog::DEFAULT_SCENARIO, 30.0), ("ci-smoke", 10.0)] {
+fn the_default_smoke_and_protocol_scenarios_are_short() {
+    for (name, limit_s) in [
+        (catalog::DEFAULT_SCENARIO, 30.0),
+        ("ci-smoke", 10.0),
+        ("openai-chat", 10.0),
+        ("eco2-named-events", 10.0),
+    ] {
         let s = scenarios::open(name)
             .unwrap()
             .resolve(&Overrides::default())
@@ -92,4 +98,23 @@ fn published_figures_hang_together() {
             run.scenario
         );
     }
+}
+
+#[test]
+fn the_protocol_scenarios_read_what_their_servers_speak() {
+    let open = |name: &str| {
+        scenarios::open(name)
+            .unwrap()
+            .resolve(&Overrides::default())
+            .unwrap()
+    };
+    let chat = open("openai-chat");
+    assert_eq!(chat.embedded_target, EmbeddedTarget::MockOpenai);
+    assert!(chat.stream.stages.is_empty());
+    assert_eq!(chat.request.path, "/v1/chat/completions");
+    let named = open("eco2-named-events");
+    assert_eq!(named.embedded_target, EmbeddedTarget::Pipeline);
+    assert_eq!(named.pipeline.protocol, Protocol::StageEvents);
+    assert_eq!(named.stream.stage_name, StageName::Event);
+    assert_eq!(named.stream.stages, ["vision", "rule", "answer", "reward"]);
 }
