@@ -79,9 +79,10 @@ pub enum Outcome {
 /// The timings of one stage of one request, from the request's start.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StageTiming {
-    /// First `started` event of the stage.
+    /// First `started` event of the stage; with `stage_timing = "since-previous"`, the last
+    /// stage completion before its event (the request's start when there was none).
     pub started: Option<Duration>,
-    /// First `completed` event of the stage (later duplicates are ignored).
+    /// First `completed` event of the stage, or its one event (later duplicates are ignored).
     pub completed: Option<Duration>,
 }
 

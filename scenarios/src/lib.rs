@@ -69,12 +69,20 @@ pub fn open(name_or_path: &str) -> Result<ScenarioSource, ScenarioError> {
 
 impl Scenario {
     /// The scenario as TOML that parses back to the same scenario, defaults spelled out, with
-    /// a comment on the embedded stack's tables saying which settings the scenario owns.
+    /// a comment on the embedded stack's tables saying which settings the scenario owns, and
+    /// one on `[stream]` naming the spellings of its stage settings.
     pub fn to_toml(&self) -> String {
         let text = toml::to_string_pretty(self).expect("a scenario always serializes to TOML");
         let mut out = String::with_capacity(text.len() + 512);
         for line in text.lines() {
             match line {
+                "[stream]" => out.push_str(
+                    "# How the answer stream is read. stage_name: \"event\" (the SSE event name\n\
+                     # is the stage) or a JSON pointer into the data (\"/step\"). stage_timing:\n\
+                     # \"status\" (a stage runs from its `started` to its `completed` event) or\n\
+                     # \"since-previous\" (one event per stage, timed from the previous stage's\n\
+                     # end). stages = [] reads a stream without stages.\n",
+                ),
                 "[mock]" => out.push_str(
                     "# The embedded mock-openai (not used against an external target). Its\n\
                      # time_scale is a factor on the scenario's time_scale; the scenario's seed\n\

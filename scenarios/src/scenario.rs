@@ -343,8 +343,11 @@ pub enum Var {
 /// terminal = [{ data = "[DONE]" }]
 /// ```
 ///
-/// Every event is read through a bounded framer: a line, or an event's data, longer than
-/// `max_event_bytes` ends the stream as `malformed_event` and drops the connection.
+/// A `terminal` or `error` rule on the raw `data` text is tried first; every other event's
+/// data must be JSON (else `malformed_event`). An event named `keepalive` counts as a
+/// keep-alive, as `: keepalive` comments do. Every event is read through a bounded framer: a
+/// line, or an event's data, longer than `max_event_bytes` ends the stream as
+/// `malformed_event` and drops the connection.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StreamSpec {
@@ -479,8 +482,9 @@ pub enum StageTimingRule {
     #[default]
     Status,
     /// One event per stage, sent when the stage is done, with no status: its arrival
-    /// completes the stage, and the duration runs from the last stage completed before it
-    /// (from the request's start for the first).
+    /// completes the stage, and the duration runs from the last stage completion before it,
+    /// or from the request's start when there was none (so the first stage includes the
+    /// connection and the response head). A stage reported twice counts once, the first time.
     SincePrevious,
 }
 
