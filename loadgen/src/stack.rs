@@ -30,11 +30,10 @@ pub enum StackError {
 
 impl EmbeddedStack {
     /// Starts the mock, then (unless the mock is the target) the pipeline pointed at it. The
-    /// scenario owns `time_scale` and
-    /// `seed` (validation refuses seeds of the tables' own): each table's `time_scale` is a
-    /// factor on the scenario's, the mock draws from the scenario's seed and the pipeline's
-    /// faults from a stream derived from it. The pipeline keeps its providers' keys but sends
-    /// every call to the mock.
+    /// scenario owns `time_scale` and `seed` (validation refuses seeds of the tables' own):
+    /// each table's `time_scale` is a factor on the scenario's, the mock draws from the
+    /// scenario's seed and the pipeline's faults from a stream derived from it. The pipeline
+    /// keeps its providers' keys but sends every call to the mock.
     pub async fn start(scenario: &Scenario) -> Result<Self, StackError> {
         let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         let mut mock_config = scenario.mock.clone();
