@@ -15,20 +15,13 @@ use scenarios::{Overrides, Scenario, Shard, catalog};
 
 use crate::args::RunArgs;
 use crate::commands::report_files;
-use crate::commands::signals::Stop;
+use crate::commands::signals::{self, Stop};
 use crate::error::{CliError, exit};
 
 /// Runs the scenario; the exit code says whether thresholds held.
 pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
     let settings = Settings::resolve(args)?;
-    // Each virtual user holds a socket (the embedded stack another); without room for them a
-    // descriptor shortage would show up as connect errors.
-    let _ = rlimit::increase_nofile_limit(u64::MAX);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(CliError::Output)?;
-    let stop = Stop::install(&runtime)?;
+    let (runtime, stop) = signals::measuring_runtime()?;
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let report = runtime.block_on(measure(args, &settings, &stop, show_progress));
     if show_progress {

@@ -51,6 +51,20 @@ pub struct Stop {
     first: Arc<OnceLock<StopSignal>>,
 }
 
+/// The runtime a measuring command (`run`, `reproduce`) works on, with the stop signals caught
+/// from now on and the open-file limit raised: each virtual user holds a socket (the embedded
+/// stack another), and without room for them a descriptor shortage would show up as connect
+/// errors.
+pub fn measuring_runtime() -> Result<(Runtime, Stop), CliError> {
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Output)?;
+    let stop = Stop::install(&runtime)?;
+    Ok((runtime, stop))
+}
+
 impl Stop {
     /// Catches the stop signals from now on; `runtime` listens for them.
     pub fn install(runtime: &Runtime) -> Result<Self, CliError> {

@@ -17,7 +17,7 @@ use scenarios::{Overrides, Scenario, Shard};
 
 use crate::args::ReproduceArgs;
 use crate::commands::report_files::check_writable;
-use crate::commands::signals::Stop;
+use crate::commands::signals::{self, Stop};
 use crate::error::{CliError, exit};
 
 use self::architectures::{ArchitectureRow, VARIANTS};
@@ -79,11 +79,7 @@ struct Runner {
 
 impl Runner {
     fn new(time_scale: f64, dir: PathBuf) -> Result<Self, CliError> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(CliError::Output)?;
-        let stop = Stop::install(&runtime)?;
+        let (runtime, stop) = signals::measuring_runtime()?;
         let overrides = Overrides {
             time_scale: Some(time_scale),
             ..Overrides::default()
