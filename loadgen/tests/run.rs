@@ -791,28 +791,27 @@ fn stopped_by(signal: &str, twice: bool) -> (Option<i32>, RunReport) {
     (code, report)
 }
 
-#[test]
-fn sigterm_stops_like_ctrl_c_and_exits_143() {
-    let (code, report) = stopped_by("TERM", false);
-    assert_eq!(code, Some(143));
+/// One `signal` stops like Ctrl-C: the open streams finish in the grace, and the exit code is
+/// `code`.
+fn stops_gracefully(signal: &str, code: i32) {
+    let (exit, report) = stopped_by(signal, false);
+    assert_eq!(exit, Some(code), "{signal}");
     let t = &report.totals;
     assert!(
         t.completed >= 3,
-        "the open streams finished in the grace: {t:?}"
+        "{signal}: the open streams finished in the grace: {t:?}"
     );
-    assert_eq!(t.interrupted, 0, "{t:?}");
+    assert_eq!(t.interrupted, 0, "{signal}: {t:?}");
+}
+
+#[test]
+fn sigterm_stops_like_ctrl_c_and_exits_143() {
+    stops_gracefully("TERM", 143);
 }
 
 #[test]
 fn sighup_stops_like_ctrl_c_and_exits_129() {
-    let (code, report) = stopped_by("HUP", false);
-    assert_eq!(code, Some(129));
-    let t = &report.totals;
-    assert!(
-        t.completed >= 3,
-        "the open streams finished in the grace: {t:?}"
-    );
-    assert_eq!(t.interrupted, 0, "{t:?}");
+    stops_gracefully("HUP", 129);
 }
 
 #[test]
