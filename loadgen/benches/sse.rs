@@ -343,11 +343,7 @@ fn openai_rules() -> StreamRules {
         status_field: "/choices/0/finish_reason".into(),
         started: vec![String::new()],
         completed: vec!["stop".into(), "length".into()],
-        terminal: vec![EventMatch {
-            event: None,
-            data: Some("[DONE]".into()),
-            fields: Default::default(),
-        }],
+        terminal: vec![EventMatch::data("[DONE]")],
         error: vec![],
         null_checks: vec![],
         ..StreamSpec::default()

@@ -542,16 +542,8 @@ mod tests {
     fn named_event_protocol() {
         let spec = StreamSpec {
             stage_event: Some("stage".into()),
-            terminal: vec![EventMatch {
-                event: Some("ready".into()),
-                data: None,
-                fields: Default::default(),
-            }],
-            error: vec![EventMatch {
-                event: Some("error".into()),
-                data: None,
-                fields: Default::default(),
-            }],
+            terminal: vec![EventMatch::named("ready")],
+            error: vec![EventMatch::named("error")],
             ..StreamSpec::default()
         };
         let rules = StreamRules::new(spec);
@@ -589,11 +581,7 @@ mod tests {
     fn stage_named_events_with_a_status() {
         let spec = StreamSpec {
             stage_name: StageName::Event,
-            terminal: vec![EventMatch {
-                event: Some("done".into()),
-                data: None,
-                fields: Default::default(),
-            }],
+            terminal: vec![EventMatch::named("done")],
             ..StreamSpec::default()
         };
         let rules = StreamRules::new(spec);
@@ -621,11 +609,7 @@ mod tests {
             stage_timing: StageTimingRule::SincePrevious,
             started: vec![],
             completed: vec![],
-            terminal: vec![EventMatch {
-                event: None,
-                data: Some("[DONE]".into()),
-                fields: Default::default(),
-            }],
+            terminal: vec![EventMatch::data("[DONE]")],
             error: vec![],
             null_checks: vec![],
             ..StreamSpec::default()
@@ -663,11 +647,7 @@ mod tests {
     fn a_stream_without_stages_completes_at_its_terminal_event() {
         let spec = StreamSpec {
             stages: vec![],
-            terminal: vec![EventMatch {
-                event: None,
-                data: Some("[DONE]".into()),
-                fields: Default::default(),
-            }],
+            terminal: vec![EventMatch::data("[DONE]")],
             error: vec![],
             null_checks: vec![],
             ..StreamSpec::default()

@@ -508,3 +508,23 @@ pub struct EventMatch {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<String, Vec<String>>,
 }
+
+impl EventMatch {
+    /// Matches every event of this SSE name: `{ event = "done" }`.
+    pub fn named(name: &str) -> Self {
+        Self {
+            event: Some(name.to_owned()),
+            data: None,
+            fields: BTreeMap::new(),
+        }
+    }
+
+    /// Matches every event whose raw data is this text: `{ data = "[DONE]" }`.
+    pub fn data(text: &str) -> Self {
+        Self {
+            event: None,
+            data: Some(text.to_owned()),
+            fields: BTreeMap::new(),
+        }
+    }
+}
