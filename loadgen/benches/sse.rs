@@ -360,15 +360,10 @@ fn large_event_rules() -> StreamRules {
 
 /// The pipeline's named-event protocol: `stage` events, a `ready` event, `error` events.
 fn named_event_rules() -> StreamRules {
-    let named = |name: &str| EventMatch {
-        event: Some(name.into()),
-        data: None,
-        fields: Default::default(),
-    };
     StreamRules::new(StreamSpec {
         stage_event: Some("stage".into()),
-        terminal: vec![named("ready")],
-        error: vec![named("error")],
+        terminal: vec![EventMatch::named("ready")],
+        error: vec![EventMatch::named("error")],
         ..StreamSpec::default()
     })
 }
