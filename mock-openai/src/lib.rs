@@ -80,7 +80,6 @@
 
 mod config;
 mod content;
-mod dist;
 mod error;
 mod faults;
 mod json_schema;
@@ -95,12 +94,12 @@ mod stream;
 use std::net::SocketAddr;
 
 pub use config::{
-    Category, ConfigError, ContentConfig, FaultConfig, LoadConfig, Location, MockConfig,
-    ModelConfig, REDACTED, RateLimitConfig,
+    Category, ContentConfig, FaultConfig, LoadConfig, MockConfig, ModelConfig, REDACTED,
+    RateLimitConfig,
 };
-pub use dist::{Delay, TokenCount};
 pub use faults::Fault;
 pub use scan::{ANSWER_SCHEMA, VISION_SCHEMA};
+pub use scan_config::{ConfigError, Delay, Dist, FieldPath, Invalid, Location, TokenCount, Width};
 pub use server::{MockHandle, MockServer};
 
 /// The documented example configuration (a standalone TOML file).

@@ -17,6 +17,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use scan_config::{Delay, FieldPath};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -24,7 +25,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{LoadConfig, MockConfig, ModelConfig};
 use crate::content::{ContentModel, Prompt};
-use crate::dist::Delay;
 use crate::error::ApiError;
 use crate::faults::Fault;
 use crate::metrics::{FaultLabel, LimitLabel, Metrics, ModelLabel, RouteModel};
@@ -42,7 +42,7 @@ impl MockServer {
     /// Validates `config`, binds `listen` (port 0 picks a free port) and serves on the current
     /// tokio runtime until [`MockHandle::shutdown`] or until the handle is dropped.
     pub async fn start(config: MockConfig, listen: SocketAddr) -> Result<MockHandle, StartError> {
-        config.validate()?;
+        config.validate().map_err(ConfigError::from)?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|source| StartError::Bind {
@@ -111,7 +111,7 @@ impl MockHandle {
     /// Replaces the configuration (as `PUT /admin/config` does): requests already running
     /// finish under the old one; rate-limit buckets and the request sequence start afresh.
     pub fn set_config(&self, config: MockConfig) -> Result<(), ConfigError> {
-        config.validate()?;
+        config.validate().map_err(ConfigError::from)?;
         self.shared.replace(config);
         Ok(())
     }
@@ -765,13 +765,13 @@ async fn put_config(State(shared): State<Arc<Shared>>, headers: HeaderMap, body:
         } else {
             let mut de = serde_json::Deserializer::from_slice(&bytes);
             let config: MockConfig = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-                let path = e.path().to_string();
+                let path = FieldPath::from_serde(e.path()).to_string();
                 ApiError::bad_request(
                     format!("Invalid config at '{path}': {}", e.inner()),
                     Some(path),
                 )
             })?;
-            config.validate().map_err(config_error)?;
+            config.validate().map_err(|e| config_error(e.into()))?;
             config
         };
         config.keep_redacted_keys(&shared.runtime().config);
@@ -786,7 +786,7 @@ async fn put_config(State(shared): State<Arc<Shared>>, headers: HeaderMap, body:
 }
 
 fn config_error(e: ConfigError) -> ApiError {
-    let field = e.field().map(str::to_owned);
+    let field = e.field().map(ToString::to_string);
     ApiError::bad_request(format!("Invalid config: {e}"), field)
 }
 

@@ -5,6 +5,7 @@
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+use scan_config::Delay;
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, mpsc};
@@ -12,8 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Mode, PipelineConfig};
 use crate::events::{Event, StageStatus};
-use crate::exec::TaskPool;
-use crate::latency::Spread;
+use crate::exec::{TaskPool, draw};
 use crate::metrics::{GaugeGuard, Metrics, PoolGauges, StageOutcomeLabel};
 use crate::openai::{
     Call, CallError, ChatAnswer, ChatMessage, ChatRequest, InputMessage, InputPart,
@@ -87,13 +87,13 @@ pub(crate) struct Context {
     stage_timeouts: [Duration; 4],
     character_match_timeout: Duration,
     /// Database latencies, already scaled.
-    rule_query: Spread,
-    ownership_write: Spread,
+    rule_query: Delay,
+    ownership_write: Delay,
     /// The staged mode's worker CPU: the cores, a task's CPU time and the gauges; `None` = no
     /// CPU model.
-    worker_cpu: Option<(Semaphore, Spread, PoolGauges)>,
+    worker_cpu: Option<(Semaphore, Delay, PoolGauges)>,
     /// The staged mode's character-match pool and its hop latency; `None` = call in place.
-    pub character_pool: Option<(Arc<TaskPool>, Spread)>,
+    pub character_pool: Option<(Arc<TaskPool>, Delay)>,
 }
 
 impl Context {
@@ -103,11 +103,11 @@ impl Context {
         ownership: OwnershipStore,
         catalog: Arc<Catalog>,
         metrics: Arc<Metrics>,
-        character_pool: Option<(Arc<TaskPool>, Spread)>,
+        character_pool: Option<(Arc<TaskPool>, Delay)>,
     ) -> Self {
         let t = &config.stage_timeouts;
         let worker_cpu = match &config.mode {
-            Mode::Staged(staged) if !staged.worker_cpu.task_cpu.median.is_zero() => Some((
+            Mode::Staged(staged) if staged.worker_cpu.task_cpu != Delay::ZERO => Some((
                 Semaphore::new(staged.worker_cpu.cores),
                 staged.worker_cpu.task_cpu.scaled(config.time_scale),
                 metrics.pool("worker_cpu"),
@@ -191,7 +191,7 @@ impl ChainState {
                     .rules
                     .lookup(&c.major_category, &c.middle_category, &ctx.metrics);
                 if !lookup.cached {
-                    tokio::time::sleep(ctx.rule_query.draw()).await;
+                    tokio::time::sleep(draw(&ctx.rule_query)).await;
                 }
                 self.rules = lookup.doc;
             }
@@ -233,7 +233,7 @@ pub(crate) async fn run_stage(
             let _core = cores.acquire().await;
             drop(waiting);
             let _busy = GaugeGuard::inc(&gauges.busy);
-            tokio::time::sleep(cpu.draw()).await;
+            tokio::time::sleep(draw(cpu)).await;
         }
         state.run(stage, ctx).await
     };
@@ -395,7 +395,7 @@ async fn reward(ctx: &Context, state: &ChainState) -> Option<Reward> {
     }
     let middle = &c.middle_category;
     let character = match_character(ctx, middle).await?;
-    tokio::time::sleep(ctx.ownership_write.draw()).await;
+    tokio::time::sleep(draw(&ctx.ownership_write)).await;
     ctx.ownership.record(&state.input.user_id, &character);
     Some(character.reward(middle))
 }
@@ -406,7 +406,7 @@ async fn match_character(ctx: &Context, middle: &str) -> Option<Character> {
     };
     // The seed asked a character-match worker over the broker, with a 10 s timeout.
     let ask = async {
-        tokio::time::sleep(hop.draw()).await;
+        tokio::time::sleep(draw(hop)).await;
         let (reply, answer) = tokio::sync::oneshot::channel();
         let middle = middle.to_string();
         let catalog = ctx.catalog.clone();

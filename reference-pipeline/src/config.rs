@@ -5,11 +5,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use scan_config::{ConfigError, Delay, FieldPath, Invalid};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
-
-use crate::latency::Spread;
 
 /// Configuration of the pipeline service (the `[pipeline]` table of a scenario).
 ///
@@ -158,14 +157,14 @@ pub struct WorkerCpu {
     /// Tasks served at once (processes x cores).
     pub cores: usize,
     /// CPU time of one stage task; `"0s"` = no CPU model.
-    pub task_cpu: Spread,
+    pub task_cpu: Delay,
 }
 
 impl Default for WorkerCpu {
     fn default() -> Self {
         Self {
             cores: 1,
-            task_cpu: Spread::default(),
+            task_cpu: Delay::default(),
         }
     }
 }
@@ -199,7 +198,7 @@ pub struct StagePool {
     pub queue: usize,
     /// Delay before a job reaches the queue (the broker hop): `"100ms"`, or
     /// `{ median = "100ms", p95 = "400ms" }` for a lognormal spread.
-    pub hop_latency: Spread,
+    pub hop_latency: Delay,
 }
 
 impl Default for StagePool {
@@ -207,7 +206,7 @@ impl Default for StagePool {
         Self {
             workers: 100,
             queue: 10_000,
-            hop_latency: Spread::fixed(Duration::from_millis(100)),
+            hop_latency: Delay::fixed(Duration::from_millis(100)),
         }
     }
 }
@@ -429,14 +428,14 @@ impl FaultConfig {
 
 /// Time spent in the database by the stages that use one: the rule lookup when the rule
 /// cache does not answer it (the seed queried PostgreSQL), and the ownership write of a
-/// matched reward. Each is a fixed delay or a lognormal spread (see [`Spread`]).
+/// matched reward. Each is a [`Delay`]: `"300ms"`, or e.g. `{ median = "300ms", p95 = "900ms" }`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Storage {
     /// One rule lookup that misses the cache (every lookup without the cache).
-    pub rule_query: Spread,
+    pub rule_query: Delay,
     /// One character-ownership write.
-    pub ownership_write: Spread,
+    pub ownership_write: Delay,
 }
 
 /// The API tier as the seed deployed it: replicas behind a balancer (Envoy), an autoscaler
@@ -515,236 +514,43 @@ pub struct Liveness {
     pub failure_after: Duration,
 }
 
-/// A configuration that cannot be read or served.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The TOML text does not parse or does not fit the schema.
-    #[error("{origin}:{line}:{column}: {}{message}", field_prefix(.field))]
-    Parse {
-        /// File name (or other origin) of the text.
-        origin: String,
-        /// 1-based line of the offending text.
-        line: usize,
-        /// 1-based column (in characters) of the offending text.
-        column: usize,
-        /// Dotted path of the field, empty when the error is not about one field.
-        field: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// A field holds a value the service cannot use.
-    #[error("`{field}`: expected {expected}, found {found}")]
-    Invalid {
-        /// Dotted path of the field, e.g. `mode.workers`.
-        field: String,
-        /// The accepted form.
-        expected: String,
-        /// The value given.
-        found: String,
-    },
-    /// The configuration file cannot be read.
-    #[error("cannot read {}: {source}", .path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-}
-
-fn field_prefix(field: &str) -> String {
-    if field.is_empty() {
-        String::new()
-    } else {
-        format!("`{field}`: ")
-    }
-}
-
-impl ConfigError {
-    /// Dotted path of the offending field, if the error is about one.
-    pub fn field(&self) -> Option<&str> {
-        match self {
-            ConfigError::Parse { field, .. } if !field.is_empty() => Some(field),
-            ConfigError::Invalid { field, .. } => Some(field),
-            _ => None,
-        }
-    }
-
-    fn invalid(field: impl Into<String>, expected: &str, found: impl fmt::Display) -> Self {
-        ConfigError::Invalid {
-            field: field.into(),
-            expected: expected.into(),
-            found: found.to_string(),
-        }
-    }
-}
-
 impl PipelineConfig {
     /// Parses a TOML document holding the fields of this struct at the top level, then
     /// validates it. `origin` names the text in errors (usually the file name).
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let parse_error = |field: String, err: toml::de::Error| {
-            let (line, column) = err
-                .span()
-                .map_or((1, 1), |span| line_column(text, span.start));
-            ConfigError::Parse {
-                origin: origin.to_string(),
-                line,
-                column,
-                field,
-                message: err.message().trim_end().to_string(),
-            }
-        };
-        let document =
-            toml::Deserializer::parse(text).map_err(|err| parse_error(String::new(), err))?;
-        let config: Self = serde_path_to_error::deserialize(document).map_err(|err| {
-            let field = err.path().to_string();
-            let field = if field == "." { String::new() } else { field };
-            parse_error(field, err.into_inner())
-        })?;
-        config.validate()?;
+        let config: Self = scan_config::from_toml_str(text, origin)?;
+        config
+            .validate()
+            .map_err(|e| ConfigError::invalid_in(e, text, origin))?;
         Ok(config)
     }
 
     /// Reads and parses a TOML file (see [`PipelineConfig::from_toml_str`]).
     pub fn from_toml_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::from_toml_str(&text, &path.display().to_string())
+        Self::from_toml_str(&ConfigError::read(path)?, &path.display().to_string())
     }
 
     /// Checks every field; [`crate::Pipeline::start`] refuses a config that fails this.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let field = FieldPath::root;
         if !(self.time_scale.is_finite() && self.time_scale > 0.0) {
-            return Err(ConfigError::invalid(
-                "time_scale",
+            return Err(Invalid::new(
+                field("time_scale"),
                 "a finite number > 0 (e.g. 0.01 for hundredfold faster delays)",
                 self.time_scale,
             ));
         }
-        at_least("max_inflight", self.max_inflight, 1)?;
-        positive("keepalive", self.keepalive)?;
-        positive("chain_timeout", self.chain_timeout)?;
-        match &self.mode {
-            Mode::Async => {}
-            Mode::Threadpool { workers } => {
-                in_range("mode.workers", *workers, 1, 4096)?;
-            }
-            Mode::Staged(staged) => {
-                for (name, pool) in [
-                    ("vision", &staged.vision),
-                    ("rule", &staged.rule),
-                    ("answer", &staged.answer),
-                    ("reward", &staged.reward),
-                    ("character_match", &staged.character_match),
-                ] {
-                    in_range(&format!("mode.{name}.workers"), pool.workers, 1, 100_000)?;
-                    ordered(&format!("mode.{name}.hop_latency"), &pool.hop_latency)?;
-                    at_least(&format!("mode.{name}.queue"), pool.queue, 1)?;
-                }
-                at_least("mode.subscription.pool", staged.subscription.pool, 1)?;
-                in_range("mode.worker_cpu.cores", staged.worker_cpu.cores, 1, 4096)?;
-                ordered("mode.worker_cpu.task_cpu", &staged.worker_cpu.task_cpu)?;
-                positive(
-                    "mode.subscription.ready_timeout",
-                    staged.subscription.ready_timeout,
-                )?;
-            }
-        }
-        let openai = &self.openai;
-        if openai.providers.is_empty() {
-            return Err(ConfigError::invalid(
-                "openai.providers",
-                "at least one provider, e.g. [{ base_url = \"http://127.0.0.1:8080/v1\" }]",
-                "an empty list",
-            ));
-        }
-        for (i, provider) in openai.providers.iter().enumerate() {
-            let field = format!("openai.providers[{i}].base_url");
-            match reqwest::Url::parse(&provider.base_url) {
-                Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {}
-                _ => {
-                    return Err(ConfigError::invalid(
-                        field,
-                        "an http(s) URL such as \"http://127.0.0.1:8080/v1\"",
-                        format!("{:?}", provider.base_url),
-                    ));
-                }
-            }
-            for (name, value) in &provider.headers {
-                let valid = reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_ok()
-                    && reqwest::header::HeaderValue::from_str(value).is_ok();
-                if !valid {
-                    return Err(ConfigError::invalid(
-                        format!("openai.providers[{i}].headers"),
-                        "valid HTTP header names and values",
-                        format!("{name:?} = {value:?}"),
-                    ));
-                }
-            }
-        }
-        for (field, model) in [
-            ("openai.vision_model", &openai.vision_model),
-            ("openai.answer_model", &openai.answer_model),
-        ] {
-            if model.trim().is_empty() {
-                return Err(ConfigError::invalid(field, "a model name", "\"\""));
-            }
-        }
-        positive("openai.request_timeout", openai.request_timeout)?;
-        in_range("openai.max_connections", openai.max_connections, 1, 100_000)?;
-        in_range("openai.max_retries", openai.max_retries as usize, 0, 20)?;
-        if openai.backoff_max < openai.backoff_base {
-            return Err(ConfigError::invalid(
-                "openai.backoff_max",
-                "a duration >= openai.backoff_base",
-                humantime::format_duration(openai.backoff_max),
-            ));
-        }
-        let t = &self.stage_timeouts;
-        for (name, d) in [
-            ("vision", t.vision),
-            ("rule", t.rule),
-            ("answer", t.answer),
-            ("reward", t.reward),
-            ("character_match", t.character_match),
-        ] {
-            positive(&format!("stage_timeouts.{name}"), d)?;
-        }
-        let mut sum = 0.0;
-        for (name, p) in self.faults.probabilities() {
-            if !(0.0..=1.0).contains(&p) {
-                return Err(ConfigError::invalid(
-                    format!("faults.{name}"),
-                    "a probability from 0 to 1",
-                    p,
-                ));
-            }
-            sum += p;
-        }
-        // A little slack for sums such as 0.1 + 0.2 + 0.7.
-        if sum > 1.0 + 1e-9 {
-            return Err(ConfigError::invalid(
-                "faults",
-                "probabilities that add up to at most 1",
-                format!("a sum of {sum}"),
-            ));
-        }
-        positive("faults.stall_for", self.faults.stall_for)?;
-        ordered("storage.rule_query", &self.storage.rule_query)?;
-        ordered("storage.ownership_write", &self.storage.ownership_write)?;
-        let c = &self.cluster;
-        in_range("cluster.min_replicas", c.min_replicas, 1, 1000)?;
-        in_range("cluster.max_replicas", c.max_replicas, c.min_replicas, 1000)?;
-        at_least("cluster.target_streams", c.target_streams, 1)?;
-        positive("cluster.sync_period", c.sync_period)?;
-        if let Some(liveness) = &c.liveness {
-            at_least("cluster.liveness.max_streams", liveness.max_streams, 1)?;
-            positive("cluster.liveness.failure_after", liveness.failure_after)?;
-        }
-        Ok(())
+        at_least(field("max_inflight"), self.max_inflight, 1)?;
+        positive(field("keepalive"), self.keepalive)?;
+        positive(field("chain_timeout"), self.chain_timeout)?;
+        self.mode.validate().map_err(|e| e.within("mode"))?;
+        self.openai.validate().map_err(|e| e.within("openai"))?;
+        self.stage_timeouts
+            .validate()
+            .map_err(|e| e.within("stage_timeouts"))?;
+        self.faults.validate().map_err(|e| e.within("faults"))?;
+        self.storage.validate().map_err(|e| e.within("storage"))?;
+        self.cluster.validate().map_err(|e| e.within("cluster"))
     }
 
     /// `d` multiplied by [`PipelineConfig::time_scale`].
@@ -753,60 +559,224 @@ impl PipelineConfig {
     }
 }
 
-fn at_least(field: &str, value: usize, min: usize) -> Result<(), ConfigError> {
+impl Mode {
+    /// Checks the pools of the mode.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        match self {
+            Mode::Async => Ok(()),
+            Mode::Threadpool { workers } => in_range(FieldPath::root("workers"), *workers, 1, 4096),
+            Mode::Staged(staged) => staged.validate(),
+        }
+    }
+}
+
+impl StagedMode {
+    /// Checks every pool, the subscription and the worker CPU.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        for (name, pool) in self.pools() {
+            pool.validate().map_err(|e| e.within(name))?;
+        }
+        let subscription = FieldPath::root("subscription");
+        at_least(subscription.key("pool"), self.subscription.pool, 1)?;
+        let cpu = FieldPath::root("worker_cpu");
+        in_range(cpu.key("cores"), self.worker_cpu.cores, 1, 4096)?;
+        distribution(cpu.key("task_cpu"), &self.worker_cpu.task_cpu)?;
+        positive(
+            subscription.key("ready_timeout"),
+            self.subscription.ready_timeout,
+        )
+    }
+
+    /// The stage pools with their names.
+    fn pools(&self) -> [(&'static str, &StagePool); 5] {
+        [
+            ("vision", &self.vision),
+            ("rule", &self.rule),
+            ("answer", &self.answer),
+            ("reward", &self.reward),
+            ("character_match", &self.character_match),
+        ]
+    }
+}
+
+impl StagePool {
+    /// Checks the pool's size, queue and hop latency.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let field = FieldPath::root;
+        in_range(field("workers"), self.workers, 1, 100_000)?;
+        distribution(field("hop_latency"), &self.hop_latency)?;
+        at_least(field("queue"), self.queue, 1)
+    }
+}
+
+impl OpenAiConfig {
+    /// Checks the providers, the models and the call policy.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let field = FieldPath::root;
+        if self.providers.is_empty() {
+            return Err(Invalid::new(
+                field("providers"),
+                "at least one provider, e.g. [{ base_url = \"http://127.0.0.1:8080/v1\" }]",
+                "an empty list",
+            ));
+        }
+        for (i, provider) in self.providers.iter().enumerate() {
+            provider
+                .validate()
+                .map_err(|e| e.under(&FieldPath::root("providers").index(i)))?;
+        }
+        for (name, model) in [
+            ("vision_model", &self.vision_model),
+            ("answer_model", &self.answer_model),
+        ] {
+            if model.trim().is_empty() {
+                return Err(Invalid::new(field(name), "a model name", "\"\""));
+            }
+        }
+        positive(field("request_timeout"), self.request_timeout)?;
+        in_range(field("max_connections"), self.max_connections, 1, 100_000)?;
+        in_range(field("max_retries"), self.max_retries as usize, 0, 20)?;
+        if self.backoff_max < self.backoff_base {
+            return Err(Invalid::new(
+                field("backoff_max"),
+                "a duration >= openai.backoff_base",
+                humantime::format_duration(self.backoff_max),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Provider {
+    /// Checks the URL and the headers.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let http = url::Url::parse(&self.base_url)
+            .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.has_host());
+        if !http {
+            return Err(Invalid::new(
+                FieldPath::root("base_url"),
+                "an http(s) URL such as \"http://127.0.0.1:8080/v1\"",
+                format!("{:?}", self.base_url),
+            ));
+        }
+        for (name, value) in &self.headers {
+            let valid = http::HeaderName::from_bytes(name.as_bytes()).is_ok()
+                && http::HeaderValue::from_str(value).is_ok();
+            if !valid {
+                return Err(Invalid::new(
+                    FieldPath::root("headers"),
+                    "valid HTTP header names and values",
+                    format!("{name:?} = {value:?}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl StageTimeouts {
+    /// Checks that every limit is above 0.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        for (name, d) in [
+            ("vision", self.vision),
+            ("rule", self.rule),
+            ("answer", self.answer),
+            ("reward", self.reward),
+            ("character_match", self.character_match),
+        ] {
+            positive(FieldPath::root(name), d)?;
+        }
+        Ok(())
+    }
+}
+
+impl FaultConfig {
+    /// Checks each probability, their sum and the stall.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let mut sum = 0.0;
+        for (name, p) in self.probabilities() {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(Invalid::new(
+                    FieldPath::root(name),
+                    "a probability from 0 to 1",
+                    p,
+                ));
+            }
+            sum += p;
+        }
+        // A little slack for sums such as 0.1 + 0.2 + 0.7.
+        if sum > 1.0 + 1e-9 {
+            return Err(Invalid::new(
+                FieldPath::default(),
+                "probabilities that add up to at most 1",
+                format!("a sum of {sum}"),
+            ));
+        }
+        positive(FieldPath::root("stall_for"), self.stall_for)
+    }
+}
+
+impl Storage {
+    /// Checks both latencies.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        distribution(FieldPath::root("rule_query"), &self.rule_query)?;
+        distribution(FieldPath::root("ownership_write"), &self.ownership_write)
+    }
+}
+
+impl ClusterConfig {
+    /// Checks the replica bounds, the autoscaler and the probe.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let field = FieldPath::root;
+        in_range(field("min_replicas"), self.min_replicas, 1, 1000)?;
+        in_range(
+            field("max_replicas"),
+            self.max_replicas,
+            self.min_replicas,
+            1000,
+        )?;
+        at_least(field("target_streams"), self.target_streams, 1)?;
+        positive(field("sync_period"), self.sync_period)?;
+        if let Some(liveness) = &self.liveness {
+            let at = field("liveness");
+            at_least(at.key("max_streams"), liveness.max_streams, 1)?;
+            positive(at.key("failure_after"), liveness.failure_after)?;
+        }
+        Ok(())
+    }
+}
+
+fn at_least(field: FieldPath, value: usize, min: usize) -> Result<(), Invalid> {
     if value < min {
-        return Err(ConfigError::invalid(
-            field,
-            &format!("an integer >= {min}"),
-            value,
-        ));
+        return Err(Invalid::new(field, format!("an integer >= {min}"), value));
     }
     Ok(())
 }
 
-fn in_range(field: &str, value: usize, min: usize, max: usize) -> Result<(), ConfigError> {
+fn in_range(field: FieldPath, value: usize, min: usize, max: usize) -> Result<(), Invalid> {
     if !(min..=max).contains(&value) {
-        return Err(ConfigError::invalid(
+        return Err(Invalid::new(
             field,
-            &format!("an integer from {min} to {max}"),
+            format!("an integer from {min} to {max}"),
             value,
         ));
     }
     Ok(())
 }
 
-fn ordered(field: &str, spread: &Spread) -> Result<(), ConfigError> {
-    if !spread.is_ordered() {
-        return Err(ConfigError::invalid(
-            format!("{field}.p95"),
-            "a 95th percentile at least the median",
-            humantime::format_duration(spread.p95.unwrap_or_default()),
-        ));
-    }
-    Ok(())
+fn distribution(field: FieldPath, delay: &Delay) -> Result<(), Invalid> {
+    delay.validate().map_err(|e| e.under(&field))
 }
 
-fn positive(field: &str, d: Duration) -> Result<(), ConfigError> {
+fn positive(field: FieldPath, d: Duration) -> Result<(), Invalid> {
     if d.is_zero() {
-        return Err(ConfigError::invalid(
+        return Err(Invalid::new(
             field,
             "a duration > 0 such as \"500ms\" or \"1m30s\"",
             "0s",
         ));
     }
     Ok(())
-}
-
-/// 1-based line and column (in characters) of byte offset `at` in `text`.
-fn line_column(text: &str, at: usize) -> (usize, usize) {
-    let mut at = at.min(text.len());
-    while !text.is_char_boundary(at) {
-        at -= 1;
-    }
-    let before = &text[..at];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[line_start..].chars().count() + 1)
 }
 
 // `mode` reads as a bare name or as a table tagged with `kind`. The table is read as one flat
@@ -1001,7 +971,7 @@ mod tests {
         assert_eq!(staged.vision.workers, 3);
         assert_eq!(
             staged.vision.hop_latency,
-            Spread::fixed(Duration::from_millis(20))
+            Delay::fixed(Duration::from_millis(20))
         );
         assert_eq!(staged.rule, StagePool::default());
         assert_eq!(staged.character_match.workers, 16);
@@ -1012,22 +982,30 @@ mod tests {
     fn parse_error_names_line_column_and_field() {
         let text = "max_inflight = 10\n\n[mode]\nkind = \"threadpool\"\nworkers = \"six\"\n";
         let err = PipelineConfig::from_toml_str(text, "scenario.toml").unwrap_err();
-        let ConfigError::Parse {
-            origin,
-            line,
-            column,
-            field,
-            ..
+        let ConfigError::Field {
+            location, field, ..
         } = &err
         else {
             panic!("expected a parse error, got {err:?}");
         };
-        assert_eq!(origin, "scenario.toml");
-        assert_eq!((*line, *column), (5, 11), "{err}");
-        assert_eq!(field, "mode.workers");
+        assert_eq!(location.origin, "scenario.toml");
+        assert_eq!((location.line, location.column), (5, 11), "{err}");
+        assert_eq!(field.to_string(), "mode.workers");
         assert!(
             err.to_string()
-                .starts_with("scenario.toml:5:11: `mode.workers`")
+                .starts_with("scenario.toml:5:11: field `mode.workers`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn validation_error_is_located() {
+        let text = "max_inflight = 10\n\n[cluster]\nmin_replicas = 0\n";
+        let err = PipelineConfig::from_toml_str(text, "p.toml").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("p.toml:4:1: field `cluster.min_replicas`: expected"),
+            "{err}"
         );
     }
 
@@ -1052,16 +1030,16 @@ mod tests {
             "{err}"
         );
         let err = PipelineConfig::from_toml_str("mode = \"celery\"", "t").unwrap_err();
-        assert_eq!(err.field(), Some("mode"), "{err}");
+        assert_eq!(err.field(), Some(&FieldPath::root("mode")), "{err}");
     }
 
     #[test]
     fn syntax_error_has_a_location() {
         let err = PipelineConfig::from_toml_str("a = [\n", "x.toml").unwrap_err();
-        assert!(
-            matches!(err, ConfigError::Parse { line: 1 | 2, .. }),
-            "{err}"
-        );
+        let ConfigError::Syntax { location, .. } = &err else {
+            panic!("{err:?}");
+        };
+        assert!(matches!(location.line, 1 | 2), "{err}");
     }
 
     #[test]
@@ -1094,7 +1072,8 @@ mod tests {
         ];
         for (text, field) in cases {
             let err = PipelineConfig::from_toml_str(text, "t").unwrap_err();
-            assert_eq!(err.field(), Some(field), "{text}: {err}");
+            let found = err.field().map(ToString::to_string);
+            assert_eq!(found.as_deref(), Some(field), "{text}: {err}");
         }
     }
 

@@ -19,13 +19,13 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use futures_util::FutureExt;
+use scan_config::Delay;
 use tokio::runtime::Handle;
 use tokio::sync::{Mutex, Semaphore, mpsc, oneshot};
 
 use crate::chain::{ChainState, Context, Run, Stage, run_chain, run_stage};
 use crate::config::{Mode, PipelineConfig, StagedMode};
 use crate::events::Event;
-use crate::latency::Spread;
 use crate::metrics::{GaugeGuard, Metrics, PoolGauges};
 
 /// A job of a [`TaskPool`]: builds the future a worker awaits.
@@ -129,7 +129,7 @@ impl ThreadPool {
 
 /// The staged mode's pools.
 pub(crate) struct StagedPools {
-    stages: [(Arc<TaskPool>, Spread); 4],
+    stages: [(Arc<TaskPool>, Delay); 4],
     subscriptions: Arc<Semaphore>,
     subscription_gauges: PoolGauges,
     subscription_setup: Duration,
@@ -166,7 +166,7 @@ impl Executor {
     pub fn new(
         config: &PipelineConfig,
         metrics: &Metrics,
-    ) -> (Self, Option<(Arc<TaskPool>, Spread)>) {
+    ) -> (Self, Option<(Arc<TaskPool>, Delay)>) {
         match &config.mode {
             Mode::Async => (Executor::Async, None),
             Mode::Threadpool { workers } => (
@@ -267,7 +267,7 @@ impl StagedPools {
         config: &PipelineConfig,
         staged: &StagedMode,
         metrics: &Metrics,
-    ) -> (Self, (Arc<TaskPool>, Spread)) {
+    ) -> (Self, (Arc<TaskPool>, Delay)) {
         let pool = |name: &'static str, spec: &crate::config::StagePool| {
             (
                 Arc::new(TaskPool::new(spec.workers, spec.queue, metrics.pool(name))),
@@ -324,7 +324,7 @@ impl StagedPools {
         let mut state = ChainState::new(input);
         for stage in Stage::ALL {
             let (pool, hop) = &self.stages[stage as usize];
-            tokio::time::sleep(hop.draw()).await;
+            tokio::time::sleep(draw(hop)).await;
             let (reply, handed_back) = oneshot::channel();
             let ctx = ctx.clone();
             let events = events.clone();
@@ -348,4 +348,10 @@ impl StagedPools {
             }
         }
     }
+}
+
+/// One draw of a pipeline delay. The pipeline's delays are not part of a seeded sequence (only
+/// its faults are), so they come from the thread's generator.
+pub(crate) fn draw(delay: &Delay) -> Duration {
+    delay.sample(&mut rand::rng())
 }

@@ -130,7 +130,6 @@ mod config;
 mod events;
 mod exec;
 mod faults;
-mod latency;
 mod metrics;
 mod openai;
 mod relay;
@@ -149,14 +148,13 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use config::{
-    ClusterConfig, ConfigError, FaultConfig, Liveness, Mode, OpenAiConfig, PipelineConfig,
-    Protocol, Provider, Routing, StagePool, StageTimeouts, StagedMode, Storage, Subscription,
-    WorkerCpu,
+    ClusterConfig, FaultConfig, Liveness, Mode, OpenAiConfig, PipelineConfig, Protocol, Provider,
+    Routing, StagePool, StageTimeouts, StagedMode, Storage, Subscription, WorkerCpu,
 };
 pub use faults::Fault;
-pub use latency::Spread;
 pub use openai::MissingKey;
 pub use reward::DatabaseError;
+pub use scan_config::{ConfigError, Delay, Dist, FieldPath, Invalid, Width};
 
 use crate::chain::Context;
 use crate::cluster::Cluster;
@@ -201,7 +199,7 @@ impl Pipeline {
         config: PipelineConfig,
         listen: SocketAddr,
     ) -> Result<PipelineHandle, StartError> {
-        config.validate()?;
+        config.validate().map_err(ConfigError::from)?;
         let metrics = Arc::new(Metrics::new(&pool_sizes(&config.mode)));
         let openai = OpenAi::new(&config.openai, config.time_scale, metrics.clone())?;
         let catalog = Arc::new(Catalog::embedded());
