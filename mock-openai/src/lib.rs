@@ -83,6 +83,7 @@ mod content;
 mod error;
 mod faults;
 mod json_schema;
+mod latency;
 mod metrics;
 mod ratelimit;
 mod request;
@@ -93,11 +94,11 @@ mod stream;
 
 use std::net::SocketAddr;
 
-pub use config::{
-    Category, ContentConfig, FaultConfig, LoadConfig, MockConfig, ModelConfig, REDACTED,
-    RateLimitConfig,
-};
-pub use faults::Fault;
+pub use config::{MockConfig, REDACTED};
+pub use content::{Category, ContentConfig};
+pub use faults::{Fault, FaultConfig};
+pub use latency::{LoadConfig, ModelConfig};
+pub use ratelimit::RateLimitConfig;
 pub use scan::{ANSWER_SCHEMA, VISION_SCHEMA};
 pub use scan_config::{ConfigError, Delay, Dist, FieldPath, Invalid, Location, TokenCount, Width};
 pub use server::{MockHandle, MockServer};

@@ -23,10 +23,11 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{LoadConfig, MockConfig, ModelConfig};
+use crate::config::MockConfig;
 use crate::content::{ContentModel, Prompt};
 use crate::error::ApiError;
 use crate::faults::Fault;
+use crate::latency::ModelConfig;
 use crate::metrics::{FaultLabel, LimitLabel, Metrics, ModelLabel, RouteModel};
 use crate::ratelimit::{RateLimiter, retry_headers};
 use crate::request::{self, Api, ModelRequest};
@@ -203,17 +204,6 @@ impl Runtime {
         rng.set_stream(index);
         rng.set_word_pos((draw as u128) << 64);
         rng
-    }
-}
-
-impl LoadConfig {
-    /// Delay factor for a request arriving with `others` requests already in flight.
-    fn factor(&self, others: i64) -> f64 {
-        if self.capacity == 0 {
-            return 1.0;
-        }
-        let over = (others + 1 - i64::from(self.capacity)).max(0) as f64;
-        (1.0 + self.slowdown * over).min(self.max_factor)
     }
 }
 
@@ -814,17 +804,6 @@ fn json_response<T: serde::Serialize>(status: StatusCode, value: &T) -> Response
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn load_factor_grows_above_capacity_and_is_capped() {
-        let load = LoadConfig::eco2();
-        // `others` excludes the arriving request.
-        assert_eq!(load.factor(0), 1.0);
-        assert_eq!(load.factor(9), 1.0);
-        assert!((load.factor(29) - 2.0).abs() < 1e-9);
-        assert_eq!(load.factor(1000), 2.5);
-        assert_eq!(LoadConfig::default().factor(1000), 1.0);
-    }
 
     #[test]
     fn scaling_saturates() {

@@ -147,12 +147,13 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{
-    ClusterConfig, FaultConfig, Liveness, Mode, OpenAiConfig, PipelineConfig, Protocol, Provider,
-    Routing, StagePool, StageTimeouts, StagedMode, Storage, Subscription, WorkerCpu,
-};
-pub use faults::Fault;
+pub use chain::{StageTimeouts, Storage};
+pub use cluster::{ClusterConfig, Liveness};
+pub use config::{PipelineConfig, Protocol};
+pub use exec::{Mode, StagePool, StagedMode, Subscription, WorkerCpu};
+pub use faults::{Fault, FaultConfig};
 pub use openai::MissingKey;
+pub use openai::{OpenAiConfig, Provider, Routing};
 pub use reward::DatabaseError;
 pub use scan_config::{ConfigError, Delay, Dist, FieldPath, Invalid, Width};
 

@@ -5,7 +5,8 @@
 //! - [`FieldPath`]: where a field is, as the user writes it (`models."gpt-4.1".ttft`);
 //! - [`from_toml_str`] and [`Location`]: TOML text into serde data, with every error at its
 //!   file, line, column and field; [`Invalid`] and [`ConfigError`]: a value a config cannot
-//!   take, and every way a config file can be wrong;
+//!   take, and every way a config file can be wrong; [`check`]: the checks several configs
+//!   make;
 //! - [`Dist`]: a random quantity ([`Delay`], [`TokenCount`]), fixed or drawn from a
 //!   distribution, in every spelling the configs accept.
 //!
@@ -22,6 +23,7 @@
 //! assert_eq!(err.field().unwrap().to_string(), "ttft.sigma");
 //! ```
 
+pub mod check;
 mod dist;
 mod error;
 mod locate;
