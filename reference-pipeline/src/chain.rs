@@ -6,8 +6,10 @@ use std::time::Duration;
 use scan_config::{Delay, FieldPath, Invalid, check};
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "server")]
 mod stages;
 
+#[cfg(feature = "server")]
 pub(crate) use stages::*;
 
 /// Hard execution limit per stage, retries included (the seed: 90 s for the OpenAI stages,

@@ -7,8 +7,10 @@ use std::time::Duration;
 use scan_config::{FieldPath, Invalid, check};
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "server")]
 mod replicas;
 
+#[cfg(feature = "server")]
 pub(crate) use replicas::*;
 
 /// The API tier as the seed deployed it: replicas behind a balancer (Envoy), an autoscaler

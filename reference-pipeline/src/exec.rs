@@ -21,8 +21,10 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "server")]
 mod pools;
 
+#[cfg(feature = "server")]
 pub(crate) use pools::*;
 
 /// Execution structure of the chains.

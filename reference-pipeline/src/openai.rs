@@ -7,9 +7,12 @@ use std::time::Duration;
 use scan_config::{FieldPath, Invalid, check};
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "server")]
 mod client;
 
+#[cfg(feature = "server")]
 pub use client::MissingKey;
+#[cfg(feature = "server")]
 pub(crate) use client::*;
 
 /// OpenAI-compatible upstreams and the call policy shared by the vision and answer stages.
