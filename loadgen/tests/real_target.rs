@@ -200,9 +200,7 @@ fn mass_failure_is_said_whatever_http_req_failed_says() {
     let file = scenario(
         dir.path(),
         "failing",
-        &format!(
-            "time_scale = 0.05\n[load]\nstages = [{{ duration = \"0s\", target = 2 }}, {{ duration = \"20s\", target = 2 }}]\n[thresholds]\nhttp_req_failed = [\"rate<0.01\"]\nscan_failed = [\"rate<0.3\"]\n[pipeline.faults]\np_error_event = 1.0\n"
-        ),
+        "time_scale = 0.05\n[load]\nstages = [{ duration = \"0s\", target = 2 }, { duration = \"20s\", target = 2 }]\n[thresholds]\nhttp_req_failed = [\"rate<0.01\"]\nscan_failed = [\"rate<0.3\"]\n[pipeline.faults]\np_error_event = 1.0\n",
     );
     let out = dir.path().join("out");
     let assert = scan_bench()
