@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::MockConfig;
-use crate::content::{ContentModel, Prompt};
+use crate::content::{Answer, ContentModel, Prompt};
 use crate::error::ApiError;
 use crate::faults::Fault;
 use crate::latency::ModelConfig;
@@ -437,7 +437,7 @@ async fn answer(
     runtime: &Runtime,
     api: Api,
     admitted: Admitted,
-    mut guard: InFlight,
+    guard: InFlight,
     others: i64,
 ) -> Result<Response, ApiError> {
     let Admitted {
@@ -501,31 +501,7 @@ async fn answer(
         let tokens = TokenStream::new(api, meta, include_usage, answer, schedule, shutdown, guard);
         ("text/event-stream; charset=utf-8", tokens.into_body())
     } else {
-        let json = match api {
-            Api::Chat => {
-                response::chat_completion(&meta, &answer.text, answer.tokens, answer.truncated)
-            }
-            Api::Responses => {
-                response::response(&meta, &answer.text, answer.tokens, answer.truncated)
-            }
-        };
-        let ready = schedule.start
-            + stall
-            + ttft
-            + inter_token.saturating_mul(answer.tokens.saturating_sub(1));
-        let body = match fault {
-            Some(Fault::Stall) => delayed_body(json, ready, guard, shared.shutdown.clone()),
-            Some(Fault::Drop) => {
-                pause_until(ready, &shared.shutdown).await?;
-                guard.first_token();
-                truncated_body(json, guard)
-            }
-            _ => {
-                pause_until(ready, &shared.shutdown).await?;
-                guard.first_token();
-                Body::from(json)
-            }
-        };
+        let body = json_body(shared, api, &meta, &answer, &schedule, fault, guard).await?;
         ("application/json", body)
     };
     let mut response = Response::new(body);
@@ -536,6 +512,41 @@ async fn answer(
     }
     h.extend(response_headers);
     Ok(response)
+}
+
+/// A non-streaming answer: the whole JSON when its last token would have come.
+async fn json_body(
+    shared: &Shared,
+    api: Api,
+    meta: &Meta,
+    answer: &Answer,
+    schedule: &Schedule,
+    fault: Option<Fault>,
+    mut guard: InFlight,
+) -> Result<Body, ApiError> {
+    let json = match api {
+        Api::Chat => response::chat_completion(meta, &answer.text, answer.tokens, answer.truncated),
+        Api::Responses => response::response(meta, &answer.text, answer.tokens, answer.truncated),
+    };
+    let ready = schedule.start
+        + schedule.stall
+        + schedule.ttft
+        + schedule
+            .inter_token
+            .saturating_mul(answer.tokens.saturating_sub(1));
+    Ok(match fault {
+        Some(Fault::Stall) => delayed_body(json, ready, guard, shared.shutdown.clone()),
+        Some(Fault::Drop) => {
+            pause_until(ready, &shared.shutdown).await?;
+            guard.first_token();
+            truncated_body(json, guard)
+        }
+        _ => {
+            pause_until(ready, &shared.shutdown).await?;
+            guard.first_token();
+            Body::from(json)
+        }
+    })
 }
 
 /// Headers now, the answer at `ready` (a stall: the client sees a response head, then silence).
