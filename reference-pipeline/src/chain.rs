@@ -12,7 +12,7 @@ mod stages;
 #[cfg(feature = "server")]
 pub(crate) use stages::*;
 
-/// Hard execution limit per stage, retries included (the seed: 90 s for the OpenAI stages,
+/// Hard execution limit per stage, retries included (Eco²: 90 s for the OpenAI stages,
 /// 60 s for rule and reward, 10 s for the character match).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -63,7 +63,7 @@ impl StageTimeouts {
 }
 
 /// Time spent in the database by the stages that use one: the rule lookup when the rule
-/// cache does not answer it (the seed queried PostgreSQL), and the ownership write of a
+/// cache does not answer it (Eco² queried PostgreSQL), and the ownership write of a
 /// matched reward. Each is a [`Delay`]: `"300ms"`, or e.g. `{ median = "300ms", p95 = "900ms" }`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -13,7 +13,7 @@ mod replicas;
 #[cfg(feature = "server")]
 pub(crate) use replicas::*;
 
-/// The API tier as the seed deployed it: replicas behind a balancer (Envoy), an autoscaler
+/// The API tier as Eco² deployed it: replicas behind a balancer (Envoy), an autoscaler
 /// (the HPA) and a liveness probe. The chain's workers are shared by every replica, as the
 /// Celery workers were; a replica holds the streams it relays.
 ///
@@ -36,7 +36,7 @@ pub struct ClusterConfig {
     pub min_replicas: usize,
     /// The autoscaler's ceiling.
     pub max_replicas: usize,
-    /// Streams per replica the autoscaler aims at (stands for the seed's 70 % CPU target).
+    /// Streams per replica the autoscaler aims at (stands for Eco²'s 70 % CPU target).
     pub target_streams: usize,
     /// How often the autoscaler decides (the HPA: 15 s).
     #[serde(with = "humantime_serde")]

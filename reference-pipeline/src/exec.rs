@@ -53,7 +53,7 @@ pub enum Mode {
 }
 
 impl Mode {
-    /// The seed's v1.0.0 thread pool (2 + 4 threads).
+    /// Eco²'s v1.0.0 thread pool (2 + 4 threads).
     pub const SEED_THREADPOOL_WORKERS: usize = 6;
 
     /// The mode's name as written in TOML.
@@ -78,7 +78,7 @@ pub struct StagedMode {
     pub answer: StagePool,
     /// Reward stage pool.
     pub reward: StagePool,
-    /// The character-match pool the reward stage asks (the seed: 16 threads).
+    /// The character-match pool the reward stage asks (Eco²: 16 threads).
     pub character_match: StagePool,
     /// The per-request event subscription.
     pub subscription: Subscription,
@@ -110,7 +110,7 @@ impl Default for WorkerCpu {
 }
 
 impl Default for StagedMode {
-    /// The seed's Celery set-up: gevent 100 on every stage queue, character match 16.
+    /// Eco²'s Celery set-up: gevent 100 on every stage queue, character match 16.
     fn default() -> Self {
         let stage = StagePool::default();
         Self {
@@ -161,7 +161,7 @@ pub struct Subscription {
     /// Time to set one up once a slot is free.
     #[serde(with = "humantime_serde")]
     pub setup: Duration,
-    /// Longest wait for a subscription; after it the run starts without one (the seed waited
+    /// Longest wait for a subscription; after it the run starts without one (Eco² waited
     /// up to 5 s).
     #[serde(with = "humantime_serde")]
     pub ready_timeout: Duration,

@@ -27,10 +27,10 @@ pub struct OpenAiConfig {
     pub vision_model: String,
     /// Model of the answer stage (chat completions).
     pub answer_model: String,
-    /// Limit of one HTTP attempt (the seed's 60 s soft limit).
+    /// Limit of one HTTP attempt (Eco²'s 60 s soft limit).
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
-    /// Attempts after the first on 429, 5xx, timeouts and connection errors (the seed: 2).
+    /// Attempts after the first on 429, 5xx, timeouts and connection errors (Eco²: 2).
     pub max_retries: u32,
     /// First back-off step; attempt n waits a uniform draw from 0 to `base * 2^n` (full jitter),
     /// at least the server's `retry-after`.

@@ -1,4 +1,4 @@
-//! The four stages with the seed's logic, and [`run_stage`], which wraps one stage in its
+//! The four stages with Eco²'s logic, and [`run_stage`], which wraps one stage in its
 //! events and timeout. Where a stage runs (task, thread, stage pool) is [`crate::exec`]'s
 //! business.
 
@@ -336,7 +336,7 @@ struct AnswerFacts<'a> {
 
 async fn answer(ctx: &Context, state: &ChainState) -> Result<FinalAnswer, StageError> {
     let Some(rules) = &state.rules else {
-        // The seed answers without the model when no rule matched.
+        // Eco² answers without the model when no rule matched.
         return Ok(FinalAnswer {
             disposal_steps: [(
                 "step1".to_string(),
@@ -405,7 +405,7 @@ async fn match_character(ctx: &Context, middle: &str) -> Option<Character> {
     let Some((pool, hop)) = &ctx.character_pool else {
         return ctx.catalog.find(middle).cloned();
     };
-    // The seed asked a character-match worker over the broker, with a 10 s timeout.
+    // Eco² asked a character-match worker over the broker, with a 10 s timeout.
     let ask = async {
         tokio::time::sleep(draw(hop)).await;
         let (reply, answer) = tokio::sync::oneshot::channel();

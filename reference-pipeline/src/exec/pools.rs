@@ -287,7 +287,7 @@ impl StagedPools {
             events,
             cancel,
         } = run;
-        // The subscription is held for the stream's life, like the seed's broker
+        // The subscription is held for the stream's life, like Eco²'s broker
         // subscription; past the ready timeout the run starts without one.
         let gauges = &self.subscription_gauges;
         let waiting = GaugeGuard::inc(&gauges.queue_depth);
