@@ -1,4 +1,5 @@
-//! What an answer says: free text, or JSON for the requested schema.
+//! What an answer says: the `content` table ([`ContentConfig`]), and free text or JSON for the
+//! requested schema.
 //!
 //! The scan pipeline's two schemas get plausible data ([`crate::scan`]); any other schema gets
 //! values generated from the schema itself ([`crate::json_schema`]). Token counts come from a
@@ -9,10 +10,131 @@ use std::sync::LazyLock;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use scan_config::{FieldPath, Invalid, check};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::config::ContentConfig;
 use crate::scan::ScanContent;
+
+/// Content of canned answers for the scan pipeline's schemas (`waste_classification`,
+/// `disposal_answer`); other JSON schemas get values generated from the schema itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContentConfig {
+    /// Probability that a `disposal_answer` lists insufficiencies.
+    pub insufficiency_probability: f64,
+    /// Categories the vision answer draws from, by weight.
+    pub categories: Vec<Category>,
+}
+
+impl Default for ContentConfig {
+    fn default() -> Self {
+        Self {
+            insufficiency_probability: 0.15,
+            categories: Category::defaults(),
+        }
+    }
+}
+
+/// One weighted entry of the vision answer's category distribution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Category {
+    /// Major category, e.g. `recyclable`.
+    pub major: String,
+    /// Middle category, e.g. `pet_bottle`.
+    pub middle: String,
+    /// Minor category (free text), e.g. `water_bottle`.
+    pub minor: String,
+    /// Relative weight (>= 0).
+    pub weight: f64,
+}
+
+impl Category {
+    fn new(major: &str, middle: &str, minor: &str, weight: f64) -> Self {
+        Self {
+            major: major.into(),
+            middle: middle.into(),
+            minor: minor.into(),
+            weight,
+        }
+    }
+
+    /// The default distribution: common household items first, about 10 % rule misses
+    /// (`recyclable/composite`, `recyclable/other`, `unclassifiable`).
+    pub fn defaults() -> Vec<Category> {
+        let r = "recyclable";
+        vec![
+            Category::new(r, "pet_bottle", "water_bottle", 9.0),
+            Category::new(r, "pet_bottle", "soda_bottle", 6.0),
+            Category::new(r, "plastic", "food_container", 7.0),
+            Category::new(r, "plastic", "shampoo_bottle", 3.0),
+            Category::new(r, "paper", "cardboard_box", 6.0),
+            Category::new(r, "paper", "newspaper", 3.0),
+            Category::new(r, "can", "beer_can", 4.0),
+            Category::new(r, "can", "soda_can", 4.0),
+            Category::new(r, "vinyl", "snack_wrapper", 5.0),
+            Category::new(r, "vinyl", "plastic_bag", 3.0),
+            Category::new(r, "glass_bottle", "soju_bottle", 3.0),
+            Category::new(r, "styrofoam", "delivery_box", 2.0),
+            Category::new(r, "paper_pack", "milk_carton", 3.0),
+            Category::new(r, "paper_cup", "coffee_cup", 3.0),
+            Category::new(r, "metal", "frying_pan", 1.0),
+            Category::new(r, "clothing", "t_shirt", 2.0),
+            Category::new(r, "small_electronics", "hair_dryer", 1.0),
+            Category::new("general", "general_waste", "tissue", 6.0),
+            Category::new("food", "food_waste", "fruit_peel", 5.0),
+            Category::new("bulky", "furniture", "chair", 1.0),
+            Category::new("hazardous", "battery", "aa_battery", 1.5),
+            Category::new("construction", "debris", "tile_fragment", 0.5),
+            Category::new("medical", "medicine", "expired_pills", 1.0),
+            Category::new(r, "composite", "toothbrush", 3.5),
+            Category::new(r, "other", "rubber_glove", 2.5),
+            Category::new("unclassifiable", "unclassifiable", "unknown_object", 3.5),
+        ]
+    }
+}
+
+impl ContentConfig {
+    /// Checks the probability and the categories.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let field = FieldPath::root;
+        check::probability(
+            field("insufficiency_probability"),
+            self.insufficiency_probability,
+        )?;
+        let categories = &self.categories;
+        if categories.is_empty() {
+            return Err(Invalid::rule(field("categories"), "at least one category"));
+        }
+        for (i, c) in categories.iter().enumerate() {
+            let at = field("categories").index(i);
+            if !(c.weight.is_finite() && c.weight >= 0.0) {
+                return Err(Invalid::new(
+                    at.key("weight"),
+                    "a finite number >= 0",
+                    c.weight,
+                ));
+            }
+            for (name, value) in [
+                ("major", &c.major),
+                ("middle", &c.middle),
+                ("minor", &c.minor),
+            ] {
+                if value.is_empty() {
+                    return Err(Invalid::rule(at.key(name), "a non-empty name"));
+                }
+            }
+        }
+        if categories.iter().all(|c| c.weight == 0.0) {
+            return Err(Invalid::rule(
+                field("categories"),
+                "at least one weight > 0",
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// The form of answer a request asked for.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,8 +1,76 @@
-//! Injected faults: which one (if any) a request suffers.
+//! Injected faults: the `faults` table ([`FaultConfig`]), and which fault (if any) a request
+//! suffers.
+
+use std::time::Duration;
 
 use rand::Rng;
+use scan_config::{FieldPath, Invalid, check};
+use serde::{Deserialize, Serialize};
 
-use crate::config::FaultConfig;
+/// Injected failures: each request suffers at most one, drawn with these probabilities (their
+/// sum must not exceed 1) from the seeded random sequence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FaultConfig {
+    /// Immediate 429 (as if rate limited upstream), with `retry-after` of 1 s (scaled).
+    pub p429: f64,
+    /// Immediate 500.
+    pub p500: f64,
+    /// Immediate 503 (overloaded).
+    pub p503: f64,
+    /// Response head sent, then silence for `stall_for`, then the answer as usual.
+    pub p_stall: f64,
+    /// Connection dropped mid-answer (streams: after some tokens; others: after part of the body).
+    pub p_drop: f64,
+    /// Nothing at all (not even headers) for `slow_first_byte_by`, then the answer as usual.
+    pub p_slow_first_byte: f64,
+    /// Streams only: all tokens held back and sent in one burst at the end ("fake streaming").
+    pub p_burst: f64,
+    /// Silence of a stall; scaled by `time_scale`.
+    #[serde(with = "humantime_serde")]
+    pub stall_for: Duration,
+    /// Extra wait of a slow first byte; scaled by `time_scale`.
+    #[serde(with = "humantime_serde")]
+    pub slow_first_byte_by: Duration,
+}
+
+impl Default for FaultConfig {
+    fn default() -> Self {
+        Self {
+            p429: 0.0,
+            p500: 0.0,
+            p503: 0.0,
+            p_stall: 0.0,
+            p_drop: 0.0,
+            p_slow_first_byte: 0.0,
+            p_burst: 0.0,
+            stall_for: Duration::from_secs(30),
+            slow_first_byte_by: Duration::from_secs(10),
+        }
+    }
+}
+
+impl FaultConfig {
+    /// The probabilities with their field names, in draw order.
+    pub(crate) fn probabilities(&self) -> [(&'static str, f64); 7] {
+        [
+            ("p429", self.p429),
+            ("p500", self.p500),
+            ("p503", self.p503),
+            ("p_stall", self.p_stall),
+            ("p_drop", self.p_drop),
+            ("p_slow_first_byte", self.p_slow_first_byte),
+            ("p_burst", self.p_burst),
+        ]
+    }
+}
+
+impl FaultConfig {
+    /// Checks each probability and their sum.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        check::exclusive_probabilities(&FieldPath::default(), self.probabilities())
+    }
+}
 
 /// A failure injected into one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -52,6 +52,9 @@
 //!
 //! # Configuration
 //! [`MockConfig`] is plain serde data (embedded as the `[mock]` table of a scan-bench scenario).
+//! The server is the default feature `server`; without it the crate is this configuration alone
+//! (its sections, validation and TOML loading, none of axum or tokio), which is what scan-bench's
+//! scenarios and reports depend on.
 //! A standalone file, parsed with [`MockConfig::from_toml_str`], looks like this:
 //!
 //! ```toml
@@ -78,35 +81,47 @@
 //! # Ok(()) }
 //! ```
 
+// Without the server, its answer and rate-limit machinery beside the config sections is unused.
+#![cfg_attr(not(feature = "server"), allow(dead_code))]
+
 mod config;
 mod content;
-mod dist;
+#[cfg(feature = "server")]
 mod error;
 mod faults;
 mod json_schema;
+mod latency;
+#[cfg(feature = "server")]
 mod metrics;
 mod ratelimit;
+#[cfg(feature = "server")]
 mod request;
+#[cfg(feature = "server")]
 mod response;
 mod scan;
+#[cfg(feature = "server")]
 mod server;
+#[cfg(feature = "server")]
 mod stream;
 
+#[cfg(feature = "server")]
 use std::net::SocketAddr;
 
-pub use config::{
-    Category, ConfigError, ContentConfig, FaultConfig, LoadConfig, Location, MockConfig,
-    ModelConfig, REDACTED, RateLimitConfig,
-};
-pub use dist::{Delay, TokenCount};
-pub use faults::Fault;
+pub use config::{MockConfig, REDACTED};
+pub use content::{Category, ContentConfig};
+pub use faults::{Fault, FaultConfig};
+pub use latency::{LoadConfig, ModelConfig};
+pub use ratelimit::RateLimitConfig;
 pub use scan::{ANSWER_SCHEMA, VISION_SCHEMA};
+pub use scan_config::{ConfigError, Delay, Dist, FieldPath, Invalid, Location, TokenCount, Width};
+#[cfg(feature = "server")]
 pub use server::{MockHandle, MockServer};
 
 /// The documented example configuration (a standalone TOML file).
 pub const EXAMPLE_CONFIG: &str = include_str!("../example.toml");
 
 /// The server could not start.
+#[cfg(feature = "server")]
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// The configuration is invalid.
@@ -126,6 +141,7 @@ pub enum StartError {
 /// limit, starts the server, prints
 /// `mock-openai listening on http://ADDR` on stdout, serves until Ctrl-C (or SIGTERM), then
 /// shuts down gracefully.
+#[cfg(feature = "server")]
 pub async fn serve_until_signal(config: MockConfig, listen: SocketAddr) -> Result<(), StartError> {
     // Each open stream holds a socket: allow as many as the hard limit does.
     match rlimit::increase_nofile_limit(u64::MAX) {
@@ -140,6 +156,7 @@ pub async fn serve_until_signal(config: MockConfig, listen: SocketAddr) -> Resul
     Ok(())
 }
 
+#[cfg(feature = "server")]
 async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {

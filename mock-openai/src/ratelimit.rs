@@ -1,12 +1,73 @@
-//! Per-key token buckets for requests and tokens, with OpenAI's headers.
+//! Rate limits: the `rate_limit` table ([`RateLimitConfig`]), and the per-key token buckets
+//! for requests and tokens that enforce it, with OpenAI's headers.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use scan_config::{FieldPath, Invalid};
+use serde::{Deserialize, Serialize};
 
-use crate::config::RateLimitConfig;
+/// Rate limits per API key, as token buckets that refill continuously (OpenAI's semantics):
+/// a bucket holds `rpm` requests (`tpm` tokens) and refills at that amount per `window`.
+/// A request costs one request and `max(prompt tokens, max_tokens)` tokens (estimated from its
+/// size, as OpenAI does before generating). Both limits must allow it, else 429.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    /// Requests per window; absent = unlimited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rpm: Option<u32>,
+    /// Tokens per window; absent = unlimited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tpm: Option<u32>,
+    /// The window (one minute, like the names say); scaled by `time_scale`, so a scenario run
+    /// 100 times faster also meets the limit 100 times sooner.
+    #[serde(with = "humantime_serde")]
+    pub window: Duration,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            rpm: None,
+            tpm: None,
+            window: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RateLimitConfig {
+    /// Whether any limit is set.
+    pub fn is_enabled(&self) -> bool {
+        self.rpm.is_some() || self.tpm.is_some()
+    }
+}
+
+impl RateLimitConfig {
+    /// Checks that a limit, when set, allows something, and the window.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let field = FieldPath::root;
+        for (name, limit) in [("rpm", self.rpm), ("tpm", self.tpm)] {
+            if limit == Some(0) {
+                return Err(Invalid::new(
+                    field(name),
+                    "a count > 0 (omit it for no limit)",
+                    0,
+                ));
+            }
+        }
+        if self.window.is_zero() {
+            return Err(Invalid::new(
+                field("window"),
+                "a duration > 0 such as \"1m\"",
+                "0s",
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// Keys with full buckets are forgotten when more than this many are tracked (clients may send
 /// any key when none are configured).

@@ -16,8 +16,8 @@ use serde::Serialize;
 use serde::ser::SerializeMap;
 use serde_json::Value;
 
-use crate::config::{Category, ContentConfig};
 use crate::content::Prompt;
+use crate::content::{Category, ContentConfig};
 
 /// Schema name of the vision stage's structured output.
 pub const VISION_SCHEMA: &str = "waste_classification";

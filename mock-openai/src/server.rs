@@ -17,16 +17,17 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use scan_config::{Delay, FieldPath};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{LoadConfig, MockConfig, ModelConfig};
+use crate::config::MockConfig;
 use crate::content::{Answer, ContentModel, Prompt};
-use crate::dist::Delay;
 use crate::error::ApiError;
 use crate::faults::Fault;
+use crate::latency::ModelConfig;
 use crate::metrics::{FaultLabel, LimitLabel, Metrics, ModelLabel, RouteModel};
 use crate::ratelimit::{RateLimiter, retry_headers};
 use crate::request::{self, Api, ModelRequest};
@@ -42,7 +43,7 @@ impl MockServer {
     /// Validates `config`, binds `listen` (port 0 picks a free port) and serves on the current
     /// tokio runtime until [`MockHandle::shutdown`] or until the handle is dropped.
     pub async fn start(config: MockConfig, listen: SocketAddr) -> Result<MockHandle, StartError> {
-        config.validate()?;
+        config.validate().map_err(ConfigError::from)?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|source| StartError::Bind {
@@ -111,7 +112,7 @@ impl MockHandle {
     /// Replaces the configuration (as `PUT /admin/config` does): requests already running
     /// finish under the old one; rate-limit buckets and the request sequence start afresh.
     pub fn set_config(&self, config: MockConfig) -> Result<(), ConfigError> {
-        config.validate()?;
+        config.validate().map_err(ConfigError::from)?;
         self.shared.replace(config);
         Ok(())
     }
@@ -203,17 +204,6 @@ impl Runtime {
         rng.set_stream(index);
         rng.set_word_pos((draw as u128) << 64);
         rng
-    }
-}
-
-impl LoadConfig {
-    /// Delay factor for a request arriving with `others` requests already in flight.
-    fn factor(&self, others: i64) -> f64 {
-        if self.capacity == 0 {
-            return 1.0;
-        }
-        let over = (others + 1 - i64::from(self.capacity)).max(0) as f64;
-        (1.0 + self.slowdown * over).min(self.max_factor)
     }
 }
 
@@ -511,7 +501,7 @@ async fn answer(
         let tokens = TokenStream::new(api, meta, include_usage, answer, schedule, shutdown, guard);
         ("text/event-stream; charset=utf-8", tokens.into_body())
     } else {
-        let body = whole_answer(shared, api, &meta, &answer, &schedule, fault, guard).await?;
+        let body = json_body(shared, api, &meta, &answer, &schedule, fault, guard).await?;
         ("application/json", body)
     };
     let mut response = Response::new(body);
@@ -524,9 +514,8 @@ async fn answer(
     Ok(response)
 }
 
-/// A non-streaming answer: the whole JSON document when its last token would be out (a stall:
-/// the head at once, the body after the stall; a drop: cut mid-way).
-async fn whole_answer(
+/// A non-streaming answer: the whole JSON when its last token would have come.
+async fn json_body(
     shared: &Shared,
     api: Api,
     meta: &Meta,
@@ -777,13 +766,13 @@ async fn put_config(State(shared): State<Arc<Shared>>, headers: HeaderMap, body:
         } else {
             let mut de = serde_json::Deserializer::from_slice(&bytes);
             let config: MockConfig = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-                let path = e.path().to_string();
+                let path = FieldPath::from_serde(e.path()).to_string();
                 ApiError::bad_request(
                     format!("Invalid config at '{path}': {}", e.inner()),
                     Some(path),
                 )
             })?;
-            config.validate().map_err(config_error)?;
+            config.validate().map_err(|e| config_error(e.into()))?;
             config
         };
         config.keep_redacted_keys(&shared.runtime().config);
@@ -798,7 +787,7 @@ async fn put_config(State(shared): State<Arc<Shared>>, headers: HeaderMap, body:
 }
 
 fn config_error(e: ConfigError) -> ApiError {
-    let field = e.field().map(str::to_owned);
+    let field = e.field().map(ToString::to_string);
     ApiError::bad_request(format!("Invalid config: {e}"), field)
 }
 
@@ -826,17 +815,6 @@ fn json_response<T: serde::Serialize>(status: StatusCode, value: &T) -> Response
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn load_factor_grows_above_capacity_and_is_capped() {
-        let load = LoadConfig::eco2();
-        // `others` excludes the arriving request.
-        assert_eq!(load.factor(0), 1.0);
-        assert_eq!(load.factor(9), 1.0);
-        assert!((load.factor(29) - 2.0).abs() < 1e-9);
-        assert_eq!(load.factor(1000), 2.5);
-        assert_eq!(LoadConfig::default().factor(1000), 1.0);
-    }
 
     #[test]
     fn scaling_saturates() {

@@ -188,7 +188,7 @@ fn main() {
         let model = ModelConfig {
             ttft: Delay::fixed(options.latency),
             inter_token: Delay::fixed(Duration::ZERO),
-            output_tokens: TokenCount::Fixed { value: 10 },
+            output_tokens: TokenCount::fixed(10),
         };
         let mut mock_config = MockConfig {
             models: [

@@ -10,342 +10,380 @@
 //!
 //! Every mode honours the run's cancellation: a queued job whose run is cancelled is skipped,
 //! a running one is dropped at its next await point.
+//!
+//! This module holds the `mode` table ([`Mode`]); its pools are in `pools`.
 
-use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::fmt;
 use std::time::Duration;
 
-use futures_util::FutureExt;
-use tokio::runtime::Handle;
-use tokio::sync::{Mutex, Semaphore, mpsc, oneshot};
+use scan_config::{Delay, FieldPath, Invalid, check};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::ser::Serializer;
+use serde::{Deserialize, Serialize};
 
-use crate::chain::{ChainState, Context, Run, Stage, run_chain, run_stage};
-use crate::config::{Mode, PipelineConfig, StagedMode};
-use crate::events::Event;
-use crate::latency::Spread;
-use crate::metrics::{GaugeGuard, Metrics, PoolGauges};
+#[cfg(feature = "server")]
+mod pools;
 
-/// A job of a [`TaskPool`]: builds the future a worker awaits.
-pub(crate) type Job = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+#[cfg(feature = "server")]
+pub(crate) use pools::*;
 
-/// A bounded queue served by `workers` tokio tasks (a gevent pool's analogue).
-pub(crate) struct TaskPool {
-    sender: mpsc::Sender<Job>,
-    gauges: PoolGauges,
-}
-
-impl TaskPool {
-    pub fn new(workers: usize, queue: usize, gauges: PoolGauges) -> Self {
-        let (sender, receiver) = mpsc::channel::<Job>(queue);
-        let receiver = Arc::new(Mutex::new(receiver));
-        for _ in 0..workers {
-            let receiver = receiver.clone();
-            let gauges = gauges.clone();
-            tokio::spawn(async move {
-                loop {
-                    // Only the worker holding the lock waits on the queue; the rest wait
-                    // for the lock, so jobs go out in order.
-                    let job = receiver.lock().await.recv().await;
-                    let Some(job) = job else { return };
-                    gauges.queue_depth.dec();
-                    let _busy = GaugeGuard::inc(&gauges.busy);
-                    // A panicking job must not take its worker with it.
-                    let _ = AssertUnwindSafe(job()).catch_unwind().await;
-                }
-            });
-        }
-        Self { sender, gauges }
-    }
-
-    /// Queues a job, waiting while the queue is full.
-    pub async fn submit(&self, job: Job) {
-        let queued = GaugeGuard::inc(&self.gauges.queue_depth);
-        if self.sender.send(job).await.is_ok() {
-            // The worker that takes the job counts it out.
-            queued.keep();
-        }
-    }
-}
-
-type ThreadJob = Box<dyn FnOnce() + Send>;
-
-/// A fixed set of OS threads taking stage jobs from an unbounded FIFO queue.
-pub(crate) struct ThreadPool {
-    /// Taken on close, which ends the threads once the queue is empty.
-    sender: std::sync::Mutex<Option<crossbeam_channel::Sender<ThreadJob>>>,
-    threads: std::sync::Mutex<Vec<JoinHandle<()>>>,
-    gauges: PoolGauges,
-}
-
-impl ThreadPool {
-    pub fn new(workers: usize, gauges: PoolGauges) -> Self {
-        let (sender, receiver) = crossbeam_channel::unbounded::<ThreadJob>();
-        let threads = (0..workers)
-            .map(|i| {
-                let receiver = receiver.clone();
-                let gauges = gauges.clone();
-                std::thread::Builder::new()
-                    .name(format!("chain-worker-{i}"))
-                    .spawn(move || {
-                        for job in receiver {
-                            gauges.queue_depth.dec();
-                            let _busy = GaugeGuard::inc(&gauges.busy);
-                            // A panicking chain must not take its worker with it.
-                            let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
-                        }
-                    })
-                    .expect("spawning a chain worker thread")
-            })
-            .collect();
-        Self {
-            sender: std::sync::Mutex::new(Some(sender)),
-            threads: std::sync::Mutex::new(threads),
-            gauges,
-        }
-    }
-
-    fn execute(&self, job: ThreadJob) {
-        let sender = self.sender.lock().expect("thread pool lock").clone();
-        if let Some(sender) = sender {
-            self.gauges.queue_depth.inc();
-            if sender.send(job).is_err() {
-                self.gauges.queue_depth.dec();
-            }
-        }
-    }
-
-    /// Lets queued jobs finish and joins the threads (blocking).
-    fn join(&self) {
-        self.sender.lock().expect("thread pool lock").take();
-        let threads = std::mem::take(&mut *self.threads.lock().expect("thread pool lock"));
-        for thread in threads {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// The staged mode's pools.
-pub(crate) struct StagedPools {
-    stages: [(Arc<TaskPool>, Spread); 4],
-    subscriptions: Arc<Semaphore>,
-    subscription_gauges: PoolGauges,
-    subscription_setup: Duration,
-    subscription_ready_timeout: Duration,
-}
-
-/// Where chains run.
-pub(crate) enum Executor {
+/// Execution structure of the chains.
+///
+/// In TOML either a bare name (`"async"`, `"threadpool"`, `"staged"`, each with its defaults) or
+/// a table with a `kind` key and the mode's fields.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "read once per service; a box would only complicate matching on it"
+)]
+pub enum Mode {
+    /// One task per run on the tokio runtime.
+    #[default]
     Async,
-    Threadpool(Arc<ThreadPool>, Handle),
-    Staged(Arc<StagedPools>),
+    /// Stages on a pool of `workers` OS threads, each blocked for its stage's duration; every
+    /// stage of a run is one job at the back of one FIFO queue (the v1.0.0 design: a blocking
+    /// call per `asyncio.to_thread` on a default executor of 6).
+    Threadpool {
+        /// Number of OS threads.
+        workers: usize,
+    },
+    /// A queue and a worker pool per stage with a hop latency before each stage, plus a
+    /// per-request event subscription set up before the first event (the Celery chain).
+    Staged(StagedMode),
 }
 
-/// Pool names and sizes of a mode, for the metrics.
-pub(crate) fn pool_sizes(mode: &Mode) -> Vec<(&'static str, usize)> {
-    match mode {
-        Mode::Async => vec![],
-        Mode::Threadpool { workers } => vec![("chain", *workers)],
-        Mode::Staged(s) => vec![
-            ("vision", s.vision.workers),
-            ("rule", s.rule.workers),
-            ("answer", s.answer.workers),
-            ("reward", s.reward.workers),
-            ("character_match", s.character_match.workers),
-            ("subscription", s.subscription.pool),
-            ("worker_cpu", s.worker_cpu.cores),
-        ],
-    }
-}
+impl Mode {
+    /// Eco²'s v1.0.0 thread pool (2 + 4 threads).
+    pub const SEED_THREADPOOL_WORKERS: usize = 6;
 
-impl Executor {
-    /// Builds the mode's pools on the current runtime; for the staged mode also the
-    /// character-match pool the reward stage asks.
-    pub fn new(
-        config: &PipelineConfig,
-        metrics: &Metrics,
-    ) -> (Self, Option<(Arc<TaskPool>, Spread)>) {
-        match &config.mode {
-            Mode::Async => (Executor::Async, None),
-            Mode::Threadpool { workers } => (
-                Executor::Threadpool(
-                    Arc::new(ThreadPool::new(*workers, metrics.pool("chain"))),
-                    Handle::current(),
-                ),
-                None,
-            ),
-            Mode::Staged(staged) => {
-                let (pools, character) = StagedPools::new(config, staged, metrics);
-                (Executor::Staged(Arc::new(pools)), Some(character))
-            }
-        }
-    }
-
-    /// Starts a run; its events, ending with a terminal one, go to `run.events`.
-    pub fn submit(&self, ctx: &Arc<Context>, run: Run) {
+    /// The mode's name as written in TOML.
+    pub fn kind(&self) -> &'static str {
         match self {
-            Executor::Async => {
-                let ctx = ctx.clone();
-                tokio::spawn(async move {
-                    let Run {
-                        input,
-                        events,
-                        cancel,
-                    } = run;
-                    let started = Event::Started {
-                        task_id: input.task_id.clone(),
-                    };
-                    if events.send(started).await.is_ok() {
-                        cancel
-                            .run_until_cancelled(run_chain(&ctx, input, &events))
-                            .await;
-                    }
-                });
-            }
-            Executor::Threadpool(pool, handle) => {
-                let Run {
-                    input,
-                    events,
-                    cancel,
-                } = run;
-                // The stream opens at once; each stage waits for a thread.
-                let _ = events.try_send(Event::Started {
-                    task_id: input.task_id.clone(),
-                });
-                let ctx = ctx.clone();
-                let pool = pool.clone();
-                let handle = handle.clone();
-                tokio::spawn(async move {
-                    let mut state = ChainState::new(input);
-                    for stage in Stage::ALL {
-                        let (reply, handed_back) = oneshot::channel();
-                        let ctx = ctx.clone();
-                        let events = events.clone();
-                        let cancel = cancel.clone();
-                        let handle = handle.clone();
-                        pool.execute(Box::new(move || {
-                            if cancel.is_cancelled() {
-                                return;
-                            }
-                            let go_on = handle
-                                .block_on(cancel.run_until_cancelled(run_stage(
-                                    &ctx, stage, &mut state, &events,
-                                )))
-                                .unwrap_or(false);
-                            let _ = reply.send((go_on, state));
-                        }));
-                        match handed_back.await {
-                            Ok((true, next)) => state = next,
-                            _ => return,
-                        }
-                    }
-                });
-            }
-            Executor::Staged(pools) => {
-                let ctx = ctx.clone();
-                let pools = pools.clone();
-                tokio::spawn(async move {
-                    let cancel = run.cancel.clone();
-                    cancel.run_until_cancelled(pools.run(ctx, run)).await;
-                });
-            }
-        }
-    }
-
-    /// Stops the pools; blocking for the thread pool's threads.
-    pub fn close(&self) {
-        if let Executor::Threadpool(pool, _) = self {
-            pool.join();
+            Mode::Async => "async",
+            Mode::Threadpool { .. } => "threadpool",
+            Mode::Staged(_) => "staged",
         }
     }
 }
 
-impl StagedPools {
-    fn new(
-        config: &PipelineConfig,
-        staged: &StagedMode,
-        metrics: &Metrics,
-    ) -> (Self, (Arc<TaskPool>, Spread)) {
-        let pool = |name: &'static str, spec: &crate::config::StagePool| {
-            (
-                Arc::new(TaskPool::new(spec.workers, spec.queue, metrics.pool(name))),
-                spec.hop_latency.scaled(config.time_scale),
-            )
-        };
-        let pools = StagedPools {
-            stages: [
-                pool("vision", &staged.vision),
-                pool("rule", &staged.rule),
-                pool("answer", &staged.answer),
-                pool("reward", &staged.reward),
-            ],
-            subscriptions: Arc::new(Semaphore::new(staged.subscription.pool)),
-            subscription_gauges: metrics.pool("subscription"),
-            subscription_setup: config.scaled(staged.subscription.setup),
-            subscription_ready_timeout: config.scaled(staged.subscription.ready_timeout),
-        };
-        let character = pool("character_match", &staged.character_match);
-        (pools, character)
+/// The `staged` mode: per-stage pools and the subscription pool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StagedMode {
+    /// Vision stage pool.
+    pub vision: StagePool,
+    /// Rule stage pool.
+    pub rule: StagePool,
+    /// Answer stage pool.
+    pub answer: StagePool,
+    /// Reward stage pool.
+    pub reward: StagePool,
+    /// The character-match pool the reward stage asks (Eco²: 16 threads).
+    pub character_match: StagePool,
+    /// The per-request event subscription.
+    pub subscription: Subscription,
+    /// The worker processes' CPU, shared by every stage task (none by default).
+    pub worker_cpu: WorkerCpu,
+}
+
+/// The CPU of the stage workers: every stage task needs `task_cpu` of it once started (the
+/// event loop's share of a task: messages, serialization, result writes), served one task per
+/// core at a time in arrival order. gevent runs all of a process's greenlets on one core, so
+/// under load every stage waits for the core, and the wait counts inside the stage as the API
+/// times it (started to completed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerCpu {
+    /// Tasks served at once (processes x cores).
+    pub cores: usize,
+    /// CPU time of one stage task; `"0s"` = no CPU model.
+    pub task_cpu: Delay,
+}
+
+impl Default for WorkerCpu {
+    fn default() -> Self {
+        Self {
+            cores: 1,
+            task_cpu: Delay::default(),
+        }
+    }
+}
+
+impl Default for StagedMode {
+    /// Eco²'s Celery set-up: gevent 100 on every stage queue, character match 16.
+    fn default() -> Self {
+        let stage = StagePool::default();
+        Self {
+            vision: stage.clone(),
+            rule: stage.clone(),
+            answer: stage.clone(),
+            reward: stage.clone(),
+            character_match: StagePool {
+                workers: 16,
+                ..stage
+            },
+            subscription: Subscription::default(),
+            worker_cpu: WorkerCpu::default(),
+        }
+    }
+}
+
+/// A bounded queue served by a fixed number of workers, reached after a hop latency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StagePool {
+    /// Jobs run at once.
+    pub workers: usize,
+    /// Jobs waiting for a worker; a full queue holds the sender back.
+    pub queue: usize,
+    /// Delay before a job reaches the queue (the broker hop): `"100ms"`, or
+    /// `{ median = "100ms", p95 = "400ms" }` for a lognormal spread.
+    pub hop_latency: Delay,
+}
+
+impl Default for StagePool {
+    fn default() -> Self {
+        Self {
+            workers: 100,
+            queue: 10_000,
+            hop_latency: Delay::fixed(Duration::from_millis(100)),
+        }
+    }
+}
+
+/// The per-request event subscription of the staged mode: a slot from a bounded pool, held for
+/// the stream's life, set up before the `started` event goes out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Subscription {
+    /// Subscriptions open at once (broker connections).
+    pub pool: usize,
+    /// Time to set one up once a slot is free.
+    #[serde(with = "humantime_serde")]
+    pub setup: Duration,
+    /// Longest wait for a subscription; after it the run starts without one (Eco² waited
+    /// up to 5 s).
+    #[serde(with = "humantime_serde")]
+    pub ready_timeout: Duration,
+}
+
+impl Default for Subscription {
+    fn default() -> Self {
+        Self {
+            pool: 20,
+            setup: Duration::from_millis(50),
+            ready_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Mode {
+    /// Checks the pools of the mode.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        match self {
+            Mode::Async => Ok(()),
+            Mode::Threadpool { workers } => {
+                check::in_range(FieldPath::root("workers"), *workers, 1, 4096)
+            }
+            Mode::Staged(staged) => staged.validate(),
+        }
+    }
+}
+
+impl StagedMode {
+    /// Checks every pool, the subscription and the worker CPU.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        for (name, pool) in self.pools() {
+            pool.validate().map_err(|e| e.within(name))?;
+        }
+        let subscription = FieldPath::root("subscription");
+        check::at_least(subscription.key("pool"), self.subscription.pool, 1)?;
+        let cpu = FieldPath::root("worker_cpu");
+        check::in_range(cpu.key("cores"), self.worker_cpu.cores, 1, 4096)?;
+        self.worker_cpu
+            .task_cpu
+            .validate()
+            .map_err(|e| e.under(&cpu.key("task_cpu")))?;
+        check::positive(
+            subscription.key("ready_timeout"),
+            self.subscription.ready_timeout,
+        )
     }
 
-    /// One run: subscribe, announce, then hand the state from stage pool to stage pool.
-    async fn run(self: Arc<Self>, ctx: Arc<Context>, run: Run) {
-        let Run {
-            input,
-            events,
-            cancel,
-        } = run;
-        // The subscription is held for the stream's life, like the seed's broker
-        // subscription; past the ready timeout the run starts without one.
-        let gauges = &self.subscription_gauges;
-        let waiting = GaugeGuard::inc(&gauges.queue_depth);
-        let subscription = tokio::time::timeout(
-            self.subscription_ready_timeout,
-            self.subscriptions.clone().acquire_owned(),
-        )
-        .await;
-        drop(waiting);
-        let _subscription = match subscription {
-            Ok(Ok(permit)) => {
-                let held = (permit, GaugeGuard::inc(&gauges.busy));
-                tokio::time::sleep(self.subscription_setup).await;
-                Some(held)
-            }
-            _ => None,
-        };
-        let started = Event::Started {
-            task_id: input.task_id.clone(),
-        };
-        if events.send(started).await.is_err() {
-            return;
+    /// The stage pools with their names.
+    fn pools(&self) -> [(&'static str, &StagePool); 5] {
+        [
+            ("vision", &self.vision),
+            ("rule", &self.rule),
+            ("answer", &self.answer),
+            ("reward", &self.reward),
+            ("character_match", &self.character_match),
+        ]
+    }
+}
+
+impl StagePool {
+    /// Checks the pool's size, queue and hop latency.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let field = FieldPath::root;
+        check::in_range(field("workers"), self.workers, 1, 100_000)?;
+        self.hop_latency
+            .validate()
+            .map_err(|e| e.within("hop_latency"))?;
+        check::at_least(field("queue"), self.queue, 1)
+    }
+}
+
+// `mode` reads as a bare name or as a table tagged with `kind`. A derive cannot read it with the
+// same errors: `untagged` and `tag = "kind"` both buffer their input, which loses the line,
+// column and field path of an error inside the table (and `untagged` its message). So the
+// table is read as one flat struct, and its kind then decides which keys it may have.
+
+#[derive(Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum ModeTable<'a> {
+    Threadpool { workers: usize },
+    Staged(&'a StagedMode),
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum ModeKind {
+    Async,
+    Threadpool,
+    Staged,
+}
+
+impl ModeKind {
+    fn name(self) -> &'static str {
+        match self {
+            ModeKind::Async => "async",
+            ModeKind::Threadpool => "threadpool",
+            ModeKind::Staged => "staged",
         }
-        let mut state = ChainState::new(input);
-        for stage in Stage::ALL {
-            let (pool, hop) = &self.stages[stage as usize];
-            tokio::time::sleep(hop.draw()).await;
-            let (reply, handed_back) = oneshot::channel();
-            let ctx = ctx.clone();
-            let events = events.clone();
-            let cancel = cancel.clone();
-            pool.submit(Box::new(move || {
-                Box::pin(async move {
-                    if cancel.is_cancelled() {
-                        return;
-                    }
-                    let go_on = cancel
-                        .run_until_cancelled(run_stage(&ctx, stage, &mut state, &events))
-                        .await
-                        .unwrap_or(false);
-                    let _ = reply.send((go_on, state));
-                })
-            }))
-            .await;
-            match handed_back.await {
-                Ok((true, next)) => state = next,
-                _ => return,
+    }
+
+    /// The keys a table of this kind may have besides `kind`.
+    fn settings(self) -> &'static [&'static str] {
+        match self {
+            ModeKind::Async => &[],
+            ModeKind::Threadpool => &["workers"],
+            ModeKind::Staged => &[
+                "vision",
+                "rule",
+                "answer",
+                "reward",
+                "character_match",
+                "subscription",
+                "worker_cpu",
+            ],
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModeFields {
+    kind: ModeKind,
+    workers: Option<usize>,
+    vision: Option<StagePool>,
+    rule: Option<StagePool>,
+    answer: Option<StagePool>,
+    reward: Option<StagePool>,
+    character_match: Option<StagePool>,
+    subscription: Option<Subscription>,
+    worker_cpu: Option<WorkerCpu>,
+}
+
+impl ModeFields {
+    /// A bare name: the kind with its defaults.
+    fn bare(kind: ModeKind) -> Self {
+        ModeFields {
+            kind,
+            workers: None,
+            vision: None,
+            rule: None,
+            answer: None,
+            reward: None,
+            character_match: None,
+            subscription: None,
+            worker_cpu: None,
+        }
+    }
+
+    fn into_mode<E: de::Error>(self) -> Result<Mode, E> {
+        let given = [
+            ("workers", self.workers.is_some()),
+            ("vision", self.vision.is_some()),
+            ("rule", self.rule.is_some()),
+            ("answer", self.answer.is_some()),
+            ("reward", self.reward.is_some()),
+            ("character_match", self.character_match.is_some()),
+            ("subscription", self.subscription.is_some()),
+            ("worker_cpu", self.worker_cpu.is_some()),
+        ];
+        let settings = self.kind.settings();
+        if let Some((name, _)) = given.iter().find(|(n, g)| *g && !settings.contains(n)) {
+            return Err(E::custom(format!(
+                "`{name}` is not a setting of mode kind \"{}\"",
+                self.kind.name()
+            )));
+        }
+        let d = StagedMode::default();
+        Ok(match self.kind {
+            ModeKind::Async => Mode::Async,
+            ModeKind::Threadpool => Mode::Threadpool {
+                workers: self.workers.unwrap_or(Mode::SEED_THREADPOOL_WORKERS),
+            },
+            ModeKind::Staged => Mode::Staged(StagedMode {
+                vision: self.vision.unwrap_or(d.vision),
+                rule: self.rule.unwrap_or(d.rule),
+                answer: self.answer.unwrap_or(d.answer),
+                reward: self.reward.unwrap_or(d.reward),
+                character_match: self.character_match.unwrap_or(d.character_match),
+                subscription: self.subscription.unwrap_or(d.subscription),
+                worker_cpu: self.worker_cpu.unwrap_or(d.worker_cpu),
+            }),
+        })
+    }
+}
+
+impl Serialize for Mode {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Mode::Async => serializer.serialize_str("async"),
+            Mode::Threadpool { workers } => {
+                ModeTable::Threadpool { workers: *workers }.serialize(serializer)
+            }
+            Mode::Staged(staged) => ModeTable::Staged(staged).serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Mode {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ModeVisitor;
+
+        impl<'de> Visitor<'de> for ModeVisitor {
+            type Value = Mode;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "\"async\", \"threadpool\", \"staged\" or a table such as \
+                     { kind = \"threadpool\", workers = 6 }",
+                )
+            }
+
+            fn visit_str<E: de::Error>(self, name: &str) -> Result<Mode, E> {
+                let kind = ModeKind::deserialize(de::value::StrDeserializer::<E>::new(name))?;
+                ModeFields::bare(kind).into_mode()
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Mode, A::Error> {
+                ModeFields::deserialize(de::value::MapAccessDeserializer::new(map))?.into_mode()
             }
         }
+
+        deserializer.deserialize_any(ModeVisitor)
     }
 }

@@ -1,11 +1,93 @@
-//! Injected stream faults: which one (if any) a scan stream suffers, and where in the stream.
+//! Injected stream faults: the `faults` table ([`FaultConfig`]), and which fault (if any) a scan
+//! stream suffers, and where in the stream.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use scan_config::{FieldPath, Invalid, check};
+use serde::{Deserialize, Serialize};
 
-use crate::config::{FaultConfig, Protocol};
+use crate::config::Protocol;
+
+/// Faults injected into scan streams (`POST /api/v1/scan/classify/completion` requests that run
+/// a chain; the non-streaming endpoint and the image-URL error are never faulted), so that a
+/// client meets each of its failure classes on purpose.
+///
+/// Each stream suffers at most one fault, drawn with these probabilities (each from 0 to 1,
+/// their sum at most 1) from a generator seeded by `seed`: the same seed and the same order of
+/// requests give the same faults at the same places. The header
+/// `x-pipeline-fault: drop|malformed|error|stall|none` forces one on a request. Injected faults
+/// are counted in `scan_pipeline_faults_total{kind}` when they reach the stream, and the stream
+/// in `scan_sse_requests_total{status}` with the status given below, as the client sees it.
+///
+/// | key | header | the stream | client outcome | `status` |
+/// |---|---|---|---|---|
+/// | `p_drop_stream` | `drop` | closed cleanly after a random stage event: no terminal, no error event | partial | `failed` |
+/// | `p_malformed_event` | `malformed` | one line `data: {"step": "vision", "status":` at a random point, then the run as usual | malformed event | `failed` |
+/// | `p_error_event` | `error` | `{"status": "error", "error": "INJECTED_FAULT"}` at a random point ends it | error event | `failed` |
+/// | `p_stall` | `stall` | after the first stage event no byte at all, not even keep-alives, for `stall_for`; then closed | idle timeout | `timeout` |
+///
+/// A fault due after the point where the run ends anyway (a failed stage, the chain timeout)
+/// fires at that point: the terminal event is withheld (a malformed line goes out just before
+/// it). The `named-events` protocol gets the same faults in
+/// its framing (`event: stage` over the malformed line, `event: error` over the error).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FaultConfig {
+    /// Seed of the fault draws. Within a scenario the scenario's `seed` sets it.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub seed: u64,
+    /// Stream closed after a stage event, without its terminal event.
+    pub p_drop_stream: f64,
+    /// One invalid-JSON data line, then the stream as usual.
+    pub p_malformed_event: f64,
+    /// The stream ended by an `INJECTED_FAULT` error event.
+    pub p_error_event: f64,
+    /// Silence after the first stage event for `stall_for`, then the stream closed.
+    pub p_stall: f64,
+    /// Length of a stall; scaled by `time_scale`.
+    #[serde(with = "humantime_serde")]
+    pub stall_for: Duration,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl Default for FaultConfig {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            p_drop_stream: 0.0,
+            p_malformed_event: 0.0,
+            p_error_event: 0.0,
+            p_stall: 0.0,
+            stall_for: Duration::from_secs(30),
+        }
+    }
+}
+
+impl FaultConfig {
+    /// The probabilities with their field names, in draw order.
+    pub(crate) fn probabilities(&self) -> [(&'static str, f64); 4] {
+        [
+            ("p_drop_stream", self.p_drop_stream),
+            ("p_malformed_event", self.p_malformed_event),
+            ("p_error_event", self.p_error_event),
+            ("p_stall", self.p_stall),
+        ]
+    }
+}
+
+impl FaultConfig {
+    /// Checks each probability, their sum and the stall.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        check::exclusive_probabilities(&FieldPath::default(), self.probabilities())?;
+        check::positive(FieldPath::root("stall_for"), self.stall_for)
+    }
+}
 
 /// A failure injected into one scan stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

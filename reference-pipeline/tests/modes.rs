@@ -4,7 +4,7 @@ mod support;
 
 use std::time::Duration;
 
-use reference_pipeline::{Mode, Spread, StagePool, StagedMode, Subscription, WorkerCpu};
+use reference_pipeline::{Delay, Mode, StagePool, StagedMode, Subscription, WorkerCpu};
 use support::*;
 use tokio::time::Instant;
 
@@ -57,7 +57,7 @@ fn staged(vision: usize, answer: usize) -> StagedMode {
     let pool = |workers| StagePool {
         workers,
         queue: 100,
-        hop_latency: Spread::fixed(Duration::from_millis(100)),
+        hop_latency: Delay::fixed(Duration::from_millis(100)),
     };
     StagedMode {
         vision: pool(vision),
@@ -81,7 +81,7 @@ async fn staged_worker_cpu_serves_one_task_per_core_inside_the_stage() {
     let mut staged = staged(8, 8);
     staged.worker_cpu = WorkerCpu {
         cores: 1,
-        task_cpu: Spread::fixed(Duration::from_millis(40)),
+        task_cpu: Delay::fixed(Duration::from_millis(40)),
     };
     config.mode = Mode::Staged(staged);
     config.time_scale = 0.1;

@@ -3,6 +3,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+pub use scan_config::Invalid;
+
 use crate::error::FieldPath;
 use crate::metric::Metric;
 use crate::scenario::{
@@ -10,22 +12,10 @@ use crate::scenario::{
 };
 use crate::template;
 
-/// A field whose value the scenario cannot run with.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invalid {
-    /// The field.
-    pub field: FieldPath,
-    /// What was expected instead.
-    pub expected: String,
-}
-
 type Check = Result<(), Invalid>;
 
 fn invalid(field: FieldPath, expected: impl Into<String>) -> Invalid {
-    Invalid {
-        field,
-        expected: expected.into(),
-    }
+    Invalid::rule(field, expected)
 }
 
 fn ensure(ok: bool, field: impl FnOnce() -> FieldPath, expected: &str) -> Check {
@@ -64,12 +54,9 @@ impl Scenario {
         check_request(&self.request)?;
         check_stream(&self.stream)?;
         self.check_thresholds()?;
-        self.mock
-            .validate()
-            .map_err(|e| nested("mock", e.field(), &e))?;
-        self.pipeline
-            .validate()
-            .map_err(|e| nested("pipeline", e.field(), &e))?;
+        // The embedded servers' own checks, their fields under their tables.
+        self.mock.validate().map_err(|e| e.within("mock"))?;
+        self.pipeline.validate().map_err(|e| e.within("pipeline"))?;
         Ok(())
     }
 
@@ -160,14 +147,6 @@ impl Scenario {
         }
         Ok(())
     }
-}
-
-/// An error of the mock's or the pipeline's own validation, at its place in the scenario.
-fn nested(table: &str, field: Option<&str>, error: &dyn std::fmt::Display) -> Invalid {
-    invalid(
-        FieldPath::root(table).join_dotted(field.unwrap_or("")),
-        error.to_string(),
-    )
 }
 
 /// Every time scale of a scenario, its own and the embedded servers' factors on it, takes the

@@ -187,3 +187,30 @@ fn embedded_stack_errors_point_into_their_tables() {
         assert!(message.contains(field), "no `{field}` in `{message}`");
     }
 }
+
+#[test]
+fn an_embedded_stack_error_names_its_field_once() {
+    let text = format!(
+        "{}[mock.faults]\np429 = 1.5\n",
+        stages("{ duration = \"1s\", target = 1 }")
+    );
+    let message = error_of(&text).to_string();
+    assert_eq!(
+        message,
+        "bad.toml:5:1: field `mock.faults.p429`: expected a probability from 0 to 1, found 1.5"
+    );
+    let text = format!(
+        "{}[pipeline.cluster]\nliveness = {{ max_streams = 0, failure_after = \"1s\" }}\n",
+        stages("{ duration = \"1s\", target = 1 }")
+    );
+    let message = error_of(&text).to_string();
+    assert_eq!(
+        message.matches("max_streams").count(),
+        1,
+        "the field is named once: {message}"
+    );
+    assert!(
+        message.starts_with("bad.toml:5:14: field `pipeline.cluster.liveness.max_streams`: "),
+        "{message}"
+    );
+}

@@ -22,7 +22,7 @@ pub fn mock_config(latency: Duration, major: &str, middle: &str) -> MockConfig {
     let model = ModelConfig {
         ttft: Delay::fixed(latency),
         inter_token: Delay::fixed(Duration::ZERO),
-        output_tokens: TokenCount::Fixed { value: 10 },
+        output_tokens: TokenCount::fixed(10),
     };
     let mut config = MockConfig {
         models: BTreeMap::from([
