@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "scan-bench", version, about, propagate_version = true)]
 #[command(after_help = "Examples:
-  scan-bench run                       the seed's load test, scaled, on the embedded stack
+  scan-bench run                       Eco²'s load test, scaled, on the embedded stack
   scan-bench list                      the bundled scenarios
   scan-bench show eco2-vu34 > my.toml  a scenario as TOML, ready to edit
   scan-bench run my.toml --vus 50
@@ -33,7 +33,7 @@ pub enum Command {
     /// Run a scenario and report client and server figures.
     #[command(after_help = "Examples:
   scan-bench run                                 the default scenario (eco2-quick, ~20 s)
-  scan-bench run eco2-vu34 --time-scale 0.05     the seed's test #2 in ~9 s
+  scan-bench run eco2-vu34 --time-scale 0.05     Eco²'s test #2 in ~9 s
   scan-bench run my.toml --target http://127.0.0.1:8000 --vus 20
 
 The reports' directory (--out, or the default) is checked writable before the run (exit 2 if

@@ -96,7 +96,7 @@ impl RequestTemplate {
         })
     }
 
-    /// The variable state of virtual user `vu` (1-based), derived from the seed alone so a
+    /// The variable state of virtual user `vu` (1-based), derived from the scenario's `seed` alone so a
     /// run is repeatable.
     pub fn vu_vars(&self, vu: u32) -> VuVars {
         let mut rng =

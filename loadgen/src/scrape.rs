@@ -1,5 +1,5 @@
 //! The server view: the target's Prometheus `/metrics`, scraped with `prometheus-parse`, and
-//! reduced with the formulas of the seed's Grafana dashboard over the run's window (the
+//! reduced with the formulas of Eco²'s Grafana dashboard over the run's window (the
 //! difference between a scrape at the start and one at the end).
 
 use std::collections::BTreeMap;
@@ -200,7 +200,7 @@ pub fn histogram_quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
     None
 }
 
-/// The seed dashboard's panels over the run's window `delta`, with the peak of the active
+/// The Eco² dashboard's panels over the run's window `delta`, with the peak of the active
 /// connections seen over the run's scrapes.
 pub fn server_view(
     source: &str,

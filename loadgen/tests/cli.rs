@@ -8,7 +8,7 @@ fn scan_bench() -> Command {
 }
 
 #[test]
-fn list_shows_the_seed_tests_and_the_protocol_scenarios() {
+fn list_shows_the_eco2_tests_and_the_protocol_scenarios() {
     let out = scan_bench()
         .arg("list")
         .assert()

@@ -1,6 +1,6 @@
 //! The API tier: replicas behind a balancer, the autoscaler and the liveness probe (see
 //! [`ClusterConfig`]). A replica is the part of the service that holds streams; the chain's
-//! workers are shared, as the seed's Celery workers were.
+//! workers are shared, as Eco²'s Celery workers were.
 
 use std::time::Duration;
 

@@ -33,10 +33,10 @@ pub struct PipelineConfig {
     /// timeout and the keep-alive interval. `0.01` runs Eco²'s seconds as tens of
     /// milliseconds. Within a scenario it is a factor on the scenario's `time_scale`.
     pub time_scale: f64,
-    /// Silence after which a `: keepalive` comment is sent (the seed: 1 s).
+    /// Silence after which a `: keepalive` comment is sent (Eco²: 1 s).
     #[serde(with = "humantime_serde")]
     pub keepalive: Duration,
-    /// A stream still running after this ends with a `timeout` event (the seed: 120 s).
+    /// A stream still running after this ends with a `timeout` event (Eco²: 120 s).
     #[serde(with = "humantime_serde")]
     pub chain_timeout: Duration,
     /// On shutdown, how long in-flight chains may run before they are ended with an error event.

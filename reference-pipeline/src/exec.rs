@@ -3,7 +3,7 @@
 //! - `async`: one tokio task per run;
 //! - `threadpool`: a fixed set of OS threads taking stages from one FIFO queue, each blocked
 //!   on its stage (`Handle::block_on`): every stage of a run is one job, as every blocking
-//!   call of the seed's v1.0.0 was one `asyncio.to_thread` job on a default executor of 6, so
+//!   call of Eco²'s v1.0.0 was one `asyncio.to_thread` job on a default executor of 6, so
 //!   a run's next stage queues behind every stage submitted before it;
 //! - `staged`: a bounded queue and a fixed set of worker tasks per stage, a hop latency before
 //!   each stage, and a per-request subscription from a bounded pool before the first event.
@@ -54,7 +54,7 @@ pub enum Mode {
 
 impl Mode {
     /// Eco²'s v1.0.0 thread pool (2 + 4 threads).
-    pub const SEED_THREADPOOL_WORKERS: usize = 6;
+    pub const ECO2_THREADPOOL_WORKERS: usize = 6;
 
     /// The mode's name as written in TOML.
     pub fn kind(&self) -> &'static str {
@@ -333,7 +333,7 @@ impl ModeFields {
         Ok(match self.kind {
             ModeKind::Async => Mode::Async,
             ModeKind::Threadpool => Mode::Threadpool {
-                workers: self.workers.unwrap_or(Mode::SEED_THREADPOOL_WORKERS),
+                workers: self.workers.unwrap_or(Mode::ECO2_THREADPOOL_WORKERS),
             },
             ModeKind::Staged => Mode::Staged(StagedMode {
                 vision: self.vision.unwrap_or(d.vision),

@@ -1,13 +1,13 @@
 //! The Eco² scan chain (vision -> rule -> answer -> reward) as an async SSE service: the system
 //! under test of scan-bench, faithful to the published one on the wire and in its metrics, with
-//! the seed's architectures as execution modes.
+//! Eco²'s architectures as execution modes.
 //!
 //! # Endpoints
 //! - `POST /api/v1/scan/classify/completion` with `{"image_url", "user_input"}` and an
 //!   `x-user-id` header: a `text/event-stream` of the run (`{"status": "started", "task_id"}`,
 //!   then `started`/`completed` per stage, the reward's `completed` carrying `result`), with
 //!   `: keepalive` comments after each second of silence. Missing user: 401 JSON; a body that is
-//!   not a JSON object: 400 JSON; missing or invalid `image_url`: the seed's
+//!   not a JSON object: 400 JSON; missing or invalid `image_url`: Eco²'s
 //!   `{"status": "error", "error": "IMAGE_URL_REQUIRED"}` event; more than `max_inflight`
 //!   requests: 503 JSON at once (counted in `scan_pipeline_admission_rejected_total`, not in
 //!   `scan_sse_requests_total`). A failed stage ends the stream with its `failed` event.
@@ -17,16 +17,16 @@
 //!   The header `x-pipeline-fault: drop|malformed|error|stall|none` forces an injected fault
 //!   on the stream (an unknown value: 400 JSON); see [`FaultConfig`].
 //! - `POST /api/v1/scan/classify`: the same chain answered as one JSON document (the result).
-//! - `GET /metrics` (the seed's `scan_sse_*` series plus `scan_pipeline_*`), `/healthz`,
+//! - `GET /metrics` (Eco²'s `scan_sse_*` series plus `scan_pipeline_*`), `/healthz`,
 //!   `/readyz` (503 while draining).
 //!
 //! A client that disconnects cancels its run: queued work is skipped, running work is dropped.
 //! `scan_sse_requests_total{status}` counts `success`, `failed` (a failed stage, the image
-//! error, a shutdown) and `timeout` as the seed did, plus `cancelled` for streams the client
+//! error, a shutdown) and `timeout` as Eco² did, plus `cancelled` for streams the client
 //! abandoned. A stream with an injected fault counts as `failed` (drop, malformed line, error
 //! event) or `timeout` (stall) even when the client leaves early, and the fault in
 //! `scan_pipeline_faults_total{kind}` (see [`FaultConfig`]).
-//! `grafana/scan-sse-pipeline.json` is the seed's "Scan SSE Pipeline" dashboard
+//! `grafana/scan-sse-pipeline.json` is Eco²'s "Scan SSE Pipeline" dashboard
 //! over these series, with a row for the `scan_pipeline_*` ones.
 //!
 //! # Configuration
@@ -91,7 +91,7 @@
 //! liveness = { max_streams = 12, failure_after = "30s" }   # omitted: never restarted
 //! ```
 //!
-//! The staged mode (the seed's Celery chain; shown with its defaults):
+//! The staged mode (Eco²'s Celery chain; shown with its defaults):
 //!
 //! ```toml
 //! [mode]

@@ -1,5 +1,5 @@
-//! Prometheus metrics: the seed's `scan_sse_*` series (names and buckets of its Grafana
-//! dashboard) plus `scan_pipeline_*` series for what the seed did not measure.
+//! Prometheus metrics: Eco²'s `scan_sse_*` series (names and buckets of its Grafana
+//! dashboard) plus `scan_pipeline_*` series for what Eco² did not measure.
 
 use std::borrow::Cow;
 

@@ -1,5 +1,5 @@
 //! The API side of a run: takes the chain's events, adds `: keepalive` comments and the chain
-//! timeout, and keeps the `scan_sse_*` metrics the way the seed's API did (TTFB to the first
+//! timeout, and keeps the `scan_sse_*` metrics the way Eco²'s API did (TTFB to the first
 //! stage event, stage durations as relayed, outcome at stream end).
 //!
 //! Dropping a relay (the client went away) cancels its run and counts it as `cancelled`. A

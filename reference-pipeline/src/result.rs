@@ -1,5 +1,5 @@
 //! The shapes of the stage outputs and of the final `result`, typed so that they serialize in
-//! the seed's key order.
+//! Eco²'s key order.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! The reward stage's data: the character catalog (match by middle category) and the SQLite
 //! ownership store (`UNIQUE(user_id, character_id)`).
 //!
-//! Ownership writes are fire-and-forget as in the seed: the reward is answered at once and a
+//! Ownership writes are fire-and-forget as in Eco²: the reward is answered at once and a
 //! writer thread inserts in batches, one transaction per batch.
 
 use std::path::Path;

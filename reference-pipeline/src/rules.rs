@@ -1,7 +1,7 @@
 //! The rule stage's data: 18 disposal-rule documents embedded as JSON text, looked up by
 //! category, with an optional in-memory cache of parsed documents.
 //!
-//! Without the cache every lookup parses its document, as the seed read a local JSON file per
+//! Without the cache every lookup parses its document, as Eco² read a local JSON file per
 //! lookup; with it a document is parsed once.
 
 use std::collections::HashMap;

@@ -126,7 +126,7 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
     }
 }
 
-/// A request that passed the checks: either a chain to run or the seed's image error.
+/// A request that passed the checks: either a chain to run or Eco²'s image error.
 enum Scan {
     Run {
         input: Arc<ScanInput>,
@@ -137,7 +137,7 @@ enum Scan {
 }
 
 /// The checks shared by both endpoints: the balancer in front (503 with no replica ready), then
-/// in the seed's order user (401), body (400), admission (503); the stream endpoint also reads
+/// in Eco²'s order user (401), body (400), admission (503); the stream endpoint also reads
 /// `x-pipeline-fault` (400 when unknown) before admission.
 fn admit(
     shared: &Arc<Shared>,
@@ -319,7 +319,7 @@ async fn completion(
     response
 }
 
-/// The seed's non-streaming endpoint: the same chain, answered as one JSON document.
+/// Eco²'s non-streaming endpoint: the same chain, answered as one JSON document.
 async fn classify(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,

@@ -169,7 +169,7 @@ async fn forced_faults_give_their_byte_streams_in_every_protocol() {
             if named { "done:" } else { "reward:completed" }
         );
 
-        // Error: the seed's error event ends the stream.
+        // Error: Eco²'s error event ends the stream.
         let error = body(post(&client, &pipeline, "u-error", Some("error")).await).await;
         let event = "data: {\"status\": \"error\", \"error\": \"INJECTED_FAULT\"}\n\n";
         let event = match protocol {

@@ -64,7 +64,7 @@ async fn full_chain_streams_the_seed_sequence_and_result() {
     assert_eq!(headers["x-accel-buffering"], "no");
     let (body, frames) = read_frames(response).await;
 
-    // Bare data lines in the seed's JSON spacing, keep-alive comments in the silences.
+    // Bare data lines in Eco²'s JSON spacing, keep-alive comments in the silences.
     assert!(
         body.starts_with("data: {\"status\": \"started\", \"task_id\": \""),
         "{body}"
@@ -110,7 +110,7 @@ async fn full_chain_streams_the_seed_sequence_and_result() {
             "task_id"
         ]
     );
-    // On the wire the keys keep the seed's order.
+    // On the wire the keys keep Eco²'s order.
     let last_line = body.lines().rfind(|l| l.starts_with("data: ")).unwrap();
     assert!(
         in_order(
@@ -184,7 +184,7 @@ async fn full_chain_streams_the_seed_sequence_and_result() {
             "{stage}"
         );
     }
-    // The seed's buckets: 15 from 1 s to 180 s for chains.
+    // Eco²'s buckets: 15 from 1 s to 180 s for chains.
     let chain_buckets: Vec<&str> = metrics
         .lines()
         .filter_map(|l| l.strip_prefix("scan_sse_chain_duration_seconds_bucket{le=\""))

@@ -279,7 +279,7 @@ pub struct SecondSample {
     pub started_actual: u64,
 }
 
-/// The target's view from its `/metrics`, computed as the seed's Grafana panels compute it.
+/// The target's view from its `/metrics`, computed as Eco²'s Grafana panels compute it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ServerView {
     /// The endpoint scraped.
@@ -300,9 +300,9 @@ pub struct ServerView {
     pub peak_connections: Option<f64>,
     /// Per-stage averages, seconds.
     pub stage_avg_s: BTreeMap<String, f64>,
-    /// Requests the target refused at admission (not in `requests`, as in the seed).
+    /// Requests the target refused at admission (not in `requests`, as in Eco²).
     pub rejected: Option<f64>,
-    /// Worker-level success (the seed's "Celery-level" figure): stage tasks completed / stage
+    /// Worker-level success (Eco²'s "Celery-level" figure): stage tasks completed / stage
     /// tasks finished, from `scan_pipeline_stage_tasks_total`; cancelled tasks do not count.
     #[serde(default)]
     pub worker_success: Option<f64>,

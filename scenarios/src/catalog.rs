@@ -39,7 +39,7 @@ pub const ENTRIES: &[CatalogEntry] = entries![
     "openai-chat",
 ];
 
-/// What `scan-bench run` runs without an argument: the seed's test #2 profile at a time scale
+/// What `scan-bench run` runs without an argument: Eco²'s test #2 profile at a time scale
 /// that finishes in well under 30 seconds.
 pub const DEFAULT_SCENARIO: &str = "eco2-quick";
 

@@ -97,7 +97,7 @@ pub enum Metric {
     Headers,
     /// Request start to the first body byte (k6's `sse_ttfb`; alias `ttfb`).
     SseTtfb,
-    /// Request start to the first stage event (the seed dashboard's server-side TTFB).
+    /// Request start to the first stage event (the Eco² dashboard's server-side TTFB).
     FirstStage,
     /// Request start to the terminal event (k6's `sse_total_duration`; alias `chain`).
     SseTotalDuration,
@@ -110,7 +110,7 @@ pub enum Metric {
     /// Fraction of requests that did not complete every stage (any failure or partial).
     ScanFailed,
     /// Fraction of completed runs whose terminal event had a `null` at a checked pointer
-    /// (the seed's `sse_reward_null`).
+    /// (Eco²'s `sse_reward_null`).
     SseRewardNull,
     /// Requests started.
     Iterations,

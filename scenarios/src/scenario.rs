@@ -109,13 +109,13 @@ pub struct Load {
     /// Open model, as k6's `ramping-arrival-rate`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arrival: Option<ArrivalRate>,
-    /// Pause of a virtual user after each iteration (the seed's k6 script slept 1 s).
+    /// Pause of a virtual user after each iteration (Eco²'s k6 script slept 1 s).
     #[serde(with = "crate::duration", default = "default_think_time")]
     pub think_time: Duration,
     /// After the last stage, how long running streams may still finish before they are cut.
     #[serde(with = "crate::duration", default = "default_graceful_ramp_down")]
     pub graceful_ramp_down: Duration,
-    /// Longest a request may take, stream included (the seed's script used 120 s).
+    /// Longest a request may take, stream included (Eco²'s script used 120 s).
     #[serde(with = "crate::duration", default = "default_request_timeout")]
     pub request_timeout: Duration,
     /// Longest silence between two stream events (keep-alives included) before the request
@@ -261,7 +261,7 @@ pub struct Request {
 pub const BUILTIN_VARS: [&str; 2] = ["vu", "iteration"];
 
 impl Default for Request {
-    /// The reference pipeline's streaming scan request, as the seed's k6 script sent it.
+    /// The reference pipeline's streaming scan request, as Eco²'s k6 script sent it.
     fn default() -> Self {
         let headers = [
             ("content-type", "application/json"),
@@ -314,7 +314,7 @@ pub enum Var {
         /// The values to cycle through.
         values: Vec<String>,
     },
-    /// A UUID fixed per virtual user and derived from the seed, like a logged-in user.
+    /// A UUID fixed per virtual user and derived from the scenario's `seed`, like a logged-in user.
     VuUuid,
     /// A fresh random UUID per request.
     Uuid,

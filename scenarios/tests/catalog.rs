@@ -34,7 +34,7 @@ fn every_entry_resolves_and_round_trips() {
 }
 
 #[test]
-fn the_seed_tests_have_its_profile_and_thresholds() {
+fn the_eco2_tests_have_their_profile_and_thresholds() {
     for test in published::ECO2_TESTS {
         let s = scenarios::open(test.scenario)
             .unwrap()

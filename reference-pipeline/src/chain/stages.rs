@@ -492,7 +492,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn progress_follows_the_seed() {
+    fn progress_follows_eco2() {
         let started: Vec<u8> = Stage::ALL
             .iter()
             .map(|s| s.progress(StageStatus::Started))

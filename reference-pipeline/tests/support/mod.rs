@@ -153,7 +153,7 @@ pub fn events(frames: &[Frame]) -> Vec<Value> {
         .collect()
 }
 
-/// The seed's k6 parse: `completed` when all four steps reached `completed` (de-duplicated by
+/// Eco²'s k6 parse: `completed` when all four steps reached `completed` (de-duplicated by
 /// step), else `partial`.
 pub fn k6_outcome(events: &[Value]) -> &'static str {
     let mut done = std::collections::BTreeSet::new();

@@ -1,4 +1,4 @@
-//! `--compare-architectures`: the seed's test #2 load on the architectures and fixes of the
+//! `--compare-architectures`: Eco²'s test #2 load on the architectures and fixes of the
 //! authors' "what next" list, each measured, in one table.
 
 use reference_pipeline::{Mode, Provider};
@@ -51,11 +51,11 @@ fn rate_limited(s: &mut Scenario) {
     s.pipeline.cluster.max_replicas = 16;
 }
 
-/// The variants, the seed's own design first.
+/// The variants, Eco²'s own design first.
 pub const VARIANTS: &[Variant] = &[
     Variant {
         name: "staged",
-        answers: "the seed at test time: a Celery chain, one API pod when the test began",
+        answers: "Eco² at test time: a Celery chain, one API pod when the test began",
         vus: None,
         apply: |_| {},
     },

@@ -111,7 +111,7 @@ mod notes {
          N / (C + 1) req/s (10 / 12.3 = 0.81 for test #1); we compute the panel's formula over the whole run";
     pub const TTFB_LOWER_AT_34: &str = "lower than at 10 VUs; the authors' reading (OpenAI cache hits) does not touch the wait \
          before the vision stage starts, which TTFB measures; the same wait model serves all three tests";
-    pub const TTFB_ABOVE_TOP_BUCKET: &str = "above the 10 s top bucket of the seed's TTFB histogram, so histogram_quantile cannot \
+    pub const TTFB_ABOVE_TOP_BUCKET: &str = "above the 10 s top bucket of Eco²'s TTFB histogram, so histogram_quantile cannot \
          return it; the local panel is capped the same way";
     pub const SUCCESS_PANEL_2: &str = "the write-up also says the Celery-level success was 100 %; the panel counts streams \
          the API ended, including those a restart cut, so we match the panel (and the worker-level row)";
@@ -124,7 +124,7 @@ mod notes {
     pub const CLIENT_SUCCESS_3: &str = "failures the client saw while the server counted none; with two ready replicas no \
          restart or 503 happens in the model at 30 VUs";
     pub const PEAK_2: &str = "the local pod fails its probe only after the ramp has brought all 34 streams; a peak \
-         of 25 says the seed's pod went down ~45 s into the ramp, sooner than three failed probes 10 s apart allow";
+         of 25 says Eco²'s pod went down ~45 s into the ramp, sooner than three failed probes 10 s apart allow";
     pub const CHAIN_3: &str = "longer than test #2 at fewer VUs; the write-up blames the OpenAI limit, but 30 VUs make \
          ~170 of its 500 calls per minute";
     pub const REWARD_NULL_3: &str = "73.2 % came from a character-matching bug; the local figure is the catalog's share of runs with no reward";
