@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use scan_config::{ConfigError, Delay, FieldPath, Invalid};
+use scan_config::{ConfigError, Delay, FieldPath, Invalid, check};
 use serde::{Deserialize, Serialize};
 
 use crate::content::ContentConfig;
@@ -131,13 +131,7 @@ impl MockConfig {
     /// field (as a path such as `models."gpt-4.1".ttft.sigma`) and the expected form.
     pub fn validate(&self) -> Result<(), Invalid> {
         let field = FieldPath::root;
-        if !(self.time_scale.is_finite() && self.time_scale >= 0.0) {
-            return Err(Invalid::new(
-                field("time_scale"),
-                "a finite number >= 0",
-                self.time_scale,
-            ));
-        }
+        check::finite_at_least(field("time_scale"), self.time_scale, 0.0)?;
         if self.max_body_bytes == 0 {
             return Err(Invalid::new(
                 field("max_body_bytes"),

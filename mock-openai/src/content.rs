@@ -109,13 +109,7 @@ impl ContentConfig {
         }
         for (i, c) in categories.iter().enumerate() {
             let at = field("categories").index(i);
-            if !(c.weight.is_finite() && c.weight >= 0.0) {
-                return Err(Invalid::new(
-                    at.key("weight"),
-                    "a finite number >= 0",
-                    c.weight,
-                ));
-            }
+            check::finite_at_least(at.key("weight"), c.weight, 0.0)?;
             for (name, value) in [
                 ("major", &c.major),
                 ("middle", &c.middle),
