@@ -137,49 +137,19 @@ pub enum StartError {
     },
 }
 
-/// Runs a server the way the `mock-openai` binary does: raises the open-file limit to the hard
-/// limit, starts the server, prints
-/// `mock-openai listening on http://ADDR` on stdout, serves until Ctrl-C (or SIGTERM), then
-/// shuts down gracefully.
+/// Runs a server the way the `mock-openai` binary and `scan-bench serve mock-openai` do:
+/// raises the open-file limit, starts the server, hands it to `started` (which announces it),
+/// serves until SIGINT, SIGTERM or SIGHUP, then shuts down gracefully (a second signal cuts
+/// that short).
 #[cfg(feature = "server")]
-pub async fn serve_until_signal(config: MockConfig, listen: SocketAddr) -> Result<(), StartError> {
-    // Each open stream holds a socket: allow as many as the hard limit does.
-    match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(limit) => tracing::debug!(limit, "open-file limit"),
-        Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),
-    }
+pub async fn serve_until_signal(
+    config: MockConfig,
+    listen: SocketAddr,
+    started: impl FnOnce(&MockHandle),
+) -> Result<(), StartError> {
+    scan_serve::raise_open_file_limit();
     let server = MockServer::start(config, listen).await?;
-    println!("mock-openai listening on http://{}", server.addr());
-    shutdown_signal().await;
-    tracing::info!("shutting down");
-    server.shutdown().await;
+    started(&server);
+    scan_serve::until_stopped(server.shutdown()).await;
     Ok(())
-}
-
-#[cfg(feature = "server")]
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::warn!("cannot listen for Ctrl-C: {e}");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!("cannot listen for SIGTERM: {e}");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
-    }
 }

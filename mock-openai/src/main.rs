@@ -47,7 +47,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match mock_openai::serve_until_signal(config, args.listen).await {
+    let announce = |server: &mock_openai::MockHandle| {
+        println!("mock-openai listening on http://{}", server.addr());
+    };
+    match mock_openai::serve_until_signal(config, args.listen, announce).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mock-openai: {e}");

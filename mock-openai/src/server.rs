@@ -12,14 +12,12 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use scan_config::{Delay, FieldPath};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -44,38 +42,24 @@ impl MockServer {
     /// tokio runtime until [`MockHandle::shutdown`] or until the handle is dropped.
     pub async fn start(config: MockConfig, listen: SocketAddr) -> Result<MockHandle, StartError> {
         config.validate().map_err(ConfigError::from)?;
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: listen,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind {
-            addr: listen,
-            source,
-        })?;
         let shutdown = CancellationToken::new();
         let shared = Arc::new(Shared {
             live: RwLock::new(Arc::new(Runtime::new(config))),
             metrics: Metrics::new(),
             shutdown: shutdown.clone(),
         });
-        let app = router(shared.clone());
-        // Without TCP_NODELAY, back-to-back small SSE writes wait ~40 ms for Nagle.
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let signal = shutdown.clone().cancelled_owned();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(signal)
-                .await
-        });
+        let server = scan_serve::Server::bind(listen, router(shared.clone()))
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: listen,
+                source,
+            })?;
+        let addr = server.addr();
         tracing::info!(%addr, "mock-openai listening");
         Ok(MockHandle {
             addr,
             shared,
-            task: Some(task),
+            server: Some(server),
         })
     }
 }
@@ -85,7 +69,7 @@ impl MockServer {
 pub struct MockHandle {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    task: Option<JoinHandle<io::Result<()>>>,
+    server: Option<scan_serve::Server>,
 }
 
 impl MockHandle {
@@ -120,12 +104,10 @@ impl MockHandle {
     /// Stops accepting, cuts open streams and waits for the server to finish.
     pub async fn shutdown(mut self) {
         self.shared.shutdown.cancel();
-        if let Some(task) = self.task.take() {
-            match task.await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::warn!("mock-openai server ended with an error: {e}"),
-                Err(e) => tracing::warn!("mock-openai server task failed: {e}"),
-            }
+        if let Some(server) = self.server.take()
+            && let Err(e) = server.shutdown().await
+        {
+            tracing::warn!("mock-openai server ended with an error: {e}");
         }
     }
 }

@@ -165,4 +165,4 @@ pub use openai::{OpenAiConfig, Provider, Routing};
 pub use reward::DatabaseError;
 pub use scan_config::{ConfigError, Delay, Dist, FieldPath, Invalid, Width};
 #[cfg(feature = "server")]
-pub use service::{Pipeline, PipelineHandle, StartError};
+pub use service::{Pipeline, PipelineHandle, StartError, serve_until_signal};

@@ -1,11 +1,11 @@
-//! `reference-pipeline`: serves the scan chain until Ctrl-C.
+//! `reference-pipeline`: serves the scan chain until a stop signal (SIGINT, SIGTERM, SIGHUP).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use reference_pipeline::{Pipeline, PipelineConfig, Provider};
+use reference_pipeline::{PipelineConfig, Provider};
 
 /// The Eco² scan chain as an SSE service, against OpenAI-compatible upstreams.
 #[derive(Parser)]
@@ -59,16 +59,14 @@ async fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
-    let pipeline = match Pipeline::start(config, args.listen).await {
-        Ok(pipeline) => pipeline,
+    let announce = |pipeline: &reference_pipeline::PipelineHandle| {
+        println!("reference-pipeline listening on {}", pipeline.base_url());
+    };
+    match reference_pipeline::serve_until_signal(config, args.listen, announce).await {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(1);
+            ExitCode::from(1)
         }
-    };
-    println!("reference-pipeline listening on {}", pipeline.base_url());
-    let _ = tokio::signal::ctrl_c().await;
-    eprintln!("shutting down");
-    pipeline.shutdown().await;
-    ExitCode::SUCCESS
+    }
 }

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use scan_config::ConfigError;
 use tokio::sync::{Semaphore, watch};
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::chain::Context;
@@ -47,6 +46,22 @@ pub enum StartError {
 /// Entry point of the service.
 pub struct Pipeline;
 
+/// Runs the service the way the `reference-pipeline` binary and `scan-bench serve pipeline` do:
+/// raises the open-file limit, starts the service, hands it to `started` (which announces
+/// it), serves until SIGINT, SIGTERM or SIGHUP, then shuts down gracefully
+/// ([`PipelineHandle::shutdown`]; a second signal cuts that short).
+pub async fn serve_until_signal(
+    config: PipelineConfig,
+    listen: SocketAddr,
+    started: impl FnOnce(&PipelineHandle),
+) -> Result<(), StartError> {
+    scan_serve::raise_open_file_limit();
+    let pipeline = Pipeline::start(config, listen).await?;
+    started(&pipeline);
+    scan_serve::until_stopped(pipeline.shutdown()).await;
+    Ok(())
+}
+
 impl Pipeline {
     /// Validates `config`, binds `listen` (port 0 picks a free port) and serves on the current
     /// tokio runtime until [`PipelineHandle::shutdown`] (or until the handle is dropped, which
@@ -61,16 +76,6 @@ impl Pipeline {
         let catalog = Arc::new(Catalog::embedded());
         let ownership =
             OwnershipStore::open(config.database.as_deref(), &catalog, metrics.clone())?;
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: listen,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind {
-            addr: listen,
-            source,
-        })?;
         let (executor, character_pool) = Executor::new(&config, &metrics);
         let ctx = Arc::new(Context::new(
             &config,
@@ -101,16 +106,13 @@ impl Pipeline {
         });
         let stop = CancellationToken::new();
         tokio::spawn(shared.cluster.clone().control(stop.clone()));
-        let app = server::router(shared.clone());
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            // Without it back-to-back events wait for Nagle's algorithm.
-            let _ = tcp.set_nodelay(true);
-        });
-        let server = tokio::spawn(
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stop.clone().cancelled_owned())
-                .into_future(),
-        );
+        let server = scan_serve::Server::bind(listen, server::router(shared.clone()))
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: listen,
+                source,
+            })?;
+        let addr = server.addr();
         tracing::info!(%addr, mode = config.mode.kind(), "reference pipeline listening");
         Ok(PipelineHandle {
             addr,
@@ -128,7 +130,7 @@ pub struct PipelineHandle {
     grace: Duration,
     shared: Arc<Shared>,
     stop: CancellationToken,
-    server: Option<JoinHandle<std::io::Result<()>>>,
+    server: Option<scan_serve::Server>,
 }
 
 impl PipelineHandle {
@@ -154,6 +156,9 @@ impl PipelineHandle {
         let shared = self.shared.clone();
         shared.draining.store(true, Ordering::Relaxed);
         self.stop.cancel();
+        if let Some(server) = &self.server {
+            server.stop();
+        }
         let mut inflight = shared.inflight.subscribe();
         let drained = tokio::time::timeout(self.grace, inflight.wait_for(|n| *n == 0))
             .await
@@ -165,15 +170,10 @@ impl PipelineHandle {
             );
         }
         shared.abort.cancel();
-        if let Some(mut server) = self.server.take() {
+        if let Some(server) = self.server.take() {
             // Ended streams close their connections; a client that stops reading cannot
             // hold the shutdown for long.
-            if tokio::time::timeout(Duration::from_secs(5), &mut server)
-                .await
-                .is_err()
-            {
-                server.abort();
-            }
+            let _ = server.shutdown_within(Duration::from_secs(5)).await;
         }
         let _ = tokio::task::spawn_blocking(move || {
             shared.executor.close();

@@ -19,18 +19,19 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::Router;
 use axum::serve::ListenerExt;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// A router served on a bound address in the background.
+/// A router served on a bound address in the background. Dropping it stops accepting.
 #[derive(Debug)]
 pub struct Server {
     addr: SocketAddr,
     stop: CancellationToken,
-    task: JoinHandle<io::Result<()>>,
+    task: Option<JoinHandle<io::Result<()>>>,
 }
 
 impl Server {
@@ -49,7 +50,11 @@ impl Server {
                 .with_graceful_shutdown(signal)
                 .await
         });
-        Ok(Self { addr, stop, task })
+        Ok(Self {
+            addr,
+            stop,
+            task: Some(task),
+        })
     }
 
     /// The bound address.
@@ -57,15 +62,48 @@ impl Server {
         self.addr
     }
 
-    /// Stops accepting and waits for the open connections to finish.
-    pub async fn shutdown(self) -> io::Result<()> {
-        self.stop.cancel();
-        self.task.await.unwrap_or(Ok(()))
-    }
-
-    /// Stops accepting without waiting (open connections finish in the background).
+    /// Stops accepting; open connections go on until they end.
     pub fn stop(&self) {
         self.stop.cancel();
+    }
+
+    /// Stops accepting and waits for the open connections to end.
+    pub async fn shutdown(mut self) -> io::Result<()> {
+        self.stop.cancel();
+        match self.task.take() {
+            Some(task) => task.await.unwrap_or(Ok(())),
+            None => Ok(()),
+        }
+    }
+
+    /// [`Server::shutdown`], but connections still open after `within` are cut.
+    pub async fn shutdown_within(mut self, within: Duration) -> io::Result<()> {
+        self.stop.cancel();
+        let Some(mut task) = self.task.take() else {
+            return Ok(());
+        };
+        match tokio::time::timeout(within, &mut task).await {
+            Ok(done) => done.unwrap_or(Ok(())),
+            Err(_) => {
+                task.abort();
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// Raises the open-file limit to the hard limit: each open stream holds a socket, and a
+/// server (or a load generator) out of descriptors refuses connections.
+pub fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),
     }
 }
 

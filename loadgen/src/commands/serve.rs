@@ -1,26 +1,25 @@
 //! `scan-bench serve`: the mock or the pipeline on its own, until a stop signal (SIGINT,
 //! SIGTERM, SIGHUP): the first shuts the server down gracefully, a second cuts that short.
+//! The servers' own entries do the serving, as in their standalone binaries.
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 
 use mock_openai::{MockConfig, MockServer};
-use reference_pipeline::{Pipeline, PipelineConfig, Provider};
+use reference_pipeline::{PipelineConfig, Provider};
 
 use crate::args::{ServeArgs, Server};
-use crate::commands::signals::Stop;
 use crate::error::CliError;
 
-/// Serves until a signal; addresses go to stdout, one line per server.
+/// Serves until a signal; addresses go to stdout, one line per server. Each server runs
+/// through its crate's one entry (`serve_until_signal`), as its own binary does.
 pub fn serve(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
-    // One descriptor per open stream: take what the machine allows.
-    let _ = rlimit::increase_nofile_limit(u64::MAX);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(CliError::Output)?;
-    let stop = Stop::install(&runtime)?;
     let bad_config = |e: &dyn std::fmt::Display| CliError::BadInput(e.to_string());
+    let run = |e: &dyn std::fmt::Display| CliError::Run(e.to_string());
     match args.server {
         Server::MockOpenai => {
             if !args.openai_urls.is_empty() {
@@ -32,15 +31,13 @@ pub fn serve(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
                 Some(path) => MockConfig::from_toml_file(path).map_err(|e| bad_config(&e))?,
                 None => MockConfig::default(),
             };
-            runtime.block_on(async {
-                let mock = MockServer::start(config, args.listen)
-                    .await
-                    .map_err(|e| CliError::Run(e.to_string()))?;
-                announce(out, "mock-openai", &mock.base_url())?;
-                stop.drain.cancelled().await;
-                stop.until_cut(mock.shutdown()).await;
-                Ok(())
-            })
+            runtime
+                .block_on(mock_openai::serve_until_signal(
+                    config,
+                    args.listen,
+                    |mock| announce(out, "mock-openai", &mock.base_url()),
+                ))
+                .map_err(|e| run(&e))
         }
         Server::Pipeline => {
             let mut config = match &args.config {
@@ -52,8 +49,8 @@ pub fn serve(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
                     let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
                     let mock = MockServer::start(MockConfig::default(), loopback)
                         .await
-                        .map_err(|e| CliError::Run(e.to_string()))?;
-                    announce(out, "mock-openai", &mock.base_url())?;
+                        .map_err(|e| run(&e))?;
+                    announce(out, "mock-openai", &mock.base_url());
                     config.openai.providers = vec![Provider::new(mock.base_url())];
                     Some(mock)
                 } else {
@@ -61,26 +58,21 @@ pub fn serve(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
                     None
                 };
                 config.validate().map_err(|e| bad_config(&e))?;
-                let pipeline = Pipeline::start(config, args.listen)
-                    .await
-                    .map_err(|e| CliError::Run(e.to_string()))?;
-                announce(out, "reference-pipeline", &pipeline.base_url())?;
-                stop.drain.cancelled().await;
-                stop.until_cut(async {
-                    pipeline.shutdown().await;
-                    if let Some(mock) = mock {
-                        mock.shutdown().await;
-                    }
+                let served = reference_pipeline::serve_until_signal(config, args.listen, |p| {
+                    announce(out, "reference-pipeline", &p.base_url())
                 })
                 .await;
-                Ok(())
+                if let Some(mock) = mock {
+                    mock.shutdown().await;
+                }
+                served.map_err(|e| run(&e))
             })
         }
     }
 }
 
-fn announce(out: &mut dyn Write, what: &str, url: &str) -> Result<(), CliError> {
-    writeln!(out, "{what} listening on {url}")?;
-    out.flush()?;
-    Ok(())
+/// `WHAT listening on URL`, flushed at once: tests and scripts read it to find the port.
+fn announce(out: &mut dyn Write, what: &str, url: &str) {
+    let _ = writeln!(out, "{what} listening on {url}");
+    let _ = out.flush();
 }

@@ -1,4 +1,5 @@
-//! The stop signals of `run`, `reproduce` and `serve`. SIGINT (Ctrl-C), SIGTERM (CI
+//! The stop signals of the measuring commands, `run` and `reproduce` (`serve` stops through
+//! the servers' own entry, `scan_serve::until_stopped`). SIGINT (Ctrl-C), SIGTERM (CI
 //! timeouts, `docker stop`, a deleted Kubernetes Job) and SIGHUP (a closed terminal) stop
 //! alike: the first stops starting requests and gives open streams a short grace, the second
 //! cuts them (what was measured is still written), a third leaves at once.
@@ -56,7 +57,7 @@ pub struct Stop {
 /// stack another), and without room for them a descriptor shortage would show up as connect
 /// errors.
 pub fn measuring_runtime() -> Result<(Runtime, Stop), CliError> {
-    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    scan_serve::raise_open_file_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -100,14 +101,6 @@ impl Stop {
             std::process::exit(i32::from(first.exit_code()));
         });
         Ok(stop)
-    }
-
-    /// Runs `work` (a graceful shutdown) until it ends or a second signal cuts it short.
-    pub async fn until_cut(&self, work: impl std::future::Future<Output = ()>) {
-        tokio::select! {
-            _ = work => {}
-            _ = self.cut.cancelled() => {}
-        }
     }
 
     /// The first signal received, if any.
