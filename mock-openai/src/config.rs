@@ -115,16 +115,12 @@ impl MockConfig {
     /// Parses a standalone config file's text (top-level keys are this struct's fields) and
     /// validates it. Errors carry `origin` (a file name), line, column and the field.
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let config: MockConfig = scan_config::from_toml_str(text, origin)?;
-        config
-            .validate()
-            .map_err(|e| ConfigError::invalid_in(e, text, origin))?;
-        Ok(config)
+        scan_config::from_toml_validated(text, origin, Self::validate)
     }
 
     /// Reads and parses a config file (see [`MockConfig::from_toml_str`]).
     pub fn from_toml_file(path: &Path) -> Result<Self, ConfigError> {
-        Self::from_toml_str(&ConfigError::read(path)?, &path.display().to_string())
+        scan_config::from_toml_file(path, Self::validate)
     }
 
     /// Checks every field; the server refuses a config that fails this. The error names the

@@ -102,16 +102,12 @@ impl PipelineConfig {
     /// Parses a TOML document holding the fields of this struct at the top level, then
     /// validates it. `origin` names the text in errors (usually the file name).
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let config: Self = scan_config::from_toml_str(text, origin)?;
-        config
-            .validate()
-            .map_err(|e| ConfigError::invalid_in(e, text, origin))?;
-        Ok(config)
+        scan_config::from_toml_validated(text, origin, Self::validate)
     }
 
     /// Reads and parses a TOML file (see [`PipelineConfig::from_toml_str`]).
     pub fn from_toml_file(path: &Path) -> Result<Self, ConfigError> {
-        Self::from_toml_str(&ConfigError::read(path)?, &path.display().to_string())
+        scan_config::from_toml_file(path, Self::validate)
     }
 
     /// Checks every field; [`crate::Pipeline::start`] refuses a config that fails this.

@@ -31,5 +31,5 @@ mod path;
 
 pub use dist::{Delay, Dist, Quantity, TokenCount, Width};
 pub use error::{ConfigError, Invalid};
-pub use locate::{Location, from_toml_str};
+pub use locate::{Location, from_toml_file, from_toml_str, from_toml_validated};
 pub use path::{FieldPath, Segment};

@@ -7,7 +7,7 @@ use std::ops::Range;
 use serde::de::DeserializeOwned;
 use toml::de::{DeArray, DeTable, DeValue};
 
-use crate::error::ConfigError;
+use crate::error::{ConfigError, Invalid};
 use crate::path::{FieldPath, Segment};
 
 /// Where in which file a problem is.
@@ -69,6 +69,30 @@ pub fn from_toml_str<T: DeserializeOwned>(text: &str, origin: &str) -> Result<T,
             field,
         }
     })
+}
+
+/// A config file's text parsed into `T` ([`from_toml_str`]) and checked with `validate`,
+/// whose error is then located in the text: what every standalone config file goes through.
+pub fn from_toml_validated<T: DeserializeOwned>(
+    text: &str,
+    origin: &str,
+    validate: impl FnOnce(&T) -> Result<(), Invalid>,
+) -> Result<T, ConfigError> {
+    let config: T = from_toml_str(text, origin)?;
+    validate(&config).map_err(|e| ConfigError::invalid_in(e, text, origin))?;
+    Ok(config)
+}
+
+/// [`from_toml_validated`] of the file at `path`, named by its path in errors.
+pub fn from_toml_file<T: DeserializeOwned>(
+    path: &std::path::Path,
+    validate: impl FnOnce(&T) -> Result<(), Invalid>,
+) -> Result<T, ConfigError> {
+    from_toml_validated(
+        &ConfigError::read(path)?,
+        &path.display().to_string(),
+        validate,
+    )
 }
 
 /// serde names Rust types (`u32`, `f64`); say what an author writes instead.
