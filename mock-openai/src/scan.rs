@@ -12,6 +12,7 @@ use rand::Rng;
 use rand::distr::Distribution;
 use rand::distr::weighted::WeightedIndex;
 use rand::seq::IndexedRandom;
+use scan_config::waste::MAJORS_WITHOUT_MIDDLES;
 use serde::Serialize;
 use serde::ser::SerializeMap;
 use serde_json::Value;
@@ -67,7 +68,8 @@ impl ScanContent {
             names
         };
         let is_major = |name: &str| {
-            config.categories.iter().any(|c| c.major == name) || STEP_MAJORS.contains(&name)
+            config.categories.iter().any(|c| c.major == name)
+                || MAJORS_WITHOUT_MIDDLES.contains(&name)
         };
         let middles = config.categories.iter().map(|c| c.middle.clone());
         let known = STEPS
@@ -78,7 +80,7 @@ impl ScanContent {
         let majors = config.categories.iter().map(|c| c.major.clone());
         names.extend(sorted(
             majors
-                .chain(STEP_MAJORS.iter().map(|m| (*m).to_owned()))
+                .chain(MAJORS_WITHOUT_MIDDLES.iter().map(|m| (*m).to_owned()))
                 .collect(),
         ));
         Self {
@@ -250,16 +252,6 @@ fn contains_identifier(text: &str, name: &str) -> bool {
         !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
     })
 }
-
-/// Major categories whose steps are keyed by major (no middle-level rules).
-const STEP_MAJORS: &[&str] = &[
-    "general",
-    "food",
-    "bulky",
-    "hazardous",
-    "construction",
-    "medical",
-];
 
 const CLOSINGS: &[&str] = &[
     "Rules differ a little between districts, so check your local collection guide if unsure.",

@@ -33,7 +33,9 @@ const RECYCLABLE_DOCUMENTS: &[(&str, &str)] = rule_documents![
     "small_electronics",
 ];
 
-/// `(major category, JSON text)` of everything else.
+/// `(major category, JSON text)` of everything else: one per
+/// [`scan_config::waste::MAJORS_WITHOUT_MIDDLES`] (a test checks it; `include_str!` needs the
+/// names written out).
 const OTHER_DOCUMENTS: &[(&str, &str)] = rule_documents![
     "general",
     "food",
@@ -43,8 +45,7 @@ const OTHER_DOCUMENTS: &[(&str, &str)] = rule_documents![
     "medical",
 ];
 
-/// The major category whose documents are keyed by middle category.
-pub(crate) const RECYCLABLE: &str = "recyclable";
+pub(crate) use scan_config::waste::RECYCLABLE;
 
 /// Disposal-rule documents by category.
 pub(crate) struct RuleBook {
@@ -116,6 +117,15 @@ fn parse(key: &str, text: &str) -> Value {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn other_documents_are_the_majors_without_middles() {
+        let names: Vec<&str> = super::OTHER_DOCUMENTS
+            .iter()
+            .map(|(name, _)| *name)
+            .collect();
+        assert_eq!(names, scan_config::waste::MAJORS_WITHOUT_MIDDLES);
+    }
+
     use super::*;
 
     #[test]

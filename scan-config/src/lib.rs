@@ -28,6 +28,7 @@ mod dist;
 mod error;
 mod locate;
 mod path;
+pub mod waste;
 
 pub use dist::{Delay, Dist, Quantity, TokenCount, Width};
 pub use error::{ConfigError, Invalid};
