@@ -274,8 +274,7 @@ async fn a_client_that_gives_up_on_a_stall_counts_as_timeout() {
     })
     .await;
     assert_eq!(requests_total(&text, "cancelled"), 0.0);
-    pipeline.shutdown().await;
-    mock.shutdown().await;
+    stop(pipeline, mock).await;
 }
 
 /// The faults of `n` scans sent one after another.
@@ -399,6 +398,5 @@ async fn an_unknown_fault_header_is_refused_and_the_server_keeps_serving() {
     assert_eq!(fault_of(&summary(&clean)), "none", "{clean}");
     let text = metrics_text(&pipeline).await;
     assert_eq!(requests_total(&text, "success"), 1.0);
-    pipeline.shutdown().await;
-    mock.shutdown().await;
+    stop(pipeline, mock).await;
 }

@@ -30,16 +30,13 @@ async fn a_chain_past_its_timeout_ends_with_the_timeout_event() {
     // Keep-alive every 50 ms of silence.
     assert!(body.contains(": keepalive\n\n"), "{body}");
     let metrics = scrape(&client(), &pipeline.metrics_url()).await;
-    assert_eq!(
-        metric(
-            &metrics,
-            "scan_sse_requests_total",
-            &[("status", "timeout")]
-        ),
-        1.0
+    assert_metric(
+        &metrics,
+        "scan_sse_requests_total",
+        &[("status", "timeout")],
+        1.0,
     );
-    pipeline.shutdown().await;
-    mock.shutdown().await;
+    stop(pipeline, mock).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -37,20 +37,19 @@ async fn threadpool_runs_at_most_its_workers_and_queues_the_rest() {
     // 12 chains of two calls on 6 threads take two rounds at least.
     assert!(elapsed >= CALL * 4, "12 chains done in {elapsed:?}");
     let metrics = scrape(&client(), &pipeline.metrics_url()).await;
-    assert_eq!(
-        metric(&metrics, "scan_pipeline_pool_workers", &[("pool", "chain")]),
-        6.0
+    assert_metric(
+        &metrics,
+        "scan_pipeline_pool_workers",
+        &[("pool", "chain")],
+        6.0,
     );
-    assert_eq!(
-        metric(
-            &metrics,
-            "scan_pipeline_pool_queue_depth",
-            &[("pool", "chain")]
-        ),
-        0.0
+    assert_metric(
+        &metrics,
+        "scan_pipeline_pool_queue_depth",
+        &[("pool", "chain")],
+        0.0,
     );
-    pipeline.shutdown().await;
-    mock.shutdown().await;
+    stop(pipeline, mock).await;
 }
 
 fn staged(vision: usize, answer: usize) -> StagedMode {
@@ -113,8 +112,7 @@ async fn staged_worker_cpu_serves_one_task_per_core_inside_the_stage() {
     };
     // The rule stage does nothing else: its whole duration is the CPU and its queue.
     assert!(stage("rule") >= 0.004, "rule avg {}", stage("rule"));
-    pipeline.shutdown().await;
-    mock.shutdown().await;
+    stop(pipeline, mock).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -164,8 +162,7 @@ async fn staged_mode_holds_each_stage_pool_size() {
         })
     })
     .await;
-    pipeline.shutdown().await;
-    mock.shutdown().await;
+    stop(pipeline, mock).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -202,13 +199,11 @@ async fn staged_subscription_setup_delays_the_first_byte() {
         },
     )
     .await;
-    assert_eq!(
-        metric(
-            &metrics,
-            "scan_pipeline_pool_busy_workers",
-            &[("pool", "subscription")]
-        ),
-        1.0
+    assert_metric(
+        &metrics,
+        "scan_pipeline_pool_busy_workers",
+        &[("pool", "subscription")],
+        1.0,
     );
     let (_, frames) = read_frames(first).await;
     assert_eq!(k6_outcome(&events(&frames)), "completed");
@@ -217,8 +212,7 @@ async fn staged_subscription_setup_delays_the_first_byte() {
     // At least its own set-up (100 ms x 0.5) passed before the first byte.
     assert!(second_sent.elapsed() >= Duration::from_millis(50));
     drain(second).await;
-    pipeline.shutdown().await;
-    mock.shutdown().await;
+    stop(pipeline, mock).await;
 }
 
 async fn disconnect_cancels_the_chain(mode: Mode) {
@@ -270,22 +264,19 @@ async fn disconnect_cancels_the_chain(mode: Mode) {
         1.0,
         "the abandoned run went on to the answer stage"
     );
-    assert_eq!(
-        metric(
-            &metrics,
-            "scan_sse_requests_total",
-            &[("status", "success")]
-        ),
-        1.0
+    assert_metric(
+        &metrics,
+        "scan_sse_requests_total",
+        &[("status", "success")],
+        1.0,
     );
-    assert_eq!(metric(&metrics, "scan_sse_connections_active", &[]), 0.0);
+    assert_metric(&metrics, "scan_sse_connections_active", &[], 0.0);
     // Workers count themselves free just after the last event goes out.
     wait_for_metrics(&client, &url, "every worker free", |m| {
         metric(m, "scan_pipeline_pool_busy_workers", &[]) == 0.0
     })
     .await;
-    pipeline.shutdown().await;
-    mock.shutdown().await;
+    stop(pipeline, mock).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -337,20 +328,14 @@ async fn admission_answers_503_beyond_max_inflight() {
     let (_, frames) = read_frames(post_scan(&client, &pipeline.base_url(), "d").await).await;
     assert_eq!(k6_outcome(&events(&frames)), "completed");
     let metrics = scrape(&client, &pipeline.metrics_url()).await;
-    assert_eq!(
-        metric(&metrics, "scan_pipeline_admission_rejected_total", &[]),
-        1.0
-    );
+    assert_metric(&metrics, "scan_pipeline_admission_rejected_total", &[], 1.0);
     // Rejections are not chain outcomes: the server view says 3 of 3, the client saw 3 of 4.
-    assert_eq!(metric(&metrics, "scan_sse_requests_total", &[]), 3.0);
-    assert_eq!(
-        metric(
-            &metrics,
-            "scan_sse_requests_total",
-            &[("status", "success")]
-        ),
-        3.0
+    assert_metric(&metrics, "scan_sse_requests_total", &[], 3.0);
+    assert_metric(
+        &metrics,
+        "scan_sse_requests_total",
+        &[("status", "success")],
+        3.0,
     );
-    pipeline.shutdown().await;
-    mock.shutdown().await;
+    stop(pipeline, mock).await;
 }

@@ -160,19 +160,14 @@ async fn full_chain_streams_the_seed_sequence_and_result() {
     );
 
     let metrics = scrape(&client(), &pipeline.metrics_url()).await;
-    assert_eq!(
-        metric(
-            &metrics,
-            "scan_sse_requests_total",
-            &[("status", "success")]
-        ),
-        1.0
+    assert_metric(
+        &metrics,
+        "scan_sse_requests_total",
+        &[("status", "success")],
+        1.0,
     );
-    assert_eq!(metric(&metrics, "scan_sse_ttfb_seconds_count", &[]), 1.0);
-    assert_eq!(
-        metric(&metrics, "scan_sse_chain_duration_seconds_count", &[]),
-        1.0
-    );
+    assert_metric(&metrics, "scan_sse_ttfb_seconds_count", &[], 1.0);
+    assert_metric(&metrics, "scan_sse_chain_duration_seconds_count", &[], 1.0);
     for stage in ["vision", "rule", "answer", "reward"] {
         assert_eq!(
             metric(
@@ -195,9 +190,8 @@ async fn full_chain_streams_the_seed_sequence_and_result() {
     assert_eq!(chain_buckets[1], "1.45");
     assert_eq!(chain_buckets[14], "180.0");
     assert_eq!(chain_buckets[15], "+Inf");
-    assert_eq!(metric(&metrics, "scan_sse_connections_active", &[]), 0.0);
-    pipeline.shutdown().await;
-    mock.shutdown().await;
+    assert_metric(&metrics, "scan_sse_connections_active", &[], 0.0);
+    stop(pipeline, mock).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -246,8 +240,7 @@ async fn named_events_protocol_frames_stages_ready_and_errors() {
         body,
         "event: error\ndata: {\"status\": \"error\", \"error\": \"IMAGE_URL_REQUIRED\"}\n\n"
     );
-    pipeline.shutdown().await;
-    mock.shutdown().await;
+    stop(pipeline, mock).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -316,8 +309,7 @@ async fn stage_events_protocol_names_events_by_stage_with_ids() {
         body,
         "event: error\nid: 1\ndata: {\"status\": \"error\", \"error\": \"IMAGE_URL_REQUIRED\"}\n\n"
     );
-    pipeline.shutdown().await;
-    mock.shutdown().await;
+    stop(pipeline, mock).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -340,17 +332,14 @@ async fn non_streaming_classify_answers_the_result() {
     );
     assert!(result["reward"].is_null(), "no reward for food waste");
     let metrics = scrape(&client(), &pipeline.metrics_url()).await;
-    assert_eq!(
-        metric(
-            &metrics,
-            "scan_pipeline_classify_requests_total",
-            &[("status", "success")]
-        ),
-        1.0
+    assert_metric(
+        &metrics,
+        "scan_pipeline_classify_requests_total",
+        &[("status", "success")],
+        1.0,
     );
-    assert_eq!(metric(&metrics, "scan_sse_requests_total", &[]), 0.0);
-    pipeline.shutdown().await;
-    mock.shutdown().await;
+    assert_metric(&metrics, "scan_sse_requests_total", &[], 0.0);
+    stop(pipeline, mock).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -443,20 +432,19 @@ async fn malformed_requests_get_4xx_and_the_server_keeps_serving() {
     let (_, frames) = read_frames(response).await;
     assert_eq!(k6_outcome(&events(&frames)), "completed");
     let metrics = scrape(&client, &pipeline.metrics_url()).await;
-    assert_eq!(
-        metric(&metrics, "scan_sse_requests_total", &[("status", "failed")]),
-        4.0
+    assert_metric(
+        &metrics,
+        "scan_sse_requests_total",
+        &[("status", "failed")],
+        4.0,
     );
-    assert_eq!(
-        metric(
-            &metrics,
-            "scan_sse_requests_total",
-            &[("status", "success")]
-        ),
-        1.0
+    assert_metric(
+        &metrics,
+        "scan_sse_requests_total",
+        &[("status", "success")],
+        1.0,
     );
-    pipeline.shutdown().await;
-    mock.shutdown().await;
+    stop(pipeline, mock).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -472,37 +460,29 @@ async fn rule_cache_hits_on_repeated_categories_and_reward_is_null_without_a_cha
         assert!(result["reward"].is_null());
     }
     let metrics = scrape(&client(), &pipeline.metrics_url()).await;
-    assert_eq!(
-        metric(
-            &metrics,
-            "scan_pipeline_rule_cache_total",
-            &[("outcome", "miss")]
-        ),
-        1.0
+    assert_metric(
+        &metrics,
+        "scan_pipeline_rule_cache_total",
+        &[("outcome", "miss")],
+        1.0,
     );
-    assert_eq!(
-        metric(
-            &metrics,
-            "scan_pipeline_rule_cache_total",
-            &[("outcome", "hit")]
-        ),
-        2.0
+    assert_metric(
+        &metrics,
+        "scan_pipeline_rule_cache_total",
+        &[("outcome", "hit")],
+        2.0,
     );
-    assert_eq!(
-        metric(
-            &metrics,
-            "scan_pipeline_rewards_total",
-            &[("outcome", "null")]
-        ),
-        3.0
+    assert_metric(
+        &metrics,
+        "scan_pipeline_rewards_total",
+        &[("outcome", "null")],
+        3.0,
     );
-    assert_eq!(
-        metric(
-            &metrics,
-            "scan_pipeline_rewards_total",
-            &[("outcome", "matched")]
-        ),
-        0.0
+    assert_metric(
+        &metrics,
+        "scan_pipeline_rewards_total",
+        &[("outcome", "matched")],
+        0.0,
     );
     pipeline.shutdown().await;
 
@@ -516,17 +496,14 @@ async fn rule_cache_hits_on_repeated_categories_and_reward_is_null_without_a_cha
     assert!(result["pipeline_result"]["disposal_rules"].is_null());
     assert!(result["reward"].is_null());
     let metrics = scrape(&client(), &pipeline.metrics_url()).await;
-    assert_eq!(
-        metric(
-            &metrics,
-            "scan_pipeline_openai_calls_total",
-            &[("call", "answer")]
-        ),
-        0.0
+    assert_metric(
+        &metrics,
+        "scan_pipeline_openai_calls_total",
+        &[("call", "answer")],
+        0.0,
     );
-    assert_eq!(metric(&metrics, "scan_pipeline_rule_cache_total", &[]), 0.0);
-    pipeline.shutdown().await;
-    mock.shutdown().await;
+    assert_metric(&metrics, "scan_pipeline_rule_cache_total", &[], 0.0);
+    stop(pipeline, mock).await;
     mock_miss.shutdown().await;
 }
 
@@ -559,21 +536,17 @@ async fn ownership_write_is_idempotent() {
         |m| metric(m, "scan_pipeline_ownership_writes_total", &[]) == 4.0,
     )
     .await;
-    assert_eq!(
-        metric(
-            &metrics,
-            "scan_pipeline_ownership_writes_total",
-            &[("outcome", "inserted")]
-        ),
-        2.0
+    assert_metric(
+        &metrics,
+        "scan_pipeline_ownership_writes_total",
+        &[("outcome", "inserted")],
+        2.0,
     );
-    assert_eq!(
-        metric(
-            &metrics,
-            "scan_pipeline_ownership_writes_total",
-            &[("outcome", "existing")]
-        ),
-        2.0
+    assert_metric(
+        &metrics,
+        "scan_pipeline_ownership_writes_total",
+        &[("outcome", "existing")],
+        2.0,
     );
     pipeline.shutdown().await;
     let connection = rusqlite::Connection::open(&database).unwrap();
@@ -640,6 +613,5 @@ async fn the_grafana_dashboard_queries_only_exported_metrics() {
             "the dashboard queries {name}, which is not exported"
         );
     }
-    pipeline.shutdown().await;
-    mock.shutdown().await;
+    stop(pipeline, mock).await;
 }

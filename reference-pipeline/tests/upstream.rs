@@ -33,33 +33,26 @@ async fn rate_limit_storm_is_ridden_out_with_retries() {
         &[("status", "429")],
     );
     assert!(limited > 0.0, "no 429 seen:\n{metrics}");
-    assert_eq!(
-        metric(
-            &metrics,
-            "scan_pipeline_openai_retries_total",
-            &[("status", "429")]
-        ),
-        limited
+    assert_metric(
+        &metrics,
+        "scan_pipeline_openai_retries_total",
+        &[("status", "429")],
+        limited,
     );
-    assert_eq!(
-        metric(
-            &metrics,
-            "scan_pipeline_openai_calls_total",
-            &[("status", "200")]
-        ),
-        8.0
+    assert_metric(
+        &metrics,
+        "scan_pipeline_openai_calls_total",
+        &[("status", "200")],
+        8.0,
     );
     let mock_metrics = scrape(&client(), &mock.metrics_url()).await;
-    assert_eq!(
-        metric(
-            &mock_metrics,
-            "mock_openai_requests_total",
-            &[("status", "429")]
-        ),
-        limited
+    assert_metric(
+        &mock_metrics,
+        "mock_openai_requests_total",
+        &[("status", "429")],
+        limited,
     );
-    pipeline.shutdown().await;
-    mock.shutdown().await;
+    stop(pipeline, mock).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,24 +80,20 @@ async fn exhausted_retries_end_in_a_clean_failed_event() {
     );
     assert_eq!(k6_outcome(&events(&frames)), "partial");
     let metrics = scrape(&client(), &pipeline.metrics_url()).await;
-    assert_eq!(
-        metric(
-            &metrics,
-            "scan_pipeline_openai_calls_total",
-            &[("status", "429")]
-        ),
-        3.0
+    assert_metric(
+        &metrics,
+        "scan_pipeline_openai_calls_total",
+        &[("status", "429")],
+        3.0,
     );
-    assert_eq!(
-        metric(&metrics, "scan_pipeline_openai_retries_total", &[]),
-        2.0
+    assert_metric(&metrics, "scan_pipeline_openai_retries_total", &[], 2.0);
+    assert_metric(
+        &metrics,
+        "scan_sse_requests_total",
+        &[("status", "failed")],
+        1.0,
     );
-    assert_eq!(
-        metric(&metrics, "scan_sse_requests_total", &[("status", "failed")]),
-        1.0
-    );
-    pipeline.shutdown().await;
-    mock.shutdown().await;
+    stop(pipeline, mock).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -187,16 +176,13 @@ async fn a_slow_upstream_times_out_per_attempt_and_fails_the_stage() {
         "{failed}"
     );
     let metrics = scrape(&client(), &pipeline.metrics_url()).await;
-    assert_eq!(
-        metric(
-            &metrics,
-            "scan_pipeline_openai_calls_total",
-            &[("status", "timeout")]
-        ),
-        2.0
+    assert_metric(
+        &metrics,
+        "scan_pipeline_openai_calls_total",
+        &[("status", "timeout")],
+        2.0,
     );
-    pipeline.shutdown().await;
-    mock.shutdown().await;
+    stop(pipeline, mock).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -216,6 +202,5 @@ async fn max_connections_bounds_the_calls_in_flight_per_provider() {
         elapsed >= call * 6,
         "six 100 ms calls overlapped: {elapsed:?}"
     );
-    pipeline.shutdown().await;
-    mock.shutdown().await;
+    stop(pipeline, mock).await;
 }

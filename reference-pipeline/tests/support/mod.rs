@@ -66,6 +66,12 @@ pub async fn start_pipeline(config: PipelineConfig) -> PipelineHandle {
         .expect("pipeline starts")
 }
 
+/// Shuts down the pipeline first, so it sends no call to a mock that is already gone.
+pub async fn stop(pipeline: PipelineHandle, mock: MockHandle) {
+    pipeline.shutdown().await;
+    mock.shutdown().await;
+}
+
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(PATIENCE)
@@ -221,6 +227,13 @@ pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
             matches.then(|| value.parse::<f64>().expect("sample value"))
         })
         .sum()
+}
+
+/// Asserts that the series `name` with `labels` in the Prometheus text `text` has the value
+/// `expected`.
+#[track_caller]
+pub fn assert_metric(text: &str, name: &str, labels: &[(&str, &str)], expected: f64) {
+    assert_eq!(metric(text, name, labels), expected);
 }
 
 pub async fn scrape(client: &reqwest::Client, url: &str) -> String {
