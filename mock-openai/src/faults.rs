@@ -8,7 +8,7 @@ use scan_config::{FieldPath, Invalid, check};
 use serde::{Deserialize, Serialize};
 
 /// Injected failures: each request suffers at most one, drawn with these probabilities (their
-/// sum must not exceed 1) from the seeded random sequence.
+/// sum must not exceed 1) from the random sequence `seed` starts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FaultConfig {

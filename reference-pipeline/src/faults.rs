@@ -184,7 +184,7 @@ pub(crate) struct FaultPlan {
     pub after: u32,
 }
 
-/// The seeded fault sequence of the service.
+/// The service's fault sequence, drawn from `FaultConfig::seed`.
 pub(crate) struct Faults {
     config: FaultConfig,
     /// Stream `n` draws from stream `n` of this generator, so concurrent streams do not
