@@ -70,8 +70,13 @@ impl Event {
         let mut out = Vec::with_capacity(96);
         match protocol {
             Protocol::Eco2V1 => self.write_data(Head::default(), &mut out),
-            Protocol::NamedEvents => self.write_named(&mut out),
-            Protocol::StageEvents => self.write_stage_named(ids, &mut out),
+            Protocol::NamedEvents => {
+                self.write_named(&mut out, |frame| Head::named(frame.named_events()))
+            }
+            Protocol::StageEvents => self.write_named(&mut out, |frame| Head {
+                event: Some(frame.stage_events()),
+                id: Some(ids.next()),
+            }),
         }
         Bytes::from(out)
     }
@@ -122,12 +127,14 @@ impl Event {
         }
     }
 
-    fn write_named(&self, out: &mut Vec<u8>) {
-        let stage = Head::named("stage");
+    /// The named-event framing of both later protocols: the `started` line becomes a `queued`
+    /// event, the reward's result moves to an event of its own, failures go out as errors;
+    /// `head` names each frame (and numbers it, in `stage-events`).
+    fn write_named(&self, out: &mut Vec<u8>, mut head: impl FnMut(Frame) -> Head<'static>) {
         match self {
             Event::Started { task_id } => write_frame(
                 out,
-                stage,
+                head(Frame::Queued),
                 &QueuedData {
                     step: "queued",
                     status: "started",
@@ -135,17 +142,17 @@ impl Event {
                     task_id,
                 },
             ),
-            // The result moves from the reward stage event to a `ready` event.
             Event::Stage {
                 stage,
                 status: StageStatus::Completed,
                 result: Some(result),
                 ..
             } => {
-                Event::stage(*stage, StageStatus::Completed).write_data(Head::named("stage"), out);
+                Event::stage(*stage, StageStatus::Completed)
+                    .write_data(head(Frame::Stage(*stage)), out);
                 write_frame(
                     out,
-                    Head::named("ready"),
+                    head(Frame::Result),
                     &ReadyData {
                         step: "done",
                         result,
@@ -157,51 +164,42 @@ impl Event {
                 ..
             }
             | Event::Error { .. }
-            | Event::Timeout { .. } => self.write_data(Head::named("error"), out),
-            Event::Stage { .. } => self.write_data(stage, out),
+            | Event::Timeout { .. } => self.write_data(head(Frame::Error), out),
+            Event::Stage { stage, .. } => self.write_data(head(Frame::Stage(*stage)), out),
+        }
+    }
+}
+
+/// What a frame of the named-event protocols carries, which decides its `event:` name.
+#[derive(Debug, Clone, Copy)]
+enum Frame {
+    /// The run is set up.
+    Queued,
+    /// A stage changed state.
+    Stage(Stage),
+    /// The scan's result.
+    Result,
+    /// A failure.
+    Error,
+}
+
+impl Frame {
+    /// The `event:` name in `named-events`: `stage`, `ready` or `error`.
+    fn named_events(self) -> &'static str {
+        match self {
+            Frame::Queued | Frame::Stage(_) => "stage",
+            Frame::Result => "ready",
+            Frame::Error => "error",
         }
     }
 
-    fn write_stage_named(&self, ids: &mut EventIds, out: &mut Vec<u8>) {
-        let mut head = |name| Head {
-            event: Some(name),
-            id: Some(ids.next()),
-        };
+    /// The `event:` name in `stage-events`: the stage itself, `queued`, `done` or `error`.
+    fn stage_events(self) -> &'static str {
         match self {
-            Event::Started { task_id } => write_frame(
-                out,
-                head("queued"),
-                &QueuedData {
-                    step: "queued",
-                    status: "started",
-                    progress: 0,
-                    task_id,
-                },
-            ),
-            // The result moves from the reward stage event to a `done` event.
-            Event::Stage {
-                stage,
-                status: StageStatus::Completed,
-                result: Some(result),
-                ..
-            } => {
-                Event::stage(*stage, StageStatus::Completed).write_data(head(stage.name()), out);
-                write_frame(
-                    out,
-                    head("done"),
-                    &ReadyData {
-                        step: "done",
-                        result,
-                    },
-                );
-            }
-            Event::Stage {
-                status: StageStatus::Failed,
-                ..
-            }
-            | Event::Error { .. }
-            | Event::Timeout { .. } => self.write_data(head("error"), out),
-            Event::Stage { stage, .. } => self.write_data(head(stage.name()), out),
+            Frame::Queued => "queued",
+            Frame::Stage(stage) => stage.name(),
+            Frame::Result => "done",
+            Frame::Error => "error",
         }
     }
 }
