@@ -194,8 +194,6 @@ impl LiveMetrics {
         addr: SocketAddr,
         stop: CancellationToken,
     ) -> std::io::Result<SocketAddr> {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        let bound = listener.local_addr()?;
         let app = axum::Router::new().route(
             "/metrics",
             axum::routing::get(move || {
@@ -211,10 +209,11 @@ impl LiveMetrics {
                 }
             }),
         );
+        let server = scan_serve::Server::bind(addr, app, &Default::default()).await?;
+        let bound = server.addr();
         tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await;
+            stop.cancelled().await;
+            let _ = server.shutdown().await;
         });
         Ok(bound)
     }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use scan_config::{ConfigError, Delay, FieldPath, Invalid, check};
+use scan_config::{ConfigError, ConnectionLimits, Delay, FieldPath, Invalid, check};
 use serde::{Deserialize, Serialize};
 
 use crate::content::ContentConfig;
@@ -47,6 +47,10 @@ pub struct MockConfig {
     pub faults: FaultConfig,
     /// What the canned answers contain.
     pub content: ContentConfig,
+    /// How long the server waits for a client's request head and for an idle kept-alive
+    /// connection, and how many connections it holds (real time: `time_scale` does not
+    /// apply). Read when the server starts; `PUT /admin/config` does not change it.
+    pub connections: ConnectionLimits,
 }
 
 impl Default for MockConfig {
@@ -77,6 +81,7 @@ impl Default for MockConfig {
             rate_limit: RateLimitConfig::default(),
             faults: FaultConfig::default(),
             content: ContentConfig::default(),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -161,7 +166,10 @@ impl MockConfig {
             .validate()
             .map_err(|e| e.within("rate_limit"))?;
         self.faults.validate().map_err(|e| e.within("faults"))?;
-        self.content.validate().map_err(|e| e.within("content"))
+        self.content.validate().map_err(|e| e.within("content"))?;
+        self.connections
+            .validate()
+            .map_err(|e| e.within("connections"))
     }
 }
 
@@ -193,6 +201,7 @@ mod tests {
         assert_eq!(config.rate_limit.rpm, Some(500));
         assert_eq!(config.load.capacity, 10);
         assert!(config.models.contains_key("gpt-4o"));
+        assert_eq!(config.connections.max_connections, Some(10_000));
     }
 
     #[test]

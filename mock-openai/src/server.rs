@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::StreamExt;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -42,13 +42,14 @@ impl MockServer {
     /// tokio runtime until [`MockHandle::shutdown`] or until the handle is dropped.
     pub async fn start(config: MockConfig, listen: SocketAddr) -> Result<MockHandle, StartError> {
         config.validate().map_err(ConfigError::from)?;
+        let limits = config.connections;
         let shutdown = CancellationToken::new();
         let shared = Arc::new(Shared {
             live: RwLock::new(Arc::new(Runtime::new(config))),
             metrics: Metrics::new(),
             shutdown: shutdown.clone(),
         });
-        let server = scan_serve::Server::bind(listen, router(shared.clone()))
+        let server = scan_serve::Server::bind(listen, router(shared.clone()), &limits)
             .await
             .map_err(|source| StartError::Bind {
                 addr: listen,
@@ -585,43 +586,17 @@ async fn pause_until(deadline: Instant, shutdown: &CancellationToken) -> Result<
     }
 }
 
-/// Reads the body up to `limit` bytes. An oversized body is still drained (up to a bound) so
-/// the client gets to read the 413 instead of a reset connection.
+/// The body if it has at most `limit` bytes, or OpenAI's 413 (after draining, see
+/// [`scan_serve::read_limited`]) or 400.
 async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
-    const DRAIN_BEYOND_LIMIT: usize = 64 * 1024 * 1024;
-    let mut stream = body.into_data_stream();
-    let mut first: Option<Bytes> = None;
-    let mut rest = BytesMut::new();
-    let mut total = 0usize;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::bad_request(format!("Could not read the request body: {e}"), None)
-        })?;
-        total += chunk.len();
-        if total > limit {
-            if total > limit + DRAIN_BEYOND_LIMIT {
-                break;
+    scan_serve::read_limited(body, limit)
+        .await
+        .map_err(|e| match e {
+            scan_serve::BodyError::TooLarge { limit } => ApiError::too_large(limit),
+            scan_serve::BodyError::Read(e) => {
+                ApiError::bad_request(format!("Could not read the request body: {e}"), None)
             }
-            continue;
-        }
-        match &first {
-            None => first = Some(chunk),
-            Some(f) => {
-                if rest.is_empty() {
-                    rest.extend_from_slice(f);
-                }
-                rest.extend_from_slice(&chunk);
-            }
-        }
-    }
-    if total > limit {
-        return Err(ApiError::too_large(limit));
-    }
-    Ok(if rest.is_empty() {
-        first.unwrap_or_default()
-    } else {
-        rest.freeze()
-    })
+        })
 }
 
 /// The presented API key: `Authorization: Bearer KEY` (OpenAI) or `api-key: KEY` (Azure).

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use scan_config::{ConfigError, FieldPath, Invalid, check};
+use scan_config::{ConfigError, ConnectionLimits, FieldPath, Invalid, check};
 use serde::{Deserialize, Serialize};
 
 use crate::chain::{StageTimeouts, Storage};
@@ -58,6 +58,10 @@ pub struct PipelineConfig {
     /// API replicas behind a balancer, with an autoscaler and a liveness probe (one replica
     /// that never restarts by default).
     pub cluster: ClusterConfig,
+    /// How long the server waits for a client's request head and for an idle kept-alive
+    /// connection, and how many connections it holds (real time: `time_scale` does not
+    /// apply).
+    pub connections: ConnectionLimits,
 }
 
 impl Default for PipelineConfig {
@@ -77,6 +81,7 @@ impl Default for PipelineConfig {
             faults: FaultConfig::default(),
             storage: Storage::default(),
             cluster: ClusterConfig::default(),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -130,7 +135,10 @@ impl PipelineConfig {
             .map_err(|e| e.within("stage_timeouts"))?;
         self.faults.validate().map_err(|e| e.within("faults"))?;
         self.storage.validate().map_err(|e| e.within("storage"))?;
-        self.cluster.validate().map_err(|e| e.within("cluster"))
+        self.cluster.validate().map_err(|e| e.within("cluster"))?;
+        self.connections
+            .validate()
+            .map_err(|e| e.within("connections"))
     }
 
     /// `d` multiplied by [`PipelineConfig::time_scale`].

@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use scan_serve::BodyError;
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::Instant;
@@ -42,6 +42,11 @@ pub(crate) struct Shared {
     /// Ends every relay with an error event (end of the shutdown grace).
     pub abort: CancellationToken,
 }
+
+/// The largest scan request body: 2 MiB, plenty for an image URL and a question. A larger
+/// one is read on and thrown away up to a bound, so that the client still sending gets its
+/// 413 rather than a broken pipe.
+const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
@@ -142,7 +147,7 @@ enum Scan {
 fn admit(
     shared: &Arc<Shared>,
     headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<Bytes, BodyError>,
     kind: Kind,
 ) -> Result<(Scan, Admitted), ApiError> {
     let lease = shared.cluster.route().map_err(|_| ApiError {
@@ -218,9 +223,16 @@ fn admit(
 
 /// The scan request's JSON object and its `user_input` (empty when absent).
 fn scan_body(
-    body: Result<Bytes, BytesRejection>,
+    body: Result<Bytes, BodyError>,
 ) -> Result<(serde_json::Map<String, Value>, String), ApiError> {
-    let body = body.map_err(|e| ApiError::new(e.status(), "INVALID_BODY", e.body_text()))?;
+    let body = body.map_err(|e| match e {
+        BodyError::TooLarge { .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "BODY_TOO_LARGE",
+            e.to_string(),
+        ),
+        BodyError::Read(_) => ApiError::new(StatusCode::BAD_REQUEST, "INVALID_BODY", e.to_string()),
+    })?;
     let body: Value = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -297,11 +309,8 @@ fn launch(shared: &Arc<Shared>, scan: Scan, admitted: Admitted, kind: Kind) -> R
     )
 }
 
-async fn completion(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+async fn completion(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
+    let body = scan_serve::read_limited(body, MAX_BODY_BYTES).await;
     let (scan, admitted) = match admit(&shared, &headers, body, Kind::Stream) {
         Ok(admitted) => admitted,
         Err(refused) => return refused.into_response(),
@@ -320,11 +329,8 @@ async fn completion(
 }
 
 /// Eco²'s non-streaming endpoint: the same chain, answered as one JSON document.
-async fn classify(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+async fn classify(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
+    let body = scan_serve::read_limited(body, MAX_BODY_BYTES).await;
     let (scan, admitted) = match admit(&shared, &headers, body, Kind::Classify) {
         Ok(admitted) => admitted,
         Err(refused) => return refused.into_response(),

@@ -106,12 +106,13 @@ impl Pipeline {
         });
         let stop = CancellationToken::new();
         tokio::spawn(shared.cluster.clone().control(stop.clone()));
-        let server = scan_serve::Server::bind(listen, server::router(shared.clone()))
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: listen,
-                source,
-            })?;
+        let server =
+            scan_serve::Server::bind(listen, server::router(shared.clone()), &config.connections)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: listen,
+                    source,
+                })?;
         let addr = server.addr();
         tracing::info!(%addr, mode = config.mode.kind(), "reference pipeline listening");
         Ok(PipelineHandle {

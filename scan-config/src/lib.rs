@@ -7,6 +7,7 @@
 //!   file, line, column and field; [`Invalid`] and [`ConfigError`]: a value a config cannot
 //!   take, and every way a config file can be wrong; [`check`]: the checks several configs
 //!   make;
+//! - [`ConnectionLimits`]: the `[connections]` table of both servers (timeouts, a cap);
 //! - [`Dist`]: a random quantity ([`Delay`], [`TokenCount`]), fixed or drawn from a
 //!   distribution, in every spelling the configs accept.
 //!
@@ -24,12 +25,14 @@
 //! ```
 
 pub mod check;
+mod connections;
 mod dist;
 mod error;
 mod locate;
 mod path;
 pub mod waste;
 
+pub use connections::ConnectionLimits;
 pub use dist::{Delay, Dist, Quantity, TokenCount, Width};
 pub use error::{ConfigError, Invalid};
 pub use locate::{Location, from_toml_file, from_toml_str, from_toml_validated};
