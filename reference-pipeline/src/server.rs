@@ -11,6 +11,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use scan_config::FaultKind;
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::Instant;
@@ -166,7 +167,7 @@ fn admit(
             )
         })?;
     let (body, user_input) = scan_body(body)?;
-    let forced = match headers.get(FAULT_HEADER) {
+    let forced = match headers.get(Fault::HEADER) {
         Some(value) if kind == Kind::Stream => {
             let value = value.to_str().unwrap_or("(not text)");
             Some(
@@ -248,9 +249,6 @@ fn scan_body(
     };
     Ok((body, user_input))
 }
-
-/// The request header that forces a fault on one stream (see [`crate::FaultConfig`]).
-const FAULT_HEADER: &str = "x-pipeline-fault";
 
 fn is_http_url(url: &str) -> bool {
     reqwest::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host())

@@ -7,6 +7,8 @@
 //!   file, line, column and field; [`Invalid`] and [`ConfigError`]: a value a config cannot
 //!   take, and every way a config file can be wrong; [`check`]: the checks several configs
 //!   make;
+//! - [`FaultKind`] and [`FaultTable`]: a server's kinds of injected fault and the `faults`
+//!   table that draws at most one of them per request;
 //! - [`Dist`]: a random quantity ([`Delay`], [`TokenCount`]), fixed or drawn from a
 //!   distribution, in every spelling the configs accept.
 //!
@@ -26,11 +28,13 @@
 pub mod check;
 mod dist;
 mod error;
+mod fault;
 mod locate;
 mod path;
 pub mod waste;
 
 pub use dist::{Delay, Dist, Quantity, TokenCount, Width};
 pub use error::{ConfigError, Invalid};
+pub use fault::{FaultKind, FaultTable};
 pub use locate::{Location, from_toml_file, from_toml_str, from_toml_validated};
 pub use path::{FieldPath, Segment};
