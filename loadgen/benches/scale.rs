@@ -55,6 +55,9 @@ use scenarios::Timing;
 const FIRST: Duration = Duration::from_millis(400);
 const CHAIN: Duration = Duration::from_millis(1_000);
 
+/// The request and `[stream]` tables that read OpenAI's chunks as stages.
+const CHUNK_STAGES: &str = include_str!("../tests/data/openai-chunk-stages.toml");
+
 /// Probe threads, each with one request at a time.
 const PROBES: usize = 4;
 
@@ -262,27 +265,11 @@ fn scenario_toml(case: &Case) -> String {
 description = "scan-bench scale benchmark: {label}"
 
 {load}
-[request]
-path = "/v1/chat/completions"
-vars = {{}}
-
-[request.headers]
-content-type = "application/json"
-
+{CHUNK_STAGES}
 [request.body]
 model = "{model}"
 stream = true
 messages = [{{ role = "user", content = "hello" }}]
-
-[stream]
-stages = ["chat.completion.chunk"]
-stage_field = "/object"
-status_field = "/choices/0/finish_reason"
-started = [""]
-completed = ["stop", "length"]
-terminal = [{{ data = "[DONE]" }}]
-error = []
-null_checks = []
 "#,
         name = case.name.to_possible_value().unwrap().get_name(),
         label = case.label,

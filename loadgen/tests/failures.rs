@@ -67,6 +67,9 @@ fn refused() -> String {
     format!("http://{}", listener.local_addr().unwrap())
 }
 
+/// The request and `[stream]` tables that read OpenAI's chunks as stages.
+const CHUNK_STAGES: &str = include_str!("data/openai-chunk-stages.toml");
+
 /// One VU for a second against `target`, with short timeouts.
 fn run_against(dir: &Path, name: &str, target: &str) -> RunReport {
     let file = dir.join(format!("{name}.toml"));
@@ -83,26 +86,10 @@ request_timeout = "2s"
 idle_timeout = "1s"
 graceful_ramp_down = "1s"
 
-[request]
-path = "/v1/chat/completions"
-vars = {{}}
-
-[request.headers]
-content-type = "application/json"
-
+{CHUNK_STAGES}
 [request.body]
 model = "gpt-4o-mini"
 stream = true
-
-[stream]
-stages = ["chat.completion.chunk"]
-stage_field = "/object"
-status_field = "/choices/0/finish_reason"
-started = [""]
-completed = ["stop"]
-terminal = [{{ data = "[DONE]" }}]
-error = []
-null_checks = []
 "#
         ),
     )

@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 
-use rand::Rng;
-use scan_config::{FieldPath, Invalid, check};
+use scan_config::{FaultKind, FaultTable, Invalid};
 use serde::{Deserialize, Serialize};
 
 /// Injected failures: each request suffers at most one, drawn with these probabilities (their
@@ -50,9 +49,10 @@ impl Default for FaultConfig {
     }
 }
 
-impl FaultConfig {
-    /// The probabilities with their field names, in draw order.
-    pub(crate) fn probabilities(&self) -> [(&'static str, f64); 7] {
+impl FaultTable for FaultConfig {
+    type Kind = Fault;
+
+    fn probabilities(&self) -> impl IntoIterator<Item = (&'static str, f64)> {
         [
             ("p429", self.p429),
             ("p500", self.p500),
@@ -68,7 +68,7 @@ impl FaultConfig {
 impl FaultConfig {
     /// Checks each probability and their sum.
     pub fn validate(&self) -> Result<(), Invalid> {
-        check::exclusive_probabilities(&FieldPath::default(), self.probabilities())
+        self.check_probabilities()
     }
 }
 
@@ -91,9 +91,9 @@ pub enum Fault {
     Burst,
 }
 
-impl Fault {
-    /// All kinds, in the order of [`FaultConfig`]'s probabilities.
-    pub const ALL: [Fault; 7] = [
+impl FaultKind for Fault {
+    /// In the order of [`FaultConfig`]'s probabilities.
+    const ALL: &'static [Fault] = &[
         Fault::TooManyRequests,
         Fault::ServerError,
         Fault::Unavailable,
@@ -102,9 +102,10 @@ impl Fault {
         Fault::SlowFirstByte,
         Fault::Burst,
     ];
+    const HEADER: &'static str = "x-mock-fault";
 
     /// The name used in the `x-mock-fault` header and in metrics.
-    pub fn name(self) -> &'static str {
+    fn name(self) -> &'static str {
         match self {
             Fault::TooManyRequests => "429",
             Fault::ServerError => "500",
@@ -114,38 +115,6 @@ impl Fault {
             Fault::SlowFirstByte => "slow-first-byte",
             Fault::Burst => "burst",
         }
-    }
-
-    /// Parses an `x-mock-fault` header value; `none` forces no fault.
-    pub fn from_header(value: &str) -> Result<Option<Fault>, String> {
-        let value = value.trim();
-        if value.eq_ignore_ascii_case("none") {
-            return Ok(None);
-        }
-        Fault::ALL
-            .into_iter()
-            .find(|f| f.name().eq_ignore_ascii_case(value))
-            .map(Some)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
-                format!(
-                    "Invalid x-mock-fault header '{value}'. Expected one of: none, {}.",
-                    names.join(", ")
-                )
-            })
-    }
-
-    /// Draws at most one fault: one uniform number against the cumulative probabilities.
-    pub(crate) fn draw<R: Rng + ?Sized>(config: &FaultConfig, rng: &mut R) -> Option<Fault> {
-        let u: f64 = rng.random();
-        let mut cumulative = 0.0;
-        for (fault, (_, p)) in Fault::ALL.into_iter().zip(config.probabilities()) {
-            cumulative += p;
-            if u < cumulative {
-                return Some(fault);
-            }
-        }
-        None
     }
 }
 
@@ -157,9 +126,24 @@ mod tests {
 
     #[test]
     fn header_names_round_trip() {
-        for fault in Fault::ALL {
-            assert_eq!(Fault::from_header(fault.name()), Ok(Some(fault)));
-        }
+        let names: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "429",
+                "500",
+                "503",
+                "stall",
+                "drop",
+                "slow-first-byte",
+                "burst"
+            ]
+        );
+        assert!(
+            Fault::ALL
+                .iter()
+                .all(|&f| Fault::from_header(f.name()) == Ok(Some(f)))
+        );
         assert_eq!(Fault::from_header("NONE"), Ok(None));
         assert!(
             Fault::from_header("418")
@@ -170,14 +154,11 @@ mod tests {
 
     #[test]
     fn draws_follow_probabilities() {
-        let config = FaultConfig {
-            p500: 0.2,
-            p_burst: 0.1,
-            ..FaultConfig::default()
-        };
+        // From TOML, so that each probability is drawn under the key a config file spells.
+        let config: FaultConfig = toml::from_str("p500 = 0.2\np_burst = 0.1").unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(11);
         let n = 20_000;
-        let draws: Vec<_> = (0..n).map(|_| Fault::draw(&config, &mut rng)).collect();
+        let draws: Vec<_> = (0..n).map(|_| config.draw(&mut rng)).collect();
         let share = |f| draws.iter().filter(|d| **d == Some(f)).count() as f64 / n as f64;
         // Binomial sd at n = 20,000: ~0.3 % and ~0.2 %; bounds are over 5 sd wide.
         assert!((share(Fault::ServerError) - 0.2).abs() < 0.015);

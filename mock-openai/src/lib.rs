@@ -30,7 +30,8 @@
 //!   tokens; when a limit is set, `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` on
 //!   every model response past authentication and parsing, and 429 with `retry-after` and
 //!   `retry-after-ms` when over.
-//! - Faults ([`FaultConfig`], [`Fault`]): immediate 429/500/503, stall, drop, slow first byte,
+//! - Faults ([`FaultConfig`], [`Fault`], drawn and named as [`scan_config::FaultTable`] and
+//!   [`scan_config::FaultKind`] say): immediate 429/500/503, stall, drop, slow first byte,
 //!   burst ("fake streaming"); the header `x-mock-fault: <kind>` forces one on one request.
 //! - Determinism: model request number `n` (in arrival order, counted from server start or the
 //!   last config swap) draws its fault, delays and content from stream `n` of one ChaCha8

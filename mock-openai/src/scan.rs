@@ -476,17 +476,18 @@ mod tests {
         serde_json::from_str(&answer).unwrap()
     }
 
+    /// Asserts that the disposal step naming the bin (step 3) of `answer` mentions `words`.
+    #[track_caller]
+    fn assert_step3_mentions(answer: &Value, words: &str) {
+        let step3 = answer["disposal_steps"]["step3"].as_str().unwrap();
+        assert!(step3.contains(words), "{answer}");
+    }
+
     #[test]
     fn disposal_answer_names_the_category_in_the_prompt() {
         let text = "category: recyclable / paper_pack / milk_carton";
         let v = disposal_answer(text);
-        assert!(
-            v["disposal_steps"]["step3"]
-                .as_str()
-                .unwrap()
-                .contains("paper pack"),
-            "{v}"
-        );
+        assert_step3_mentions(&v, "paper pack");
         assert!(v["user_answer"].as_str().unwrap().contains("paper pack"));
         assert!(v["insufficiencies"].is_array());
     }
@@ -496,13 +497,7 @@ mod tests {
         // Rules text naming other categories must not win over the classification.
         let text = r#"{"classification":{"major_category":"recyclable","middle_category":"can","minor_category":"beer_can"},"disposal_rules":{"note":"not glass_bottle or small_electronics"}}"#;
         let v = disposal_answer(text);
-        assert!(
-            v["disposal_steps"]["step3"]
-                .as_str()
-                .unwrap()
-                .contains("can bin"),
-            "{v}"
-        );
+        assert_step3_mentions(&v, "can bin");
         assert!(
             v["user_answer"].as_str().unwrap().contains("this beer can"),
             "{v}"
@@ -519,13 +514,7 @@ mod tests {
         assert!(!contains_identifier("beer_can", "can"));
         let text = "Can you help? recyclable / can / beer_can";
         let v = disposal_answer(text);
-        assert!(
-            v["disposal_steps"]["step3"]
-                .as_str()
-                .unwrap()
-                .contains("can bin"),
-            "{v}"
-        );
+        assert_step3_mentions(&v, "can bin");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use scan_config::{Delay, FieldPath};
+use scan_config::{Delay, FaultKind, FaultTable, FieldPath};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -325,14 +325,11 @@ async fn admit(
     if !config.api_keys.is_empty() && !key.is_some_and(|k| config.api_keys.iter().any(|c| c == k)) {
         return Err(ApiError::unauthorized(key.is_some()));
     }
-    let forced = match headers.get("x-mock-fault") {
+    let forced = match headers.get(Fault::HEADER) {
         None => None,
         Some(value) => {
             let value = value.to_str().unwrap_or("(not text)");
-            Some(
-                Fault::from_header(value)
-                    .map_err(|m| ApiError::invalid_value("x-mock-fault", m))?,
-            )
+            Some(Fault::from_header(value).map_err(|m| ApiError::invalid_value(Fault::HEADER, m))?)
         }
     };
     let bytes = read_body(body, config.max_body_bytes).await?;
@@ -366,8 +363,7 @@ async fn admit(
         }
     }
 
-    let fault =
-        forced.unwrap_or_else(|| Fault::draw(&config.faults, &mut runtime.rng(index, Draw::Fault)));
+    let fault = forced.unwrap_or_else(|| config.faults.draw(&mut runtime.rng(index, Draw::Fault)));
     if let Some(fault) = fault {
         let label = FaultLabel { kind: fault.name() };
         shared.metrics.faults.get_or_create(&label).inc();

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{chat_body, client, expect_error, post, url};
+use common::{chat_as, chat_body, client, expect_error, post, url};
 use mock_openai::{MockConfig, ModelConfig};
 use serde_json::{Value, json};
 
@@ -33,22 +33,9 @@ async fn config_swap_takes_effect_and_invalid_configs_are_refused() {
     // The config as shown, sent back, keeps the key in force.
     let resent = http.put(&admin).json(&in_force).send().await.unwrap();
     assert_eq!(resent.status(), 200);
-    let chat = url(&server, "/v1/chat/completions");
-    let ok = http
-        .post(&chat)
-        .bearer_auth("sk-admin-test")
-        .json(&chat_body("tiny-model", "x"))
-        .send()
-        .await
-        .unwrap();
+    let ok = chat_as(&server, "sk-admin-test", &chat_body("tiny-model", "x")).await;
     assert_eq!(ok.status(), 200);
-    let gone = http
-        .post(&chat)
-        .bearer_auth("sk-admin-test")
-        .json(&chat_body("gpt-4o", "x"))
-        .send()
-        .await
-        .unwrap();
+    let gone = chat_as(&server, "sk-admin-test", &chat_body("gpt-4o", "x")).await;
     expect_error(gone, 404).await;
 
     // Invalid values, unknown fields and broken JSON are refused; the config stays.

@@ -1,6 +1,7 @@
 //! The `mock-openai` binary: prints its address and serves; refuses a bad config with exit 2.
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mock-openai");
@@ -53,29 +54,28 @@ async fn prints_the_bound_address_and_serves() {
     assert_eq!(models["data"][0]["id"], "only-model");
 }
 
+/// Writes `text` to `config`, runs the binary on it, asserts it exits 2 and returns its stderr.
+#[track_caller]
+fn refused(config: &Path, text: &str) -> String {
+    std::fs::write(config, text).unwrap();
+    let output = Command::new(BIN)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    String::from_utf8(output.stderr).unwrap()
+}
+
 #[test]
 fn bad_config_names_file_line_and_field_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("bad.toml");
-    std::fs::write(&config, "seed = 1\n\n[faults]\np429 = 0.5\np_drop = 1.5\n").unwrap();
-    let output = Command::new(BIN)
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8(output.stderr).unwrap();
+    let stderr = refused(&config, "seed = 1\n\n[faults]\np429 = 0.5\np_drop = 1.5\n");
     assert!(stderr.contains("bad.toml:5:1"), "{stderr}");
     assert!(stderr.contains("faults.p_drop"), "{stderr}");
 
-    std::fs::write(&config, "seed = \"one\"\n").unwrap();
-    let output = Command::new(BIN)
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8(output.stderr).unwrap();
+    let stderr = refused(&config, "seed = \"one\"\n");
     assert!(
         stderr.contains("bad.toml:1:8") && stderr.contains("seed"),
         "{stderr}"

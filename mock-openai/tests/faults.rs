@@ -5,20 +5,10 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{chat_body, client, expect_error, url};
+use common::{CHAT, chat_body, client, expect_error, forced, url};
 use futures_util::StreamExt;
-use mock_openai::{Delay, FaultConfig, MockConfig, MockHandle, ModelConfig, TokenCount};
+use mock_openai::{Delay, FaultConfig, MockConfig, ModelConfig, TokenCount};
 use serde_json::{Value, json};
-
-async fn forced(server: &MockHandle, fault: &str, body: &Value) -> reqwest::Response {
-    client()
-        .post(url(server, "/v1/chat/completions"))
-        .header("x-mock-fault", fault)
-        .json(body)
-        .send()
-        .await
-        .expect("request sent")
-}
 
 fn stream_body() -> Value {
     let mut body = chat_body("gpt-4o", "hello");
@@ -164,7 +154,7 @@ async fn run(seed: u64, n: usize) -> Vec<(u16, String)> {
             "messages": [{ "role": "user", "content": format!("item {i}") }],
             "response_format": { "type": "json_schema", "json_schema": { "name": "waste_classification", "schema": {} } }
         });
-        let response = common::post(&server, "/v1/chat/completions", &body).await;
+        let response = common::post(&server, CHAT, &body).await;
         let status = response.status().as_u16();
         let value: Value = response.json().await.unwrap();
         let content = value["choices"][0]["message"]["content"]
@@ -202,7 +192,7 @@ async fn fault_rates_fall_within_statistical_bounds() {
     let n = 3000u32;
     let mut counts = BTreeMap::<u16, u32>::new();
     let http = client();
-    let target = url(&server, "/v1/chat/completions");
+    let target = url(&server, CHAT);
     let body = chat_body("gpt-4o", "x");
     for _ in 0..n {
         let status = http

@@ -5,7 +5,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{chat_body, client, expect_error, url};
+use common::{CHAT, chat_as, chat_body, client, expect_error, forced, url};
 use mock_openai::{Delay, LoadConfig, MockConfig, ModelConfig, RateLimitConfig};
 use serde_json::json;
 
@@ -37,29 +37,15 @@ fn header(response: &reqwest::Response, name: &str) -> String {
 async fn rpm_limit_refuses_the_next_request_until_the_bucket_refills() {
     // 3 requests per minute, time scaled by 0.02: the window is 1.2 s, one request per 0.4 s.
     let server = common::start(limited(Some(3), None, 0.02)).await;
-    let http = client();
-    let target = url(&server, "/v1/chat/completions");
     let body = chat_body("gpt-4o", "x");
     for remaining in ["2", "1", "0"] {
-        let ok = http
-            .post(&target)
-            .bearer_auth("sk-a")
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let ok = chat_as(&server, "sk-a", &body).await;
         assert_eq!(ok.status(), 200);
         assert_eq!(header(&ok, "x-ratelimit-limit-requests"), "3");
         assert_eq!(header(&ok, "x-ratelimit-remaining-requests"), remaining);
         assert!(header(&ok, "x-ratelimit-reset-requests").ends_with('s'));
     }
-    let refused = http
-        .post(&target)
-        .bearer_auth("sk-a")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let refused = chat_as(&server, "sk-a", &body).await;
     assert_eq!(header(&refused, "x-ratelimit-remaining-requests"), "0");
     assert_eq!(header(&refused, "retry-after"), "1");
     let wait_ms: u64 = header(&refused, "retry-after-ms").parse().unwrap();
@@ -74,24 +60,12 @@ async fn rpm_limit_refuses_the_next_request_until_the_bucket_refills() {
     );
 
     // Another key has its own bucket.
-    let other = http
-        .post(&target)
-        .bearer_auth("sk-b")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let other = chat_as(&server, "sk-b", &body).await;
     assert_eq!(other.status(), 200);
 
     // A client honouring retry-after-ms gets through.
     tokio::time::sleep(Duration::from_millis(wait_ms)).await;
-    let again = http
-        .post(&target)
-        .bearer_auth("sk-a")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let again = chat_as(&server, "sk-a", &body).await;
     assert_eq!(again.status(), 200);
     assert_eq!(header(&again, "x-ratelimit-remaining-requests"), "0");
 }
@@ -101,10 +75,10 @@ async fn tpm_limit_counts_prompt_and_max_tokens() {
     let server = common::start(limited(None, Some(1000), 1.0)).await;
     let mut body = chat_body("gpt-4o", "x");
     body["max_tokens"] = json!(600);
-    let first = common::post(&server, "/v1/chat/completions", &body).await;
+    let first = common::post(&server, CHAT, &body).await;
     assert_eq!(first.status(), 200);
     assert_eq!(header(&first, "x-ratelimit-remaining-tokens"), "400");
-    let second = common::post(&server, "/v1/chat/completions", &body).await;
+    let second = common::post(&server, CHAT, &body).await;
     assert!(header(&second, "retry-after").parse::<u64>().unwrap() >= 1);
     let error = expect_error(second, 429).await;
     assert!(
@@ -114,11 +88,7 @@ async fn tpm_limit_counts_prompt_and_max_tokens() {
             .contains("tokens per min (TPM)")
     );
     body["max_tokens"] = json!(5000);
-    let too_large = expect_error(
-        common::post(&server, "/v1/chat/completions", &body).await,
-        429,
-    )
-    .await;
+    let too_large = expect_error(common::post(&server, CHAT, &body).await, 429).await;
     assert!(
         too_large["error"]["message"]
             .as_str()
@@ -130,13 +100,7 @@ async fn tpm_limit_counts_prompt_and_max_tokens() {
 #[tokio::test]
 async fn rate_limit_headers_come_with_faults_too() {
     let server = common::start(limited(Some(100), Some(100_000), 1.0)).await;
-    let response = client()
-        .post(url(&server, "/v1/chat/completions"))
-        .header("x-mock-fault", "500")
-        .json(&chat_body("gpt-4o", "x"))
-        .send()
-        .await
-        .unwrap();
+    let response = forced(&server, "500", &chat_body("gpt-4o", "x")).await;
     assert_eq!(response.status(), 500);
     assert_eq!(header(&response, "x-ratelimit-limit-tokens"), "100000");
     assert_eq!(header(&response, "x-ratelimit-remaining-requests"), "99");
@@ -159,7 +123,7 @@ async fn requests_beyond_max_concurrent_queue() {
     let server = common::start(config).await;
     let send = || {
         let request = client()
-            .post(url(&server, "/v1/chat/completions"))
+            .post(url(&server, CHAT))
             .json(&chat_body("gpt-4o", "x"))
             .send();
         tokio::spawn(request)
@@ -167,18 +131,9 @@ async fn requests_beyond_max_concurrent_queue() {
     let first = send();
     let second = send();
     // Wait (bounded) until the metrics show one request served and one queued.
-    let metrics = client().get(server.metrics_url());
     let deadline = tokio::time::Instant::now() + common::TIMEOUT;
     loop {
-        let text = metrics
-            .try_clone()
-            .unwrap()
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = common::metrics(&server).await;
         if text.contains("mock_openai_queued 1\n") && text.contains("mock_openai_in_flight 2\n") {
             break;
         }

@@ -3,7 +3,10 @@
 
 mod common;
 
-use common::{assert_alive, chat_body, client, expect_error, post, url};
+use common::{
+    CHAT, assert_alive, chat_as, chat_body, chat_with, client, expect_error, forced, post,
+    post_text, url,
+};
 use mock_openai::MockConfig;
 use serde_json::{Value, json};
 
@@ -14,7 +17,7 @@ async fn chat_stream_order_finish_reason_usage_and_done() {
     body["stream"] = json!(true);
     body["stream_options"] = json!({ "include_usage": true });
     body["max_tokens"] = json!(7);
-    let response = post(&server, "/v1/chat/completions", &body).await;
+    let response = post(&server, CHAT, &body).await;
     assert_eq!(response.status(), 200);
     assert!(
         response.headers()["content-type"]
@@ -60,11 +63,7 @@ async fn chat_stream_without_usage_has_no_usage_field() {
     let server = common::start(common::instant(11)).await;
     let mut body = chat_body("gpt-4o", "hello");
     body["stream"] = json!(true);
-    let text = post(&server, "/v1/chat/completions", &body)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let text = post_text(&server, CHAT, &body).await;
     let lines = common::sse_lines(&text);
     let last_chunk: Value = serde_json::from_str(&lines[lines.len() - 2][6..]).unwrap();
     assert_eq!(last_chunk["choices"][0]["finish_reason"], "stop");
@@ -79,11 +78,7 @@ async fn chat_stream_without_usage_has_no_usage_field() {
 async fn responses_stream_event_order() {
     let server = common::start(common::instant(12)).await;
     let body = json!({ "model": "gpt-4o", "input": "Describe the item.", "stream": true, "max_output_tokens": 4 });
-    let text = post(&server, "/v1/responses", &body)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let text = post_text(&server, "/v1/responses", &body).await;
     let lines = common::sse_lines(&text);
     let names: Vec<&str> = lines
         .iter()
@@ -131,7 +126,7 @@ async fn malformed_requests_get_4xx_json_and_the_server_keeps_serving() {
     };
     let server = common::start(config).await;
     let http = client();
-    let chat = url(&server, "/v1/chat/completions");
+    let chat = url(&server, CHAT);
     let raw = |body: &'static str| {
         http.post(&chat)
             .header("content-type", "application/json")
@@ -179,7 +174,7 @@ async fn malformed_requests_get_4xx_json_and_the_server_keeps_serving() {
         ),
     ];
     for (body, param) in cases {
-        let error = expect_error(post(&server, "/v1/chat/completions", &body).await, 400).await;
+        let error = expect_error(post(&server, CHAT, &body).await, 400).await;
         assert_eq!(error["error"]["param"], param, "{body}");
         assert_alive(&server).await;
     }
@@ -195,11 +190,7 @@ async fn malformed_requests_get_4xx_json_and_the_server_keeps_serving() {
     .await;
     assert_eq!(error["error"]["param"], "input");
 
-    let error = expect_error(
-        post(&server, "/v1/chat/completions", &chat_body("gpt-9", "x")).await,
-        404,
-    )
-    .await;
+    let error = expect_error(post(&server, CHAT, &chat_body("gpt-9", "x")).await, 404).await;
     assert_eq!(error["error"]["code"], "model_not_found");
 
     let huge = format!(
@@ -230,18 +221,12 @@ async fn malformed_requests_get_4xx_json_and_the_server_keeps_serving() {
         "Invalid URL (GET /v1/embeddingz)"
     );
     expect_error(http.get(&chat).send().await.unwrap(), 405).await;
-    let bad_fault = http
-        .post(&chat)
-        .header("x-mock-fault", "teapot")
-        .json(&chat_body("gpt-4o", "x"))
-        .send()
-        .await
-        .unwrap();
+    let bad_fault = forced(&server, "teapot", &chat_body("gpt-4o", "x")).await;
     let error = expect_error(bad_fault, 400).await;
     assert_eq!(error["error"]["param"], "x-mock-fault");
 
     // And real work still succeeds.
-    let ok = post(&server, "/v1/chat/completions", &chat_body("gpt-4o", "x")).await;
+    let ok = post(&server, CHAT, &chat_body("gpt-4o", "x")).await;
     assert_eq!(ok.status(), 200);
 }
 
@@ -252,82 +237,35 @@ async fn configured_keys_are_required() {
         ..common::instant(14)
     };
     let server = common::start(config).await;
-    let http = client();
-    let chat = url(&server, "/v1/chat/completions");
     let body = chat_body("gpt-4o", "x");
-    let missing = expect_error(http.post(&chat).json(&body).send().await.unwrap(), 401).await;
+    let missing = expect_error(post(&server, CHAT, &body).await, 401).await;
     assert!(
         missing["error"]["message"]
             .as_str()
             .unwrap()
             .contains("didn't provide an API key")
     );
-    let wrong = expect_error(
-        http.post(&chat)
-            .bearer_auth("sk-three")
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-        401,
-    )
-    .await;
+    let wrong = expect_error(chat_as(&server, "sk-three", &body).await, 401).await;
     assert_eq!(wrong["error"]["code"], "invalid_api_key");
-    assert_eq!(
-        http.post(&chat)
-            .bearer_auth("sk-two")
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        http.post(&chat)
-            .header("api-key", "sk-one")
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(chat_as(&server, "sk-two", &body).await.status(), 200);
+    let azure_style = chat_with(&server, ("api-key", "sk-one"), &body).await;
+    assert_eq!(azure_style.status(), 200);
 }
 
 #[tokio::test]
 async fn metrics_count_requests_faults_and_latency() {
     let server = common::start(common::instant(15)).await;
-    let http = client();
     for _ in 0..3 {
         assert_eq!(
-            post(&server, "/v1/chat/completions", &chat_body("gpt-4o", "x"))
+            post(&server, CHAT, &chat_body("gpt-4o", "x"))
                 .await
                 .status(),
             200
         );
     }
-    let forced = http
-        .post(url(&server, "/v1/chat/completions"))
-        .header("x-mock-fault", "503")
-        .json(&chat_body("gpt-4o", "x"))
-        .send()
-        .await
-        .unwrap();
-    expect_error(forced, 503).await;
-    expect_error(
-        post(&server, "/v1/chat/completions", &chat_body("nope", "x")).await,
-        404,
-    )
-    .await;
-    let metrics = http
-        .get(server.metrics_url())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    expect_error(forced(&server, "503", &chat_body("gpt-4o", "x")).await, 503).await;
+    expect_error(post(&server, CHAT, &chat_body("nope", "x")).await, 404).await;
+    let metrics = common::metrics(&server).await;
     let has = |line: &str| metrics.lines().any(|l| l == line);
     assert!(
         has(
@@ -367,7 +305,7 @@ async fn http2_with_prior_knowledge() {
         .timeout(common::TIMEOUT)
         .build()
         .unwrap();
-    let chat = url(&server, "/v1/chat/completions");
+    let chat = url(&server, CHAT);
     let response = h2
         .post(&chat)
         .json(&chat_body("gpt-4o", "x"))
@@ -409,7 +347,7 @@ async fn latency_model_delays_answers() {
     };
     let server = common::start(config).await;
     let start = Instant::now();
-    let whole = post(&server, "/v1/chat/completions", &chat_body("m", "x")).await;
+    let whole = post(&server, CHAT, &chat_body("m", "x")).await;
     assert_eq!(whole.status(), 200);
     // (300 ms + 10 x 20 ms) x 0.5
     assert!(
@@ -421,7 +359,7 @@ async fn latency_model_delays_answers() {
     let mut body = chat_body("m", "x");
     body["stream"] = json!(true);
     let start = Instant::now();
-    let response = post(&server, "/v1/chat/completions", &body).await;
+    let response = post(&server, CHAT, &body).await;
     let mut stream = response.bytes_stream();
     let mut first_token = None;
     let mut text = String::new();

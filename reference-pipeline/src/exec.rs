@@ -191,6 +191,18 @@ impl Mode {
 }
 
 impl StagedMode {
+    /// The mode's pools by name: the keys of its table in a config, and the `pool` label of
+    /// their `scan_pipeline_pool_*` series.
+    pub const POOLS: [&'static str; 7] = [
+        "vision",
+        "rule",
+        "answer",
+        "reward",
+        "character_match",
+        "subscription",
+        "worker_cpu",
+    ];
+
     /// Checks every pool, the subscription and the worker CPU.
     pub fn validate(&self) -> Result<(), Invalid> {
         for (name, pool) in self.pools() {
@@ -268,15 +280,7 @@ impl ModeKind {
         match self {
             ModeKind::Async => &[],
             ModeKind::Threadpool => &["workers"],
-            ModeKind::Staged => &[
-                "vision",
-                "rule",
-                "answer",
-                "reward",
-                "character_match",
-                "subscription",
-                "worker_cpu",
-            ],
+            ModeKind::Staged => &StagedMode::POOLS,
         }
     }
 }

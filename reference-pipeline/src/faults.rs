@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use scan_config::{FieldPath, Invalid, check};
+use scan_config::{FaultKind, FaultTable, FieldPath, Invalid, check};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Protocol;
@@ -69,9 +69,10 @@ impl Default for FaultConfig {
     }
 }
 
-impl FaultConfig {
-    /// The probabilities with their field names, in draw order.
-    pub(crate) fn probabilities(&self) -> [(&'static str, f64); 4] {
+impl FaultTable for FaultConfig {
+    type Kind = Fault;
+
+    fn probabilities(&self) -> impl IntoIterator<Item = (&'static str, f64)> {
         [
             ("p_drop_stream", self.p_drop_stream),
             ("p_malformed_event", self.p_malformed_event),
@@ -84,7 +85,7 @@ impl FaultConfig {
 impl FaultConfig {
     /// Checks each probability, their sum and the stall.
     pub fn validate(&self) -> Result<(), Invalid> {
-        check::exclusive_probabilities(&FieldPath::default(), self.probabilities())?;
+        self.check_probabilities()?;
         check::positive(FieldPath::root("stall_for"), self.stall_for)
     }
 }
@@ -104,12 +105,13 @@ pub enum Fault {
     Stall,
 }
 
-impl Fault {
-    /// All kinds, in the order of [`FaultConfig`]'s probabilities.
-    pub const ALL: [Fault; 4] = [Fault::Drop, Fault::Malformed, Fault::Error, Fault::Stall];
+impl FaultKind for Fault {
+    /// In the order of [`FaultConfig`]'s probabilities.
+    const ALL: &'static [Fault] = &[Fault::Drop, Fault::Malformed, Fault::Error, Fault::Stall];
+    const HEADER: &'static str = "x-pipeline-fault";
 
     /// The name used in the `x-pipeline-fault` header and in metrics.
-    pub fn name(self) -> &'static str {
+    fn name(self) -> &'static str {
         match self {
             Fault::Drop => "drop",
             Fault::Malformed => "malformed",
@@ -117,39 +119,9 @@ impl Fault {
             Fault::Stall => "stall",
         }
     }
+}
 
-    /// Parses an `x-pipeline-fault` header value; `none` forces no fault.
-    pub fn from_header(value: &str) -> Result<Option<Fault>, String> {
-        let value = value.trim();
-        if value.eq_ignore_ascii_case("none") {
-            return Ok(None);
-        }
-        Fault::ALL
-            .into_iter()
-            .find(|f| f.name().eq_ignore_ascii_case(value))
-            .map(Some)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
-                format!(
-                    "Invalid x-pipeline-fault header '{value}'. Expected one of: none, {}.",
-                    names.join(", ")
-                )
-            })
-    }
-
-    /// Draws at most one fault: one uniform number against the cumulative probabilities.
-    fn draw<R: Rng + ?Sized>(config: &FaultConfig, rng: &mut R) -> Option<Fault> {
-        let u: f64 = rng.random();
-        let mut cumulative = 0.0;
-        for (fault, (_, p)) in Fault::ALL.into_iter().zip(config.probabilities()) {
-            cumulative += p;
-            if u < cumulative {
-                return Some(fault);
-            }
-        }
-        None
-    }
-
+impl Fault {
     /// Events sent before the fault fires, drawn for this kind. A run is `started`, eight
     /// stage events and nothing more; the last stage event is the terminal one.
     fn draw_after<R: Rng + ?Sized>(self, rng: &mut R) -> u32 {
@@ -213,8 +185,8 @@ impl Faults {
     /// The plan of the next stream: `forced` (from the request header) if given, else a draw.
     pub fn plan(&self, forced: Option<Option<Fault>>) -> Option<FaultPlan> {
         let index = self.streams.fetch_add(1, Ordering::Relaxed);
-        let fault = forced
-            .unwrap_or_else(|| Fault::draw(&self.config, &mut self.rng(index, Draw::Fault)))?;
+        let fault =
+            forced.unwrap_or_else(|| self.config.draw(&mut self.rng(index, Draw::Fault)))?;
         Some(FaultPlan {
             fault,
             after: fault.draw_after(&mut self.rng(index, Draw::Position)),
@@ -235,7 +207,7 @@ mod tests {
 
     #[test]
     fn header_names_round_trip() {
-        for fault in Fault::ALL {
+        for &fault in Fault::ALL {
             assert_eq!(Fault::from_header(fault.name()), Ok(Some(fault)));
         }
         assert_eq!(Fault::from_header(" None "), Ok(None));
@@ -267,7 +239,7 @@ mod tests {
     #[test]
     fn positions_stay_inside_the_stream() {
         let faults = Faults::new(&FaultConfig::default());
-        for fault in Fault::ALL {
+        for &fault in Fault::ALL {
             for _ in 0..200 {
                 let plan = faults.plan(Some(Some(fault))).unwrap();
                 let range = match fault {

@@ -9,6 +9,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets_range};
 use prometheus_client::registry::Registry;
+use scan_config::FaultKind;
 
 /// Content type of [`Metrics::encode`]'s output.
 pub(crate) const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -151,7 +152,7 @@ impl Metrics {
                 stage: stage.name(),
             });
         }
-        for fault in crate::faults::Fault::ALL {
+        for &fault in crate::faults::Fault::ALL {
             let _ = m.faults.get_or_create(&FaultLabel { kind: fault.name() });
         }
         for outcome in ["matched", "null"] {

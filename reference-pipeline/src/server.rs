@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use scan_serve::BodyError;
+use scan_config::FaultKind;
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::Instant;
@@ -171,7 +172,7 @@ fn admit(
             )
         })?;
     let (body, user_input) = scan_body(body)?;
-    let forced = match headers.get(FAULT_HEADER) {
+    let forced = match headers.get(Fault::HEADER) {
         Some(value) if kind == Kind::Stream => {
             let value = value.to_str().unwrap_or("(not text)");
             Some(
@@ -260,9 +261,6 @@ fn scan_body(
     };
     Ok((body, user_input))
 }
-
-/// The request header that forces a fault on one stream (see [`crate::FaultConfig`]).
-const FAULT_HEADER: &str = "x-pipeline-fault";
 
 fn is_http_url(url: &str) -> bool {
     reqwest::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host())

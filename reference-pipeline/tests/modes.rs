@@ -125,14 +125,7 @@ async fn staged_mode_holds_each_stage_pool_size() {
     config.openai.request_timeout = Duration::from_secs(100);
     let pipeline = start_pipeline(config).await;
 
-    let pools = [
-        "vision",
-        "rule",
-        "answer",
-        "reward",
-        "character_match",
-        "subscription",
-    ];
+    let pools = StagedMode::POOLS;
     let (runs, max) = max_gauges_during(
         &pipeline.metrics_url(),
         &pools,

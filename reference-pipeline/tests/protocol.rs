@@ -4,7 +4,7 @@ mod support;
 
 use std::time::Duration;
 
-use reference_pipeline::Protocol;
+use reference_pipeline::{PipelineHandle, Protocol};
 use serde_json::Value;
 use support::*;
 
@@ -30,6 +30,13 @@ fn keys(value: &Value) -> Vec<&str> {
         .keys()
         .map(String::as_str)
         .collect()
+}
+
+/// The whole body of a scan stream asked for without an image: its one error event.
+async fn image_url_error(pipeline: &PipelineHandle) -> String {
+    let no_image = serde_json::json!({"user_input": "no image"});
+    let response = post_json(&client(), &pipeline.base_url(), COMPLETION, "u", &no_image).await;
+    read_frames(response).await.0
 }
 
 /// Whether `needles` occur in `text` in this order.
@@ -228,16 +235,8 @@ async fn named_events_protocol_frames_stages_ready_and_errors() {
     );
 
     // Errors are `event: error`.
-    let response = client()
-        .post(format!("{}{COMPLETION}", pipeline.base_url()))
-        .header("x-user-id", "u")
-        .json(&serde_json::json!({"user_input": "no image"}))
-        .send()
-        .await
-        .unwrap();
-    let (body, _) = read_frames(response).await;
     assert_eq!(
-        body,
+        image_url_error(&pipeline).await,
         "event: error\ndata: {\"status\": \"error\", \"error\": \"IMAGE_URL_REQUIRED\"}\n\n"
     );
     stop(pipeline, mock).await;
@@ -297,16 +296,8 @@ async fn stage_events_protocol_names_events_by_stage_with_ids() {
     );
 
     // Errors are `event: error`, numbered too.
-    let response = client()
-        .post(format!("{}{COMPLETION}", pipeline.base_url()))
-        .header("x-user-id", "u")
-        .json(&serde_json::json!({"user_input": "no image"}))
-        .send()
-        .await
-        .unwrap();
-    let (body, _) = read_frames(response).await;
     assert_eq!(
-        body,
+        image_url_error(&pipeline).await,
         "event: error\nid: 1\ndata: {\"status\": \"error\", \"error\": \"IMAGE_URL_REQUIRED\"}\n\n"
     );
     stop(pipeline, mock).await;
@@ -316,13 +307,15 @@ async fn stage_events_protocol_names_events_by_stage_with_ids() {
 async fn non_streaming_classify_answers_the_result() {
     let mock = start_mock(mock_config(Duration::ZERO, "food", "food_waste")).await;
     let pipeline = start_pipeline(pipeline_config(&[&mock])).await;
-    let response = client()
-        .post(format!("{}/api/v1/scan/classify", pipeline.base_url()))
-        .header("x-user-id", "u")
-        .json(&serde_json::json!({"image_url": "https://x.example/a.png"}))
-        .send()
-        .await
-        .unwrap();
+    let image = serde_json::json!({"image_url": "https://x.example/a.png"});
+    let response = post_json(
+        &client(),
+        &pipeline.base_url(),
+        "/api/v1/scan/classify",
+        "u",
+        &image,
+    )
+    .await;
     assert_eq!(response.status(), 200);
     let result: Value = response.json().await.unwrap();
     assert_eq!(result["status"], "completed");
@@ -384,13 +377,7 @@ async fn malformed_requests_get_4xx_and_the_server_keeps_serving() {
         serde_json::json!({"image_url": "ftp://files.example/a.jpg"}),
         serde_json::json!({"image_url": 42}),
     ] {
-        let response = client
-            .post(&url)
-            .header("x-user-id", "u")
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let response = post_json(&client, &pipeline.base_url(), COMPLETION, "u", &body).await;
         assert_eq!(response.status(), 200);
         let (text, _) = read_frames(response).await;
         assert_eq!(
@@ -409,24 +396,11 @@ async fn malformed_requests_get_4xx_and_the_server_keeps_serving() {
     let wrong_method = client.get(&url).send().await.unwrap();
     assert_eq!(wrong_method.status(), 405);
 
-    assert_eq!(
-        client
-            .get(format!("{}/healthz", pipeline.base_url()))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        client
-            .get(format!("{}/readyz", pipeline.base_url()))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    for probe in ["/healthz", "/readyz"] {
+        let url = format!("{}{probe}", pipeline.base_url());
+        let response = client.get(url).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{probe}");
+    }
     // Still serving full chains.
     let response = post_scan(&client, &pipeline.base_url(), "u").await;
     let (_, frames) = read_frames(response).await;

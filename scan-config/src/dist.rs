@@ -167,7 +167,7 @@ impl<T: Quantity> Dist<T> {
     /// Draws one value.
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> T {
         let p = T::param_to_f64;
-        let (x, min, max) = match *self {
+        let x = match *self {
             Dist::Fixed { value } => {
                 return if value > T::CEILING {
                     T::CEILING
@@ -176,31 +176,33 @@ impl<T: Quantity> Dist<T> {
                 };
             }
             Dist::Uniform { min, max } => return T::uniform(rng, min, max),
-            Dist::Normal {
-                mean,
-                std_dev,
-                min,
-                max,
-            } => {
+            Dist::Normal { mean, std_dev, .. } => {
                 let z: f64 = rng.sample(StandardNormal);
-                (p(mean) + p(std_dev) * z, min, max)
+                p(mean) + p(std_dev) * z
             }
-            Dist::LogNormal {
-                median,
-                width,
-                min,
-                max,
-            } => {
+            Dist::LogNormal { median, width, .. } => {
                 let z: f64 = rng.sample(StandardNormal);
-                (p(median) * (sigma::<T>(median, width) * z).exp(), min, max)
+                p(median) * (sigma::<T>(median, width) * z).exp()
             }
-            Dist::Pareto { scale, shape, max } => {
+            Dist::Pareto { scale, shape, .. } => {
                 // Inverse transform: x_m / U^(1/alpha), U in (0, 1].
                 let u = 1.0 - rng.random::<f64>();
-                (p(scale) / u.powf(1.0 / shape), None, max)
+                p(scale) / u.powf(1.0 / shape)
             }
         };
+        let (min, max) = self.clamps();
         T::from_draw(x, min, max)
+    }
+
+    /// The clamps of the draws, whatever the form: a uniform's bounds, the optional `min` and
+    /// `max` of the others (a Pareto's floor is its `scale`, so it has no `min`).
+    fn clamps(&self) -> (Option<T>, Option<T>) {
+        match *self {
+            Dist::Fixed { .. } => (None, None),
+            Dist::Uniform { min, max } => (Some(min), Some(max)),
+            Dist::Normal { min, max, .. } | Dist::LogNormal { min, max, .. } => (min, max),
+            Dist::Pareto { max, .. } => (None, max),
+        }
     }
 
     /// Every value and parameter multiplied by `factor` (a time scale); shapes stay.
@@ -250,14 +252,8 @@ impl<T: Quantity> Dist<T> {
     pub fn validate(&self) -> Result<(), Invalid> {
         let p = T::param_to_f64;
         match *self {
-            Dist::Fixed { .. } => Ok(()),
-            Dist::Uniform { min, max } => check_clamp(Some(min), Some(max)),
-            Dist::Normal {
-                mean,
-                std_dev,
-                min,
-                max,
-            } => {
+            Dist::Fixed { .. } | Dist::Uniform { .. } => {}
+            Dist::Normal { mean, std_dev, .. } => {
                 for (name, value) in [("mean", mean), ("std_dev", std_dev)] {
                     if !(p(value).is_finite() && p(value) >= 0.0) {
                         return Err(Invalid::new(
@@ -267,23 +263,19 @@ impl<T: Quantity> Dist<T> {
                         ));
                     }
                 }
-                check_clamp(min, max)
             }
             Dist::LogNormal {
                 median,
                 width: Width::Sigma(sigma),
-                min,
-                max,
+                ..
             } => {
                 check_positive_param::<T>("median", median)?;
                 check_shape("sigma", sigma)?;
-                check_clamp(min, max)
             }
             Dist::LogNormal {
                 median,
                 width: Width::P95(p95),
-                min,
-                max,
+                ..
             } => {
                 if p(p95) < p(median) {
                     return Err(Invalid::new(
@@ -295,21 +287,22 @@ impl<T: Quantity> Dist<T> {
                         T::show_param(p95),
                     ));
                 }
-                check_clamp(min, max)
             }
             Dist::Pareto { scale, shape, max } => {
                 check_shape("shape", shape)?;
                 check_positive_param::<T>("scale", scale)?;
-                match max {
-                    Some(max) if max.to_f64() < p(scale) => Err(Invalid::new(
+                if let Some(max) = max.filter(|max| max.to_f64() < p(scale)) {
+                    return Err(Invalid::new(
                         FieldPath::root("max"),
                         format!("a value at least `scale` ({})", T::show_param(scale)),
                         max.show(),
-                    )),
-                    _ => Ok(()),
+                    ));
                 }
             }
         }
+        // Last, so that a bad parameter is named before a bad clamp.
+        let (min, max) = self.clamps();
+        check_clamp(min, max)
     }
 }
 
@@ -754,38 +747,27 @@ impl<T: Quantity> Serialize for Dist<T> {
         };
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("dist", kind.name())?;
-        let (min, max) = match *self {
+        match *self {
             Dist::Fixed { .. } => unreachable!("written above"),
-            Dist::Uniform { min, max } => (Some(min), Some(max)),
-            Dist::Normal {
-                mean,
-                std_dev,
-                min,
-                max,
-            } => {
+            // The bounds are the clamps, written below.
+            Dist::Uniform { .. } => {}
+            Dist::Normal { mean, std_dev, .. } => {
                 map.serialize_entry("mean", &Param::<T>(mean))?;
                 map.serialize_entry("std_dev", &Param::<T>(std_dev))?;
-                (min, max)
             }
-            Dist::LogNormal {
-                median,
-                width,
-                min,
-                max,
-            } => {
+            Dist::LogNormal { median, width, .. } => {
                 map.serialize_entry("median", &Param::<T>(median))?;
                 match width {
                     Width::Sigma(sigma) => map.serialize_entry("sigma", &sigma)?,
                     Width::P95(p95) => map.serialize_entry("p95", &Param::<T>(p95))?,
                 }
-                (min, max)
             }
-            Dist::Pareto { scale, shape, max } => {
+            Dist::Pareto { scale, shape, .. } => {
                 map.serialize_entry("scale", &Param::<T>(scale))?;
                 map.serialize_entry("shape", &shape)?;
-                (None, max)
             }
-        };
+        }
+        let (min, max) = self.clamps();
         if let Some(min) = min {
             map.serialize_entry("min", &Value(min))?;
         }

@@ -8,6 +8,8 @@
 //!   take, and every way a config file can be wrong; [`check`]: the checks several configs
 //!   make;
 //! - [`ConnectionLimits`]: the `[connections]` table of both servers (timeouts, a cap);
+//! - [`FaultKind`] and [`FaultTable`]: a server's kinds of injected fault and the `faults`
+//!   table that draws at most one of them per request;
 //! - [`Dist`]: a random quantity ([`Delay`], [`TokenCount`]), fixed or drawn from a
 //!   distribution, in every spelling the configs accept.
 //!
@@ -28,6 +30,7 @@ pub mod check;
 mod connections;
 mod dist;
 mod error;
+mod fault;
 mod locate;
 mod path;
 pub mod waste;
@@ -35,5 +38,6 @@ pub mod waste;
 pub use connections::ConnectionLimits;
 pub use dist::{Delay, Dist, Quantity, TokenCount, Width};
 pub use error::{ConfigError, Invalid};
+pub use fault::{FaultKind, FaultTable};
 pub use locate::{Location, from_toml_file, from_toml_str, from_toml_validated};
 pub use path::{FieldPath, Segment};

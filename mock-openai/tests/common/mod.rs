@@ -25,6 +25,9 @@ pub fn url(server: &MockHandle, path: &str) -> String {
     format!("http://{}{path}", server.addr())
 }
 
+/// The chat completions route, the one most tests call.
+pub const CHAT: &str = "/v1/chat/completions";
+
 pub async fn post(server: &MockHandle, path: &str, body: &Value) -> reqwest::Response {
     client()
         .post(url(server, path))
@@ -32,6 +35,52 @@ pub async fn post(server: &MockHandle, path: &str, body: &Value) -> reqwest::Res
         .send()
         .await
         .expect("request sent")
+}
+
+/// A chat completion with one extra header (an API key, a forced fault).
+pub async fn chat_with(
+    server: &MockHandle,
+    (name, value): (&str, &str),
+    body: &Value,
+) -> reqwest::Response {
+    client()
+        .post(url(server, CHAT))
+        .header(name, value)
+        .json(body)
+        .send()
+        .await
+        .expect("request sent")
+}
+
+/// A chat completion with the fault `fault` forced by `x-mock-fault`.
+pub async fn forced(server: &MockHandle, fault: &str, body: &Value) -> reqwest::Response {
+    chat_with(server, ("x-mock-fault", fault), body).await
+}
+
+/// A chat completion authenticated with the API key `key` (`Authorization: Bearer`).
+pub async fn chat_as(server: &MockHandle, key: &str, body: &Value) -> reqwest::Response {
+    chat_with(server, ("authorization", &format!("Bearer {key}")), body).await
+}
+
+/// The whole body of a POST, as text.
+pub async fn post_text(server: &MockHandle, path: &str, body: &Value) -> String {
+    post(server, path, body)
+        .await
+        .text()
+        .await
+        .expect("body read")
+}
+
+/// The server's `/metrics` text.
+pub async fn metrics(server: &MockHandle) -> String {
+    client()
+        .get(server.metrics_url())
+        .send()
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("metrics read")
 }
 
 /// A chat request with a text message.

@@ -94,6 +94,23 @@ pub async fn post_scan(client: &reqwest::Client, base: &str, user: &str) -> reqw
         .expect("request sent")
 }
 
+/// POSTs `body` as JSON to `path` for `user` (the `x-user-id` header).
+pub async fn post_json(
+    client: &reqwest::Client,
+    base: &str,
+    path: &str,
+    user: &str,
+    body: &Value,
+) -> reqwest::Response {
+    client
+        .post(format!("{base}{path}"))
+        .header("x-user-id", user)
+        .json(body)
+        .send()
+        .await
+        .expect("request sent")
+}
+
 /// One SSE frame: its event name (if any) and data parsed as JSON; comments are kept apart.
 #[derive(Debug, Clone)]
 pub enum Frame {

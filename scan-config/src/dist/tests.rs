@@ -16,6 +16,16 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
+/// A log-normal without a lower clamp, as most tables here write it.
+fn lognormal<T: Quantity>(median: T::Param, width: Width<T::Param>, max: Option<T>) -> Dist<T> {
+    Dist::LogNormal {
+        median,
+        width,
+        min: None,
+        max,
+    }
+}
+
 #[test]
 fn short_and_table_forms_parse() {
     let h = parse("d = \"15ms\"\nn = 120").unwrap();
@@ -41,38 +51,14 @@ fn short_and_table_forms_parse() {
         }
     );
     let h = parse("d = { sigma = 0.5, dist = \"lognormal\", median = \"2s\" }\nn = { dist = \"lognormal\", median = 150, sigma = 0.5 }").unwrap();
-    assert_eq!(
-        h.d,
-        Dist::LogNormal {
-            median: ms(2000),
-            width: Width::Sigma(0.5),
-            min: None,
-            max: None
-        }
-    );
-    assert_eq!(
-        h.n,
-        Dist::LogNormal {
-            median: 150.0,
-            width: Width::Sigma(0.5),
-            min: None,
-            max: None
-        }
-    );
+    assert_eq!(h.d, lognormal(ms(2000), Width::Sigma(0.5), None));
+    assert_eq!(h.n, lognormal(150.0, Width::Sigma(0.5), None));
 }
 
 #[test]
 fn a_median_and_p95_is_a_lognormal() {
     let h = parse("d = { median = \"1s\", p95 = \"3s\" }\nn = 1").unwrap();
-    assert_eq!(
-        h.d,
-        Dist::LogNormal {
-            median: ms(1000),
-            width: Width::P95(ms(3000)),
-            min: None,
-            max: None
-        }
-    );
+    assert_eq!(h.d, lognormal(ms(1000), Width::P95(ms(3000)), None));
     let h = parse("d = { p95 = \"3s\", median = \"1s\" }\nn = 1").unwrap();
     assert_eq!(h.d.validate(), Ok(()));
     let h = parse("d = { median = \"300ms\" }\nn = 1").unwrap();
@@ -136,12 +122,7 @@ fn serialized_forms_parse_back() {
         shape: 2.5,
         max: Some(Duration::from_secs(60)),
     };
-    let n = TokenCount::LogNormal {
-        median: 180.0,
-        width: Width::Sigma(0.5),
-        min: None,
-        max: Some(900),
-    };
+    let n: TokenCount = lognormal(180.0, Width::Sigma(0.5), Some(900));
     let json = serde_json::json!({ "d": d, "n": n });
     assert_eq!(json["d"]["dist"], "pareto");
     let back: Holder = serde_json::from_value(json).unwrap();
@@ -152,12 +133,7 @@ fn serialized_forms_parse_back() {
             n: TokenCount::fixed(7),
         },
         Holder {
-            d: Dist::LogNormal {
-                median: ms(200),
-                width: Width::P95(ms(400)),
-                min: None,
-                max: None,
-            },
+            d: lognormal(ms(200), Width::P95(ms(400)), None),
             n: Dist::Normal {
                 mean: 10.0,
                 std_dev: 2.0,
@@ -196,15 +172,7 @@ fn old_report_forms_still_read() {
     });
     let h: Holder = serde_json::from_value(json).unwrap();
     assert_eq!(h.d, Delay::fixed(ms(14)));
-    assert_eq!(
-        h.n,
-        Dist::LogNormal {
-            median: 150.0,
-            width: Width::Sigma(0.5),
-            min: None,
-            max: Some(1000)
-        }
-    );
+    assert_eq!(h.n, lognormal(150.0, Width::Sigma(0.5), Some(1000)));
 }
 
 #[test]
@@ -251,12 +219,11 @@ fn lognormal_median_is_the_median() {
 #[test]
 fn lognormal_by_p95_has_the_median_and_p95_asked_for() {
     let mut rng = ChaCha8Rng::seed_from_u64(2);
-    let d = Delay::LogNormal {
-        median: Duration::from_secs(1),
-        width: Width::P95(Duration::from_secs(3)),
-        min: None,
-        max: None,
-    };
+    let d: Delay = lognormal(
+        Duration::from_secs(1),
+        Width::P95(Duration::from_secs(3)),
+        None,
+    );
     let mut draws: Vec<f64> = (0..20_000)
         .map(|_| d.sample(&mut rng).as_secs_f64())
         .collect();
@@ -273,12 +240,7 @@ fn lognormal_by_p95_has_the_median_and_p95_asked_for() {
 fn seeded_draws_are_stable() {
     let mut rng = ChaCha8Rng::seed_from_u64(42);
     let delay = Delay::lognormal(ms(2500), 0.35, Duration::from_secs(60));
-    let count = TokenCount::LogNormal {
-        median: 150.0,
-        width: Width::Sigma(0.5),
-        min: None,
-        max: Some(1000),
-    };
+    let count: TokenCount = lognormal(150.0, Width::Sigma(0.5), Some(1000));
     let uniform = TokenCount::Uniform { min: 5, max: 9 };
     let draws: Vec<u128> = (0..3).map(|_| delay.sample(&mut rng).as_nanos()).collect();
     let counts: Vec<u32> = (0..3).map(|_| count.sample(&mut rng)).collect();
@@ -309,20 +271,10 @@ fn reference_draws() -> (Vec<u128>, Vec<u32>, Vec<u32>) {
 
 #[test]
 fn scaling_multiplies_values_not_shapes() {
-    let d = Delay::LogNormal {
-        median: ms(1000),
-        width: Width::P95(ms(3000)),
-        min: None,
-        max: Some(ms(5000)),
-    };
+    let d: Delay = lognormal(ms(1000), Width::P95(ms(3000)), Some(ms(5000)));
     assert_eq!(
         d.scaled(0.1),
-        Delay::LogNormal {
-            median: ms(100),
-            width: Width::P95(ms(300)),
-            min: None,
-            max: Some(ms(500))
-        }
+        lognormal(ms(100), Width::P95(ms(300)), Some(ms(500)))
     );
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     assert_eq!(Delay::fixed(ms(300)).scaled(0.1).sample(&mut rng), ms(30));
@@ -330,12 +282,7 @@ fn scaling_multiplies_values_not_shapes() {
 
 #[test]
 fn validation_names_the_parameter() {
-    let bad = Delay::LogNormal {
-        median: Duration::from_secs(1),
-        width: Width::Sigma(-1.0),
-        min: None,
-        max: None,
-    };
+    let bad: Delay = lognormal(Duration::from_secs(1), Width::Sigma(-1.0), None);
     let err = bad.validate().unwrap_err().within("ttft");
     assert_eq!(err.field.to_string(), "ttft.sigma");
     let bad = Delay::Uniform {
@@ -350,11 +297,6 @@ fn validation_names_the_parameter() {
         max: None,
     };
     assert_eq!(bad.validate().unwrap_err().field, FieldPath::root("mean"));
-    let bad = Delay::LogNormal {
-        median: Duration::ZERO,
-        width: Width::Sigma(0.3),
-        min: None,
-        max: None,
-    };
+    let bad: Delay = lognormal(Duration::ZERO, Width::Sigma(0.3), None);
     assert_eq!(bad.validate().unwrap_err().field, FieldPath::root("median"));
 }
