@@ -2,9 +2,11 @@
 //! pipeline built on OpenAI can be tested and load-tested offline and repeatably.
 //!
 //! # Endpoints
-//! - `POST /v1/chat/completions`: text and `image_url` content parts (http(s) and `data:` URLs,
+//! - `POST /v1/chat/completions`: `model` (one of the config's models, else 404), `messages`
+//!   with text and `image_url` content parts (http(s) and `data:` URLs,
 //!   never fetched), `response_format` `json_object` / `json_schema`, `stream` with
-//!   `stream_options.include_usage`, `max_tokens` / `max_completion_tokens`.
+//!   `stream_options.include_usage`, `max_tokens` / `max_completion_tokens`, `n` (1 only: one
+//!   choice per answer; `n` > 1 gets 400 `unsupported_value`).
 //! - `POST /v1/responses`: `input` as a string or items with `input_text` / `input_image`
 //!   parts, `instructions`, `text.format` JSON schema, `stream`, `max_output_tokens`.
 //! - `GET /v1/models`, `GET /v1/models/{model}`, `GET /healthz`, `GET /metrics` (Prometheus).
@@ -14,6 +16,31 @@
 //!
 //! HTTP/1.1, and HTTP/2 with prior knowledge (h2c), on one port; TCP_NODELAY on every
 //! connection.
+//!
+//! # Parameters
+//! Each endpoint accepts OpenAI's parameters, as strictly as OpenAI does: a wrong type is 400
+//! `invalid_type` (`Invalid type for 'temperature': expected a decimal, but got a string
+//! instead.`), a value out of range 400 `decimal_above_max_value`, `integer_below_min_value`,
+//! `array_above_max_length` ... (`Invalid 'temperature': decimal above maximum value. Expected
+//! a value <= 2, but got 5 instead.`), and an unknown parameter 400 `Unrecognized request
+//! argument supplied: foo` (chat, no `param` or `code`) or `Unknown parameter: 'foo'.`
+//! (Responses, `unknown_parameter`). `null` counts as not given. Parameters the mock does not
+//! use are checked, then ignored:
+//! - chat: `temperature` (0 to 2), `top_p` (0 to 1), `presence_penalty` and
+//!   `frequency_penalty` (-2 to 2), `stop` (a string or up to 4), `seed`, `user`, `logprobs`,
+//!   `top_logprobs` (0 to 20), `tools`, `tool_choice`, `parallel_tool_calls`, `functions`,
+//!   `function_call`, `logit_bias` (-100 to 100), `metadata` (up to 16 strings), `store`,
+//!   `service_tier`, `reasoning_effort`, `verbosity`, `modalities`, `audio`, `prediction`,
+//!   `web_search_options`, `prompt_cache_key`, `safety_identifier`,
+//!   `stream_options.include_obfuscation`;
+//! - Responses: `temperature`, `top_p`, `top_logprobs`, `store`, `metadata`, `user`, `tools`,
+//!   `tool_choice`, `parallel_tool_calls`, `max_tool_calls`, `previous_response_id` (nothing is
+//!   stored), `conversation`, `truncation` (`auto` or `disabled`), `reasoning` (`effort`,
+//!   `summary`), `include`, `background`, `service_tier`, `stream_options`, `prompt`,
+//!   `prompt_cache_key`, `safety_identifier`, `text.verbosity`.
+//!
+//! Token caps are integers >= 1, `max_output_tokens` >= 16 (OpenAI's floor for Responses).
+//! Tools are checked as objects, not run.
 //!
 //! Errors have OpenAI's shape `{"error": {"message", "type", "param", "code"}}`: 400 (naming
 //! the parameter), 401, 404 (unknown model or route), 405, 413, 429, 500, 503.
@@ -93,6 +120,8 @@ mod json_schema;
 mod latency;
 #[cfg(feature = "server")]
 mod metrics;
+#[cfg(feature = "server")]
+mod params;
 mod ratelimit;
 #[cfg(feature = "server")]
 mod request;
