@@ -12,7 +12,8 @@
 //! - `GET /v1/models`, `GET /v1/models/{model}`, `GET /healthz`, `GET /metrics` (Prometheus).
 //! - `GET /admin/config` (JSON) and `PUT /admin/config` (JSON, or TOML with a content type
 //!   containing `toml`): replaces the whole config while running; an invalid one gets 400 and
-//!   the old one stays.
+//!   the old one stays. Its bodies have their own limit, [`ADMIN_MAX_BODY_BYTES`] (1 MiB),
+//!   whatever the config's `max_body_bytes`, so that no config can lock the admin API out.
 //!
 //! HTTP/1.1, and HTTP/2 with prior knowledge (h2c), on one port; TCP_NODELAY on every
 //! connection.
@@ -111,6 +112,8 @@
 // Without the server, its answer and rate-limit machinery beside the config sections is unused.
 #![cfg_attr(not(feature = "server"), allow(dead_code))]
 
+#[cfg(feature = "server")]
+mod admin;
 mod config;
 mod content;
 #[cfg(feature = "server")]
@@ -136,6 +139,8 @@ mod stream;
 #[cfg(feature = "server")]
 use std::net::SocketAddr;
 
+#[cfg(feature = "server")]
+pub use admin::ADMIN_MAX_BODY_BYTES;
 pub use config::{MockConfig, REDACTED};
 pub use content::{Category, ContentConfig};
 pub use faults::{Fault, FaultConfig};

@@ -1,4 +1,5 @@
-//! The HTTP server: routes, the life of one model request, admin, shutdown.
+//! The HTTP server: routes, the life of one model request, shutdown (the admin API is in
+//! `admin`).
 
 use std::io;
 use std::net::SocketAddr;
@@ -16,11 +17,12 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use scan_config::{Delay, FieldPath};
+use scan_config::Delay;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::admin;
 use crate::config::MockConfig;
 use crate::content::{Answer, ContentModel, Prompt};
 use crate::error::ApiError;
@@ -134,19 +136,21 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    fn runtime(&self) -> Arc<Runtime> {
+    /// The config in force and what is built from it.
+    pub(crate) fn runtime(&self) -> Arc<Runtime> {
         self.live.read().expect("config lock poisoned").clone()
     }
 
-    fn replace(&self, config: MockConfig) {
+    /// Swaps in a new config (already validated).
+    pub(crate) fn replace(&self, config: MockConfig) {
         let runtime = Arc::new(Runtime::new(config));
         *self.live.write().expect("config lock poisoned") = runtime;
     }
 }
 
 /// A config and everything built from it; replaced whole by an admin swap.
-struct Runtime {
-    config: MockConfig,
+pub(crate) struct Runtime {
+    pub(crate) config: MockConfig,
     content: ContentModel,
     /// The random sequence: request `n` draws from stream `n` of this generator.
     rng: ChaCha8Rng,
@@ -197,7 +201,10 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/models/{model}", get(get_model))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .route("/admin/config", get(get_config).put(put_config))
+        .route(
+            "/admin/config",
+            get(admin::get_config).put(admin::put_config),
+        )
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(shared)
@@ -587,7 +594,7 @@ async fn pause_until(deadline: Instant, shutdown: &CancellationToken) -> Result<
 
 /// Reads the body up to `limit` bytes. An oversized body is still drained (up to a bound) so
 /// the client gets to read the 413 instead of a reset connection.
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     const DRAIN_BEYOND_LIMIT: usize = 64 * 1024 * 1024;
     let mut stream = body.into_data_stream();
     let mut first: Option<Bytes> = None;
@@ -725,54 +732,6 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     response
 }
 
-/// `GET /admin/config`: the config in force, API keys redacted.
-async fn get_config(State(shared): State<Arc<Shared>>) -> Response {
-    json_response(StatusCode::OK, &shared.runtime().config.redacted())
-}
-
-/// `PUT /admin/config`: a whole config as JSON (or TOML with a `toml` content type). An invalid
-/// one is refused with 400 and the old one stays. The answer is the new config, keys redacted;
-/// a config sent back with the redacted keys `GET` gave keeps the keys in force.
-async fn put_config(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
-    let limit = shared.runtime().config.max_body_bytes;
-    let result = async {
-        let bytes = read_body(body, limit).await?;
-        let is_toml = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("toml"));
-        let mut config = if is_toml {
-            let text = std::str::from_utf8(&bytes)
-                .map_err(|_| ApiError::bad_request("The body is not UTF-8.", None))?;
-            MockConfig::from_toml_str(text, "request body").map_err(config_error)?
-        } else {
-            let mut de = serde_json::Deserializer::from_slice(&bytes);
-            let config: MockConfig = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-                let path = FieldPath::from_serde(e.path()).to_string();
-                ApiError::bad_request(
-                    format!("Invalid config at '{path}': {}", e.inner()),
-                    Some(path),
-                )
-            })?;
-            config.validate().map_err(|e| config_error(e.into()))?;
-            config
-        };
-        config.keep_redacted_keys(&shared.runtime().config);
-        shared.replace(config);
-        Ok::<_, ApiError>(())
-    }
-    .await;
-    match result {
-        Ok(()) => json_response(StatusCode::OK, &shared.runtime().config.redacted()),
-        Err(e) => e.into_response(),
-    }
-}
-
-fn config_error(e: ConfigError) -> ApiError {
-    let field = e.field().map(ToString::to_string);
-    ApiError::bad_request(format!("Invalid config: {e}"), field)
-}
-
 async fn unknown_route(method: Method, uri: Uri) -> Response {
     ApiError::unknown_route(method.as_str(), uri.path()).into_response()
 }
@@ -781,7 +740,7 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
     ApiError::method_not_allowed(method.as_str(), uri.path()).into_response()
 }
 
-fn json_response<T: serde::Serialize>(status: StatusCode, value: &T) -> Response {
+pub(crate) fn json_response<T: serde::Serialize>(status: StatusCode, value: &T) -> Response {
     let body = serde_json::to_vec(value).expect("response serializes");
     (
         status,

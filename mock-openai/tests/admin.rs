@@ -3,7 +3,7 @@
 mod common;
 
 use common::{chat_body, client, expect_error, post, url};
-use mock_openai::{MockConfig, ModelConfig};
+use mock_openai::{ADMIN_MAX_BODY_BYTES, MockConfig, ModelConfig};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -123,4 +123,41 @@ async fn handle_swaps_config_in_process() {
     config.time_scale = f64::NAN;
     let err = server.set_config(config).unwrap_err();
     assert_eq!(err.field().unwrap().to_string(), "time_scale");
+}
+
+#[tokio::test]
+async fn a_tiny_max_body_bytes_does_not_lock_out_the_admin_api() {
+    let tiny = MockConfig {
+        max_body_bytes: 16,
+        ..common::instant(33)
+    };
+    let server = common::start(tiny).await;
+    let http = client();
+    let admin = url(&server, "/admin/config");
+    expect_error(
+        post(&server, "/v1/chat/completions", &chat_body("gpt-4o", "x")).await,
+        413,
+    )
+    .await;
+
+    // The whole config, far over 16 bytes, is taken, and raises the limit again.
+    let mut config: Value = http.get(&admin).send().await.unwrap().json().await.unwrap();
+    assert!(config.to_string().len() > 16);
+    config["max_body_bytes"] = json!(1024 * 1024);
+    let swapped = http.put(&admin).json(&config).send().await.unwrap();
+    assert_eq!(swapped.status(), 200);
+    assert_eq!(server.config().max_body_bytes, 1024 * 1024);
+    assert_eq!(
+        post(&server, "/v1/chat/completions", &chat_body("gpt-4o", "x"))
+            .await
+            .status(),
+        200
+    );
+
+    // The admin API's own limit holds whatever the config says.
+    let mut huge = config.clone();
+    huge["max_body_bytes"] = json!(usize::MAX);
+    huge["content"]["padding"] = json!("x".repeat(ADMIN_MAX_BODY_BYTES));
+    let refused = http.put(&admin).json(&huge).send().await.unwrap();
+    expect_error(refused, 413).await;
 }
