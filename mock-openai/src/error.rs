@@ -262,6 +262,28 @@ impl ApiError {
         }
     }
 
+    /// 401: `/admin/config` without the admin token the server was started with, or with
+    /// another one. Never echoes what was presented.
+    pub fn admin_unauthorized(presented: bool) -> Self {
+        let message = if presented {
+            "Incorrect admin token provided."
+        } else {
+            "This server's admin API requires its admin token in an Authorization header using \
+             Bearer auth (i.e. Authorization: Bearer YOUR_ADMIN_TOKEN)."
+        };
+        let e = Self::new(StatusCode::UNAUTHORIZED, "invalid_request_error", message).with_headers(
+            HeaderMap::from_iter([(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"mock-openai admin\""),
+            )]),
+        );
+        if presented {
+            e.code("invalid_admin_token")
+        } else {
+            e
+        }
+    }
+
     /// 404: unknown model.
     pub fn model_not_found(model: &str) -> Self {
         Self::new(

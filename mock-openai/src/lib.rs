@@ -64,11 +64,16 @@
 //!   last config swap) draws its fault, delays and content from stream `n` of one ChaCha8
 //!   generator seeded with `seed`. Same seed and same request order give the same faults,
 //!   delays and answers (ids included, `created` timestamps aside).
-//! - `/admin/config` and `/metrics` need no key: the server binds loopback unless told
-//!   otherwise.
+//! - `/admin/config` and `/metrics` need no API key: the server binds loopback unless told
+//!   otherwise. With an admin token ([`ServerOptions::admin_token`]; for the binary and
+//!   [`serve_until_signal`], the environment variable [`ADMIN_TOKEN_ENV`],
+//!   `MOCK_OPENAI_ADMIN_TOKEN`, set and non-empty), `GET` and `PUT /admin/config` require
+//!   `Authorization: Bearer <token>` and answer 401 without it. The token lives beside the
+//!   config, never in it: no `GET /admin/config`, log line or report shows it.
 //!
 //! # Running it
-//! - In process: [`MockServer::start`] returns a [`MockHandle`] with the bound address,
+//! - In process: [`MockServer::start`] (or [`MockServer::start_with`] and its
+//!   [`ServerOptions`]) returns a [`MockHandle`] with the bound address,
 //!   [`MockHandle::base_url`] for an OpenAI client, [`MockHandle::set_config`] and a graceful
 //!   [`MockHandle::shutdown`].
 //! - Standalone: `mock-openai [--config FILE] [--listen 127.0.0.1:0]` prints
@@ -140,7 +145,9 @@ mod stream;
 use std::net::SocketAddr;
 
 #[cfg(feature = "server")]
-pub use admin::ADMIN_MAX_BODY_BYTES;
+pub use admin::{
+    ADMIN_MAX_BODY_BYTES, ADMIN_TOKEN_ENV, AdminToken, AdminTokenError, ServerOptions,
+};
 pub use config::{MockConfig, REDACTED};
 pub use content::{Category, ContentConfig};
 pub use faults::{Fault, FaultConfig};
@@ -161,6 +168,9 @@ pub enum StartError {
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The admin token in the environment ([`ADMIN_TOKEN_ENV`]) cannot be one.
+    #[error("{ADMIN_TOKEN_ENV}: {0}")]
+    AdminToken(#[from] AdminTokenError),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -172,17 +182,19 @@ pub enum StartError {
 }
 
 /// Runs a server the way the `mock-openai` binary and `scan-bench serve mock-openai` do:
-/// raises the open-file limit, starts the server, hands it to `started` (which announces it),
-/// serves until SIGINT, SIGTERM or SIGHUP, then shuts down gracefully (a second signal cuts
-/// that short).
+/// takes its [`ServerOptions`] from the environment (the admin token from
+/// [`ADMIN_TOKEN_ENV`]), raises the open-file limit, starts the server, hands it to `started`
+/// (which announces it), serves until SIGINT, SIGTERM or SIGHUP, then shuts down gracefully
+/// (a second signal cuts that short).
 #[cfg(feature = "server")]
 pub async fn serve_until_signal(
     config: MockConfig,
     listen: SocketAddr,
     started: impl FnOnce(&MockHandle),
 ) -> Result<(), StartError> {
+    let options = ServerOptions::from_env()?;
     scan_serve::raise_open_file_limit();
-    let server = MockServer::start(config, listen).await?;
+    let server = MockServer::start_with(config, listen, options).await?;
     started(&server);
     scan_serve::until_stopped(server.shutdown()).await;
     Ok(())

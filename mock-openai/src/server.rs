@@ -22,7 +22,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::admin;
+use crate::admin::{self, AdminToken, ServerOptions};
 use crate::config::MockConfig;
 use crate::content::{Answer, ContentModel, Prompt};
 use crate::error::ApiError;
@@ -41,14 +41,26 @@ pub struct MockServer;
 
 impl MockServer {
     /// Validates `config`, binds `listen` (port 0 picks a free port) and serves on the current
-    /// tokio runtime until [`MockHandle::shutdown`] or until the handle is dropped.
+    /// tokio runtime until [`MockHandle::shutdown`] or until the handle is dropped. The admin
+    /// API is open (see [`MockServer::start_with`]).
     pub async fn start(config: MockConfig, listen: SocketAddr) -> Result<MockHandle, StartError> {
+        Self::start_with(config, listen, ServerOptions::default()).await
+    }
+
+    /// [`MockServer::start`] with options, such as an admin token.
+    pub async fn start_with(
+        config: MockConfig,
+        listen: SocketAddr,
+        options: ServerOptions,
+    ) -> Result<MockHandle, StartError> {
         config.validate().map_err(ConfigError::from)?;
         let shutdown = CancellationToken::new();
+        let admin_token = options.admin_token.is_some();
         let shared = Arc::new(Shared {
             live: RwLock::new(Arc::new(Runtime::new(config))),
             metrics: Metrics::new(),
             shutdown: shutdown.clone(),
+            admin_token: options.admin_token,
         });
         let server = scan_serve::Server::bind(listen, router(shared.clone()))
             .await
@@ -57,7 +69,8 @@ impl MockServer {
                 source,
             })?;
         let addr = server.addr();
-        tracing::info!(%addr, "mock-openai listening");
+        // Whether a token guards the admin API, never the token.
+        tracing::info!(%addr, admin_token, "mock-openai listening");
         Ok(MockHandle {
             addr,
             shared,
@@ -133,12 +146,19 @@ pub(crate) struct Shared {
     live: RwLock<Arc<Runtime>>,
     metrics: Metrics,
     shutdown: CancellationToken,
+    /// Set for the server's life: a config swap cannot change it.
+    admin_token: Option<AdminToken>,
 }
 
 impl Shared {
     /// The config in force and what is built from it.
     pub(crate) fn runtime(&self) -> Arc<Runtime> {
         self.live.read().expect("config lock poisoned").clone()
+    }
+
+    /// The token `/admin/config` asks for, if any.
+    pub(crate) fn admin_token(&self) -> Option<&AdminToken> {
+        self.admin_token.as_ref()
     }
 
     /// Swaps in a new config (already validated).
