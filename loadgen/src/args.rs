@@ -87,6 +87,7 @@ Example:
     /// Serve the mock OpenAI API or the reference pipeline on their own.
     #[command(after_help = "Examples:
   scan-bench serve mock-openai --listen 127.0.0.1:8080
+  MOCK_OPENAI_ADMIN_TOKEN=... scan-bench serve mock-openai   # /admin/config needs the token
   scan-bench serve pipeline --listen 127.0.0.1:8000")]
     Serve(ServeArgs),
 }

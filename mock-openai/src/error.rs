@@ -84,6 +84,149 @@ impl ApiError {
             .code("invalid_value")
     }
 
+    /// 400: a request field is a string that is not one of `supported`.
+    pub fn unsupported_choice(param: &str, value: &str, supported: &[&str]) -> Self {
+        Self::invalid_value(
+            param,
+            format!(
+                "Invalid value: '{value}'. Supported values are: {}.",
+                quoted_list(supported)
+            ),
+        )
+    }
+
+    /// 400: a number beyond one of its bounds, in OpenAI's words (`Invalid 'temperature':
+    /// decimal above maximum value. Expected a value <= 2, but got 5 instead.`).
+    pub fn out_of_range(
+        param: &str,
+        crossed: Crossed,
+        bound: impl std::fmt::Display,
+        got: impl std::fmt::Display,
+    ) -> Self {
+        let (code, what, relation) = match crossed {
+            Crossed::DecimalMin => (
+                "decimal_below_min_value",
+                "decimal below minimum value",
+                ">=",
+            ),
+            Crossed::DecimalMax => (
+                "decimal_above_max_value",
+                "decimal above maximum value",
+                "<=",
+            ),
+            Crossed::IntegerMin => (
+                "integer_below_min_value",
+                "integer below minimum value",
+                ">=",
+            ),
+            Crossed::IntegerMax => (
+                "integer_above_max_value",
+                "integer above maximum value",
+                "<=",
+            ),
+        };
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            format!(
+                "Invalid '{param}': {what}. Expected a value {relation} {bound}, but got {got} instead."
+            ),
+        )
+        .param(param)
+        .code(code)
+    }
+
+    /// 400: an empty array where at least one item is needed.
+    pub fn empty_array(param: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            format!(
+                "Invalid '{param}': empty array. Expected an array with minimum length 1, but got an empty array instead."
+            ),
+        )
+        .param(param)
+        .code("empty_array")
+    }
+
+    /// 400: an array with more items than allowed.
+    pub fn array_too_long(param: &str, max: usize, len: usize) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            format!(
+                "Invalid '{param}': array too long. Expected an array with maximum length {max}, but got an array with length {len} instead."
+            ),
+        )
+        .param(param)
+        .code("array_above_max_length")
+    }
+
+    /// 400: a string longer than allowed (lengths in characters).
+    pub fn string_too_long(param: &str, max: usize, len: usize) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            format!(
+                "Invalid '{param}': string too long. Expected a string with maximum length {max}, but got a string with length {len} instead."
+            ),
+        )
+        .param(param)
+        .code("string_above_max_length")
+    }
+
+    /// 400: an object key (a `metadata` key) longer than allowed; `object` names the object,
+    /// `param` the key's path.
+    pub fn key_too_long(object: &str, param: &str, key: &str, max: usize, len: usize) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            format!(
+                "Invalid property name in '{object}': '{key}' is too long. Expected a string with maximum length {max}, but got a string with length {len} instead."
+            ),
+        )
+        .param(param)
+        .code("string_above_max_length")
+    }
+
+    /// 400: an object with more keys than allowed.
+    pub fn too_many_properties(param: &str, max: usize, len: usize) -> Self {
+        Self::invalid_value(
+            param,
+            format!(
+                "Invalid '{param}': too many properties. Expected an object with at most {max} properties, but got an object with {len} properties instead."
+            ),
+        )
+    }
+
+    /// 400: a value OpenAI would take that this server does not serve, with the reason.
+    pub fn unsupported_value(param: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", message)
+            .param(param)
+            .code("unsupported_value")
+    }
+
+    /// 400: a top-level chat-completions parameter that does not exist. Chat Completions names
+    /// it in the message only, with neither `param` nor `code`.
+    pub fn unrecognized_argument(name: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            format!("Unrecognized request argument supplied: {name}"),
+        )
+    }
+
+    /// 400: a Responses API parameter that does not exist (or a nested one of either API).
+    pub fn unknown_parameter(param: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            format!("Unknown parameter: '{param}'."),
+        )
+        .param(param)
+        .code("unknown_parameter")
+    }
+
     /// 400: the body is not JSON.
     pub fn malformed_json(detail: &str) -> Self {
         Self::new(
@@ -114,6 +257,28 @@ impl ApiError {
         let e = Self::new(StatusCode::UNAUTHORIZED, "invalid_request_error", message);
         if presented {
             e.code("invalid_api_key")
+        } else {
+            e
+        }
+    }
+
+    /// 401: `/admin/config` without the admin token the server was started with, or with
+    /// another one. Never echoes what was presented.
+    pub fn admin_unauthorized(presented: bool) -> Self {
+        let message = if presented {
+            "Incorrect admin token provided."
+        } else {
+            "This server's admin API requires its admin token in an Authorization header using \
+             Bearer auth (i.e. Authorization: Bearer YOUR_ADMIN_TOKEN)."
+        };
+        let e = Self::new(StatusCode::UNAUTHORIZED, "invalid_request_error", message).with_headers(
+            HeaderMap::from_iter([(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"mock-openai admin\""),
+            )]),
+        );
+        if presented {
+            e.code("invalid_admin_token")
         } else {
             e
         }
@@ -214,6 +379,30 @@ impl IntoResponse for ApiError {
             headers.extend(*extra);
         }
         response
+    }
+}
+
+/// Which bound of its range a number crossed; decides OpenAI's error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Crossed {
+    /// `decimal_below_min_value`.
+    DecimalMin,
+    /// `decimal_above_max_value`.
+    DecimalMax,
+    /// `integer_below_min_value`.
+    IntegerMin,
+    /// `integer_above_max_value`.
+    IntegerMax,
+}
+
+/// `'a'`, `'a' and 'b'`, `'a', 'b', and 'c'`: OpenAI's lists of supported values.
+fn quoted_list(values: &[&str]) -> String {
+    let quoted: Vec<String> = values.iter().map(|v| format!("'{v}'")).collect();
+    match quoted.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        [a, b] => format!("{a} and {b}"),
+        [init @ .., last] => format!("{}, and {last}", init.join(", ")),
     }
 }
 

@@ -5,9 +5,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use mock_openai::MockConfig;
+use mock_openai::{MockConfig, StartError};
 
 /// An OpenAI-compatible server with realistic latency, rate limits and faults.
+///
+/// With MOCK_OPENAI_ADMIN_TOKEN set (non-empty), GET and PUT /admin/config require
+/// `Authorization: Bearer <that token>`.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
@@ -52,6 +55,11 @@ async fn main() -> ExitCode {
     };
     match mock_openai::serve_until_signal(config, args.listen, announce).await {
         Ok(()) => ExitCode::SUCCESS,
+        // What was asked for is wrong, as with a bad config file.
+        Err(e @ (StartError::Config(_) | StartError::AdminToken(_))) => {
+            eprintln!("mock-openai: {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("mock-openai: {e}");
             ExitCode::from(1)

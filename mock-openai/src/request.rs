@@ -1,13 +1,16 @@
 //! Parsing of chat-completions and Responses API request bodies into one [`ModelRequest`].
 //!
-//! Bodies are read as `serde_json::Value` and walked by hand so that every error names the
-//! offending parameter the way OpenAI does (`messages[0].content`). Parameters the mock does
-//! not use (temperature, tools, ...) are accepted and ignored.
+//! Bodies are read as `serde_json::Value`. Each parser first holds the body to its API's
+//! parameter table ([`crate::params`]), which owns the types and ranges of every parameter
+//! and refuses unknown ones; it then walks what the mock uses by hand, so that every error in
+//! the structure names the offending field the way OpenAI does (`messages[0].content`).
+//! Parameters the mock does not use (temperature, tools, ...) are checked and then ignored.
 
 use serde_json::{Map, Value};
 
 use crate::content::OutputFormat;
 use crate::error::ApiError;
+use crate::params;
 
 /// Which endpoint a request came through; decides the response shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,49 +96,42 @@ pub(crate) fn parse_json(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
 
 /// `POST /v1/chat/completions`.
 pub(crate) fn parse_chat(body: &Map<String, Value>) -> Result<ModelRequest, ApiError> {
-    let model = required_str(body, "model", "model")?.to_owned();
-    let messages = match body.get("messages") {
-        None | Some(Value::Null) => return Err(ApiError::missing("messages")),
-        Some(Value::Array(items)) if items.is_empty() => {
-            return Err(ApiError::invalid_value(
-                "messages",
-                "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
-            ));
-        }
-        Some(Value::Array(items)) => items,
-        Some(other) => return Err(ApiError::invalid_type("messages", "an array", other)),
-    };
+    params::check(Api::Chat, body)?;
+    // Past the check, each parameter read below is absent, null or of its table's kind.
+    if let Some(n) = body.get("n").and_then(Value::as_u64)
+        && n > 1
+    {
+        return Err(ApiError::unsupported_value(
+            "n",
+            format!(
+                "Unsupported value: 'n' does not support {n} with this server. Only the default (1) \
+                 value is supported: mock-openai answers one choice per request."
+            ),
+        ));
+    }
     let mut prompt = Prompt::default();
-    for (i, message) in messages.iter().enumerate() {
+    for (i, message) in array(body, "messages").iter().enumerate() {
         chat_message(message, &format!("messages[{i}]"), &mut prompt)?;
     }
-    let stream = optional_bool(body, "stream")?.unwrap_or(false);
-    let include_usage = match body.get("stream_options") {
-        None | Some(Value::Null) => false,
-        Some(Value::Object(options)) => {
-            if !stream {
-                return Err(ApiError::invalid_value(
-                    "stream_options",
-                    "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
-                ));
-            }
-            optional_bool_at(options, "include_usage", "stream_options.include_usage")?
-                .unwrap_or(false)
+    let stream = flag(body, "stream");
+    let include_usage = match body.get("stream_options").and_then(Value::as_object) {
+        Some(_) if !stream => {
+            return Err(ApiError::invalid_value(
+                "stream_options",
+                "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+            ));
         }
-        Some(other) => return Err(ApiError::invalid_type("stream_options", "an object", other)),
-    };
-    let format = chat_response_format(body)?;
-    let max_output_tokens = match optional_u32(body, "max_completion_tokens")? {
-        Some(n) => Some(n),
-        None => optional_u32(body, "max_tokens")?,
+        Some(options) => flag(options, "include_usage"),
+        None => false,
     };
     Ok(ModelRequest {
         api: Api::Chat,
-        model,
+        model: text(body, "model").unwrap_or_default().to_owned(),
         stream,
         include_usage,
-        format,
-        max_output_tokens,
+        format: chat_response_format(body)?,
+        max_output_tokens: tokens(body, "max_completion_tokens")
+            .or_else(|| tokens(body, "max_tokens")),
         prompt_tokens: prompt.tokens(),
         user_input: prompt.last_user_text.take().unwrap_or_default(),
         prompt_text: prompt.text,
@@ -149,15 +145,19 @@ fn chat_message(message: &Value, path: &str, prompt: &mut Prompt) -> Result<(), 
         return Err(ApiError::invalid_type(path, "an object", message));
     };
     let role = required_str(message, "role", &format!("{path}.role"))?;
-    if !matches!(
-        role,
-        "system" | "developer" | "user" | "assistant" | "tool" | "function"
-    ) {
-        return Err(ApiError::invalid_value(
+    const ROLES: &[&str] = &[
+        "system",
+        "developer",
+        "user",
+        "assistant",
+        "tool",
+        "function",
+    ];
+    if !ROLES.contains(&role) {
+        return Err(ApiError::unsupported_choice(
             &format!("{path}.role"),
-            format!(
-                "Invalid value: '{role}'. Supported values are: 'system', 'developer', 'user', 'assistant', 'tool' and 'function'."
-            ),
+            role,
+            ROLES,
         ));
     }
     prompt.messages += 1;
@@ -185,37 +185,31 @@ fn chat_message(message: &Value, path: &str, prompt: &mut Prompt) -> Result<(), 
     Ok(())
 }
 
-/// `response_format` of a chat request.
+/// `response_format` of a chat request (an object, if there, past the parameter check).
 fn chat_response_format(body: &Map<String, Value>) -> Result<OutputFormat, ApiError> {
-    match body.get("response_format") {
-        None | Some(Value::Null) => Ok(OutputFormat::Text),
-        Some(Value::Object(format)) => {
-            let kind = required_str(format, "type", "response_format.type")?;
-            Ok(match kind {
-                "text" => OutputFormat::Text,
-                "json_object" => OutputFormat::JsonObject,
-                "json_schema" => {
-                    let Some(spec) = format.get("json_schema") else {
-                        return Err(ApiError::missing("response_format.json_schema"));
-                    };
-                    let Value::Object(spec) = spec else {
-                        return Err(ApiError::invalid_type(
-                            "response_format.json_schema",
-                            "an object",
-                            spec,
-                        ));
-                    };
-                    json_schema_format(spec, "response_format.json_schema")?
-                }
-                other => return Err(unsupported_format("response_format.type", other)),
-            })
-        }
-        Some(other) => Err(ApiError::invalid_type(
-            "response_format",
-            "an object",
-            other,
-        )),
-    }
+    let Some(format) = body.get("response_format").and_then(Value::as_object) else {
+        return Ok(OutputFormat::Text);
+    };
+    Ok(
+        match required_str(format, "type", "response_format.type")? {
+            "text" => OutputFormat::Text,
+            "json_object" => OutputFormat::JsonObject,
+            "json_schema" => {
+                let Some(spec) = format.get("json_schema") else {
+                    return Err(ApiError::missing("response_format.json_schema"));
+                };
+                let Value::Object(spec) = spec else {
+                    return Err(ApiError::invalid_type(
+                        "response_format.json_schema",
+                        "an object",
+                        spec,
+                    ));
+                };
+                json_schema_format(spec, "response_format.json_schema")?
+            }
+            other => return Err(unsupported_format("response_format.type", other)),
+        },
+    )
 }
 
 fn chat_parts(parts: &[Value], path: &str, prompt: &mut Prompt) -> Result<String, ApiError> {
@@ -247,11 +241,10 @@ fn chat_parts(parts: &[Value], path: &str, prompt: &mut Prompt) -> Result<String
             // Accepted and not interpreted.
             "input_audio" | "file" | "refusal" => {}
             other => {
-                return Err(ApiError::invalid_value(
+                return Err(ApiError::unsupported_choice(
                     &format!("{path}.type"),
-                    format!(
-                        "Invalid value: '{other}'. Supported values are: 'text', 'image_url', 'input_audio', 'refusal', and 'file'."
-                    ),
+                    other,
+                    &["text", "image_url", "input_audio", "refusal", "file"],
                 ));
             }
         }
@@ -261,60 +254,47 @@ fn chat_parts(parts: &[Value], path: &str, prompt: &mut Prompt) -> Result<String
 
 /// `POST /v1/responses`.
 pub(crate) fn parse_responses(body: &Map<String, Value>) -> Result<ModelRequest, ApiError> {
-    let model = required_str(body, "model", "model")?.to_owned();
+    params::check(Api::Responses, body)?;
+    // Past the check, each parameter read below is absent, null or of its table's kind.
     let mut prompt = Prompt::default();
-    let instructions = match body.get("instructions") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(text)) => {
-            prompt.add_text(text);
-            Some(text.clone())
-        }
-        Some(other) => return Err(ApiError::invalid_type("instructions", "a string", other)),
-    };
+    let instructions = text(body, "instructions").map(|instructions| {
+        prompt.add_text(instructions);
+        instructions.to_owned()
+    });
     match body.get("input") {
-        None | Some(Value::Null) => return Err(ApiError::missing("input")),
-        Some(Value::String(text)) => {
+        Some(Value::String(input)) => {
             prompt.messages += 1;
-            prompt.add_text(text);
-            prompt.last_user_text = Some(text.clone());
+            prompt.add_text(input);
+            prompt.last_user_text = Some(input.clone());
         }
         Some(Value::Array(items)) => {
             for (i, item) in items.iter().enumerate() {
                 responses_item(item, &format!("input[{i}]"), &mut prompt)?;
             }
         }
-        Some(other) => {
-            return Err(ApiError::invalid_type(
-                "input",
-                "one of a string or array of input items",
-                other,
-            ));
-        }
+        _ => {}
     }
-    let format = match body.get("text") {
-        None | Some(Value::Null) => OutputFormat::Text,
-        Some(Value::Object(text)) => match text.get("format") {
-            None | Some(Value::Null) => OutputFormat::Text,
-            Some(Value::Object(format)) => {
-                match required_str(format, "type", "text.format.type")? {
-                    "text" => OutputFormat::Text,
-                    "json_object" => OutputFormat::JsonObject,
-                    // The Responses API puts name and schema directly in `text.format`.
-                    "json_schema" => json_schema_format(format, "text.format")?,
-                    other => return Err(unsupported_format("text.format.type", other)),
-                }
-            }
-            Some(other) => return Err(ApiError::invalid_type("text.format", "an object", other)),
+    let format = match body
+        .get("text")
+        .and_then(|options| options.get("format"))
+        .and_then(Value::as_object)
+    {
+        None => OutputFormat::Text,
+        Some(format) => match required_str(format, "type", "text.format.type")? {
+            "text" => OutputFormat::Text,
+            "json_object" => OutputFormat::JsonObject,
+            // The Responses API puts name and schema directly in `text.format`.
+            "json_schema" => json_schema_format(format, "text.format")?,
+            other => return Err(unsupported_format("text.format.type", other)),
         },
-        Some(other) => return Err(ApiError::invalid_type("text", "an object", other)),
     };
     Ok(ModelRequest {
         api: Api::Responses,
-        model,
-        stream: optional_bool(body, "stream")?.unwrap_or(false),
+        model: text(body, "model").unwrap_or_default().to_owned(),
+        stream: flag(body, "stream"),
         include_usage: false,
         format,
-        max_output_tokens: optional_u32(body, "max_output_tokens")?,
+        max_output_tokens: tokens(body, "max_output_tokens"),
         prompt_tokens: prompt.tokens(),
         user_input: prompt.last_user_text.take().unwrap_or_default(),
         prompt_text: prompt.text,
@@ -381,11 +361,10 @@ fn responses_item(item: &Value, path: &str, prompt: &mut Prompt) -> Result<(), A
                     }
                     "input_file" | "input_audio" | "refusal" => {}
                     other => {
-                        return Err(ApiError::invalid_value(
+                        return Err(ApiError::unsupported_choice(
                             &format!("{path}.type"),
-                            format!(
-                                "Invalid value: '{other}'. Supported values are: 'input_text', 'input_image', and 'input_file'."
-                            ),
+                            other,
+                            &["input_text", "input_image", "input_file"],
                         ));
                     }
                 }
@@ -423,12 +402,7 @@ fn json_schema_format(spec: &Map<String, Value>, path: &str) -> Result<OutputFor
 }
 
 fn unsupported_format(path: &str, value: &str) -> ApiError {
-    ApiError::invalid_value(
-        path,
-        format!(
-            "Invalid value: '{value}'. Supported values are: 'json_object', 'json_schema', and 'text'."
-        ),
-    )
+    ApiError::unsupported_choice(path, value, &["json_object", "json_schema", "text"])
 }
 
 /// Image URLs are checked for form and never fetched.
@@ -468,36 +442,29 @@ fn required_str<'a>(
     }
 }
 
-fn optional_bool(map: &Map<String, Value>, key: &str) -> Result<Option<bool>, ApiError> {
-    optional_bool_at(map, key, key)
+// Readers of checked values: in a body that passed `params::check` each of these is absent,
+// null or of the kind read, so "not of that kind" can only mean "not given".
+
+fn text<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    map.get(key).and_then(Value::as_str)
 }
 
-fn optional_bool_at(
-    map: &Map<String, Value>,
-    key: &str,
-    path: &str,
-) -> Result<Option<bool>, ApiError> {
-    match map.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(other) => Err(ApiError::invalid_type(path, "a boolean", other)),
-    }
+fn flag(map: &Map<String, Value>, key: &str) -> bool {
+    map.get(key).and_then(Value::as_bool).unwrap_or(false)
 }
 
-fn optional_u32(map: &Map<String, Value>, key: &str) -> Result<Option<u32>, ApiError> {
-    match map.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => match n.as_u64().map(u32::try_from) {
-            Some(Ok(v)) if v > 0 => Ok(Some(v)),
-            _ => Err(ApiError::invalid_value(
-                key,
-                format!(
-                    "Invalid '{key}': integer below minimum value. Expected a value >= 1, but got {n} instead."
-                ),
-            )),
-        },
-        Some(other) => Err(ApiError::invalid_type(key, "an integer", other)),
-    }
+fn array<'a>(map: &'a Map<String, Value>, key: &str) -> &'a [Value] {
+    map.get(key)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// A token cap (an integer >= 1 past the check); one beyond `u32` caps no more than
+/// `u32::MAX` does.
+fn tokens(map: &Map<String, Value>, key: &str) -> Option<u32> {
+    map.get(key)
+        .and_then(Value::as_u64)
+        .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! The HTTP server: routes, the life of one model request, admin, shutdown.
+//! The HTTP server: routes, the life of one model request, shutdown (the admin API is in
+//! `admin`).
 
 use std::io;
 use std::net::SocketAddr;
@@ -16,11 +17,12 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use scan_config::{Delay, FaultKind, FaultTable, FieldPath};
+use scan_config::{Delay, FaultKind, FaultTable};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::admin::{self, AdminToken, ServerOptions};
 use crate::config::MockConfig;
 use crate::content::{Answer, ContentModel, Prompt};
 use crate::error::ApiError;
@@ -39,15 +41,27 @@ pub struct MockServer;
 
 impl MockServer {
     /// Validates `config`, binds `listen` (port 0 picks a free port) and serves on the current
-    /// tokio runtime until [`MockHandle::shutdown`] or until the handle is dropped.
+    /// tokio runtime until [`MockHandle::shutdown`] or until the handle is dropped. The admin
+    /// API is open (see [`MockServer::start_with`]).
     pub async fn start(config: MockConfig, listen: SocketAddr) -> Result<MockHandle, StartError> {
+        Self::start_with(config, listen, ServerOptions::default()).await
+    }
+
+    /// [`MockServer::start`] with options, such as an admin token.
+    pub async fn start_with(
+        config: MockConfig,
+        listen: SocketAddr,
+        options: ServerOptions,
+    ) -> Result<MockHandle, StartError> {
         config.validate().map_err(ConfigError::from)?;
         let limits = config.connections;
         let shutdown = CancellationToken::new();
+        let admin_token = options.admin_token.is_some();
         let shared = Arc::new(Shared {
             live: RwLock::new(Arc::new(Runtime::new(config))),
             metrics: Metrics::new(),
             shutdown: shutdown.clone(),
+            admin_token: options.admin_token,
         });
         let server = scan_serve::Server::bind(listen, router(shared.clone()), &limits)
             .await
@@ -56,7 +70,8 @@ impl MockServer {
                 source,
             })?;
         let addr = server.addr();
-        tracing::info!(%addr, "mock-openai listening");
+        // Whether a token guards the admin API, never the token.
+        tracing::info!(%addr, admin_token, "mock-openai listening");
         Ok(MockHandle {
             addr,
             shared,
@@ -132,22 +147,31 @@ pub(crate) struct Shared {
     live: RwLock<Arc<Runtime>>,
     metrics: Metrics,
     shutdown: CancellationToken,
+    /// Set for the server's life: a config swap cannot change it.
+    admin_token: Option<AdminToken>,
 }
 
 impl Shared {
-    fn runtime(&self) -> Arc<Runtime> {
+    /// The config in force and what is built from it.
+    pub(crate) fn runtime(&self) -> Arc<Runtime> {
         self.live.read().expect("config lock poisoned").clone()
     }
 
-    fn replace(&self, config: MockConfig) {
+    /// The token `/admin/config` asks for, if any.
+    pub(crate) fn admin_token(&self) -> Option<&AdminToken> {
+        self.admin_token.as_ref()
+    }
+
+    /// Swaps in a new config (already validated).
+    pub(crate) fn replace(&self, config: MockConfig) {
         let runtime = Arc::new(Runtime::new(config));
         *self.live.write().expect("config lock poisoned") = runtime;
     }
 }
 
 /// A config and everything built from it; replaced whole by an admin swap.
-struct Runtime {
-    config: MockConfig,
+pub(crate) struct Runtime {
+    pub(crate) config: MockConfig,
     content: ContentModel,
     /// The random sequence: request `n` draws from stream `n` of this generator.
     rng: ChaCha8Rng,
@@ -198,7 +222,10 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/models/{model}", get(get_model))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .route("/admin/config", get(get_config).put(put_config))
+        .route(
+            "/admin/config",
+            get(admin::get_config).put(admin::put_config),
+        )
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(shared)
@@ -584,7 +611,7 @@ async fn pause_until(deadline: Instant, shutdown: &CancellationToken) -> Result<
 
 /// The body if it has at most `limit` bytes, or OpenAI's 413 (after draining, see
 /// [`scan_serve::read_limited`]) or 400.
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     scan_serve::read_limited(body, limit)
         .await
         .map_err(|e| match e {
@@ -696,54 +723,6 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     response
 }
 
-/// `GET /admin/config`: the config in force, API keys redacted.
-async fn get_config(State(shared): State<Arc<Shared>>) -> Response {
-    json_response(StatusCode::OK, &shared.runtime().config.redacted())
-}
-
-/// `PUT /admin/config`: a whole config as JSON (or TOML with a `toml` content type). An invalid
-/// one is refused with 400 and the old one stays. The answer is the new config, keys redacted;
-/// a config sent back with the redacted keys `GET` gave keeps the keys in force.
-async fn put_config(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
-    let limit = shared.runtime().config.max_body_bytes;
-    let result = async {
-        let bytes = read_body(body, limit).await?;
-        let is_toml = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("toml"));
-        let mut config = if is_toml {
-            let text = std::str::from_utf8(&bytes)
-                .map_err(|_| ApiError::bad_request("The body is not UTF-8.", None))?;
-            MockConfig::from_toml_str(text, "request body").map_err(config_error)?
-        } else {
-            let mut de = serde_json::Deserializer::from_slice(&bytes);
-            let config: MockConfig = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-                let path = FieldPath::from_serde(e.path()).to_string();
-                ApiError::bad_request(
-                    format!("Invalid config at '{path}': {}", e.inner()),
-                    Some(path),
-                )
-            })?;
-            config.validate().map_err(|e| config_error(e.into()))?;
-            config
-        };
-        config.keep_redacted_keys(&shared.runtime().config);
-        shared.replace(config);
-        Ok::<_, ApiError>(())
-    }
-    .await;
-    match result {
-        Ok(()) => json_response(StatusCode::OK, &shared.runtime().config.redacted()),
-        Err(e) => e.into_response(),
-    }
-}
-
-fn config_error(e: ConfigError) -> ApiError {
-    let field = e.field().map(ToString::to_string);
-    ApiError::bad_request(format!("Invalid config: {e}"), field)
-}
-
 async fn unknown_route(method: Method, uri: Uri) -> Response {
     ApiError::unknown_route(method.as_str(), uri.path()).into_response()
 }
@@ -752,7 +731,7 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
     ApiError::method_not_allowed(method.as_str(), uri.path()).into_response()
 }
 
-fn json_response<T: serde::Serialize>(status: StatusCode, value: &T) -> Response {
+pub(crate) fn json_response<T: serde::Serialize>(status: StatusCode, value: &T) -> Response {
     let body = serde_json::to_vec(value).expect("response serializes");
     (
         status,

@@ -3,7 +3,9 @@
 mod common;
 
 use common::{chat_as, chat_body, client, expect_error, post, url};
-use mock_openai::{MockConfig, ModelConfig};
+use mock_openai::{
+    ADMIN_MAX_BODY_BYTES, AdminToken, MockConfig, MockServer, ModelConfig, ServerOptions,
+};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -110,4 +112,126 @@ async fn handle_swaps_config_in_process() {
     config.time_scale = f64::NAN;
     let err = server.set_config(config).unwrap_err();
     assert_eq!(err.field().unwrap().to_string(), "time_scale");
+}
+
+#[tokio::test]
+async fn the_admin_token_guards_get_and_put_and_is_never_shown() {
+    const TOKEN: &str = "adm-7f3c9e1b2d";
+    let options = ServerOptions::default().with_admin_token(AdminToken::new(TOKEN).unwrap());
+    let server =
+        MockServer::start_with(common::instant(32), "127.0.0.1:0".parse().unwrap(), options)
+            .await
+            .unwrap();
+    let http = client();
+    let admin = url(&server, "/admin/config");
+
+    let missing = http.get(&admin).send().await.unwrap();
+    assert_eq!(
+        missing.headers()["www-authenticate"],
+        "Bearer realm=\"mock-openai admin\""
+    );
+    let missing = expect_error(missing, 401).await;
+    assert_eq!(missing["error"]["code"], Value::Null);
+    for wrong in [
+        "adm-7f3c9e1b2e",
+        "adm-7f3c9e1b2",
+        "",
+        TOKEN.to_uppercase().as_str(),
+    ] {
+        let refused = http.get(&admin).bearer_auth(wrong).send().await.unwrap();
+        let refused = expect_error(refused, 401).await;
+        assert_eq!(refused["error"]["code"], "invalid_admin_token", "{wrong:?}");
+    }
+    // The token as a bare header value, without the Bearer scheme, is refused too.
+    let bare = http
+        .get(&admin)
+        .header("authorization", TOKEN)
+        .send()
+        .await
+        .unwrap();
+    expect_error(bare, 401).await;
+
+    let shown = http.get(&admin).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(shown.status(), 200);
+    let shown: Value = shown.json().await.unwrap();
+    assert!(!shown.to_string().contains(TOKEN), "{shown}");
+    // The scheme is case-insensitive.
+    let lower = http
+        .get(&admin)
+        .header("authorization", format!("bearer {TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lower.status(), 200);
+
+    let mut next = shown.clone();
+    next["seed"] = json!(99);
+    let refused = http.put(&admin).json(&next).send().await.unwrap();
+    expect_error(refused, 401).await;
+    let refused = http
+        .put(&admin)
+        .bearer_auth("guess")
+        .json(&next)
+        .send()
+        .await
+        .unwrap();
+    expect_error(refused, 401).await;
+    assert_eq!(server.config().seed, 32, "a refused PUT changes nothing");
+    let swapped = http
+        .put(&admin)
+        .bearer_auth(TOKEN)
+        .json(&next)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(swapped.status(), 200);
+    let swapped: Value = swapped.json().await.unwrap();
+    assert!(!swapped.to_string().contains(TOKEN), "{swapped}");
+    assert_eq!(server.config().seed, 99);
+
+    // Model requests do not need it.
+    let chat = post(
+        &server,
+        "/v1/chat/completions",
+        &chat_body("gpt-4o-mini", "x"),
+    )
+    .await;
+    assert_eq!(chat.status(), 200);
+}
+
+#[tokio::test]
+async fn a_tiny_max_body_bytes_does_not_lock_out_the_admin_api() {
+    let tiny = MockConfig {
+        max_body_bytes: 16,
+        ..common::instant(33)
+    };
+    let server = common::start(tiny).await;
+    let http = client();
+    let admin = url(&server, "/admin/config");
+    expect_error(
+        post(&server, "/v1/chat/completions", &chat_body("gpt-4o", "x")).await,
+        413,
+    )
+    .await;
+
+    // The whole config, far over 16 bytes, is taken, and raises the limit again.
+    let mut config: Value = http.get(&admin).send().await.unwrap().json().await.unwrap();
+    assert!(config.to_string().len() > 16);
+    config["max_body_bytes"] = json!(1024 * 1024);
+    let swapped = http.put(&admin).json(&config).send().await.unwrap();
+    assert_eq!(swapped.status(), 200);
+    assert_eq!(server.config().max_body_bytes, 1024 * 1024);
+    assert_eq!(
+        post(&server, "/v1/chat/completions", &chat_body("gpt-4o", "x"))
+            .await
+            .status(),
+        200
+    );
+
+    // The admin API's own limit holds whatever the config says.
+    let mut huge = config.clone();
+    huge["max_body_bytes"] = json!(usize::MAX);
+    huge["content"]["padding"] = json!("x".repeat(ADMIN_MAX_BODY_BYTES));
+    let refused = http.put(&admin).json(&huge).send().await.unwrap();
+    expect_error(refused, 413).await;
 }

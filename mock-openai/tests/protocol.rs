@@ -77,27 +77,29 @@ async fn chat_stream_without_usage_has_no_usage_field() {
 #[tokio::test]
 async fn responses_stream_event_order() {
     let server = common::start(common::instant(12)).await;
-    let body = json!({ "model": "gpt-4o", "input": "Describe the item.", "stream": true, "max_output_tokens": 4 });
+    let body = json!({ "model": "gpt-4o", "input": "Describe the item.", "stream": true, "max_output_tokens": 16 });
     let text = post_text(&server, "/v1/responses", &body).await;
     let lines = common::sse_lines(&text);
     let names: Vec<&str> = lines
         .iter()
         .filter_map(|l| l.strip_prefix("event: "))
         .collect();
-    let expected = [
+    // 16 tokens, OpenAI's smallest `max_output_tokens`: one delta each.
+    let expected: Vec<&str> = [
         "response.created",
         "response.in_progress",
         "response.output_item.added",
         "response.content_part.added",
-        "response.output_text.delta",
-        "response.output_text.delta",
-        "response.output_text.delta",
-        "response.output_text.delta",
+    ]
+    .into_iter()
+    .chain(std::iter::repeat_n("response.output_text.delta", 16))
+    .chain([
         "response.output_text.done",
         "response.content_part.done",
         "response.output_item.done",
         "response.incomplete",
-    ];
+    ])
+    .collect();
     assert_eq!(names, expected);
     let data: Vec<Value> = lines
         .iter()
@@ -111,7 +113,7 @@ async fn responses_stream_event_order() {
     let last = &data[data.len() - 1]["response"];
     assert_eq!(last["status"], "incomplete");
     assert_eq!(last["incomplete_details"]["reason"], "max_output_tokens");
-    assert_eq!(last["usage"]["output_tokens"], 4);
+    assert_eq!(last["usage"]["output_tokens"], 16);
     assert!(
         !text.contains("[DONE]"),
         "the Responses API does not send [DONE]"

@@ -1,11 +1,13 @@
 //! `scan-bench serve`: the mock or the pipeline on its own, until a stop signal (SIGINT,
 //! SIGTERM, SIGHUP): the first shuts the server down gracefully, a second cuts that short.
-//! The servers' own entries do the serving, as in their standalone binaries.
+//! The servers' own entries do the serving, as in their standalone binaries; either way the
+//! mock's admin API takes its token from `MOCK_OPENAI_ADMIN_TOKEN`
+//! ([`mock_openai::ServerOptions::from_env`]).
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 
-use mock_openai::{MockConfig, MockServer};
+use mock_openai::{MockConfig, MockServer, ServerOptions, StartError};
 use reference_pipeline::{PipelineConfig, Provider};
 
 use crate::args::{ServeArgs, Server};
@@ -37,7 +39,10 @@ pub fn serve(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
                     args.listen,
                     |mock| announce(out, "mock-openai", &mock.base_url()),
                 ))
-                .map_err(|e| run(&e))
+                .map_err(|e| match e {
+                    StartError::AdminToken(_) => bad_config(&e),
+                    _ => run(&e),
+                })
         }
         Server::Pipeline => {
             let mut config = match &args.config {
@@ -47,7 +52,10 @@ pub fn serve(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
             runtime.block_on(async {
                 let mock = if args.openai_urls.is_empty() {
                     let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-                    let mock = MockServer::start(MockConfig::default(), loopback)
+                    // The embedded mock's admin API is guarded as `serve mock-openai`'s is.
+                    let options =
+                        ServerOptions::from_env().map_err(|e| bad_config(&StartError::from(e)))?;
+                    let mock = MockServer::start_with(MockConfig::default(), loopback, options)
                         .await
                         .map_err(|e| run(&e))?;
                     announce(out, "mock-openai", &mock.base_url());
