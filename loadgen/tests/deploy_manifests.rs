@@ -14,7 +14,8 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{
     ConfigMap, Container, Namespace, PersistentVolumeClaim, Pod, PodSpec, Service, Volume,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use mock_openai::MockConfig;
 use reference_pipeline::PipelineConfig;
@@ -27,6 +28,15 @@ const IMAGE: &str = "scan-bench";
 const SHARDS_JOB: &str = "scan-bench-shards";
 const MERGE_JOB: &str = "scan-bench-merge";
 const INDEX_VAR: &str = "JOB_COMPLETION_INDEX";
+/// The workloads whose timing is the point: what the shards measure, the pipeline is measured
+/// by and the mock simulates. No CPU limit there (CFS throttling distorts timing); everywhere
+/// else one. checkov's CPU-limit check is skipped by an annotation on exactly these.
+const TIMED: [&str; 3] = [
+    "Deployment/mock-openai",
+    "Deployment/reference-pipeline",
+    "Job/scan-bench-shards",
+];
+const CPU_LIMIT_CHECK: &str = "CKV_K8S_11";
 
 fn deploy_dir() -> PathBuf {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
@@ -47,6 +57,7 @@ struct Manifests {
     services: Vec<Service>,
     jobs: Vec<Job>,
     pods: Vec<Pod>,
+    network_policies: Vec<NetworkPolicy>,
     /// `(kind, name)` of every object but the kustomizations.
     objects: BTreeSet<(String, String)>,
     /// The object files of each directory, by file name.
@@ -95,9 +106,13 @@ impl Manifests {
             ("v1", "Pod") => push(&mut self.pods, typed(at, value)),
             ("apps/v1", "Deployment") => push(&mut self.deployments, typed(at, value)),
             ("batch/v1", "Job") => push(&mut self.jobs, typed(at, value)),
+            ("networking.k8s.io/v1", "NetworkPolicy") => {
+                push(&mut self.network_policies, typed(at, value))
+            }
             other => panic!(
                 "{at}: unexpected {other:?}; expected a v1 Namespace, ConfigMap, \
-                 PersistentVolumeClaim, Service or Pod, an apps/v1 Deployment or a batch/v1 Job"
+                 PersistentVolumeClaim, Service or Pod, an apps/v1 Deployment, a batch/v1 Job \
+                 or a networking.k8s.io/v1 NetworkPolicy"
             ),
         };
         // The kustomizations set the namespace, in one place.
@@ -130,29 +145,35 @@ impl Manifests {
 
     /// Every pod template (and pod) with the object it belongs to, e.g. `Job/scan-bench-merge`.
     fn pod_specs(&self) -> Vec<(String, &PodSpec)> {
-        let named = |kind: &str, meta: &ObjectMeta| {
-            format!("{kind}/{}", meta.name.as_deref().unwrap_or_default())
-        };
+        let templates = self.pod_templates().into_iter();
+        templates.map(|t| (t.owner, t.spec)).collect()
+    }
+
+    /// Every pod template (and pod): its owner, the owner's metadata and the pods' labels.
+    fn pod_templates(&self) -> Vec<PodTemplate<'_>> {
         let deployments = self.deployments.iter().map(|d| {
-            let spec = d.spec.as_ref().and_then(|s| s.template.spec.as_ref());
-            (named("Deployment", &d.metadata), spec)
+            let t = &d.spec.as_ref().unwrap().template;
+            PodTemplate::new(
+                "Deployment",
+                &d.metadata,
+                t.metadata.as_ref(),
+                t.spec.as_ref(),
+            )
         });
         let jobs = self.jobs.iter().map(|j| {
-            let spec = j.spec.as_ref().and_then(|s| s.template.spec.as_ref());
-            (named("Job", &j.metadata), spec)
+            let t = &j.spec.as_ref().unwrap().template;
+            PodTemplate::new("Job", &j.metadata, t.metadata.as_ref(), t.spec.as_ref())
         });
         let pods = self
             .pods
             .iter()
-            .map(|p| (named("Pod", &p.metadata), p.spec.as_ref()));
-        deployments
-            .chain(jobs)
-            .chain(pods)
-            .map(|(owner, spec)| {
-                let spec = spec.unwrap_or_else(|| panic!("{owner}: no pod spec"));
-                (owner, spec)
-            })
-            .collect()
+            .map(|p| PodTemplate::new("Pod", &p.metadata, Some(&p.metadata), p.spec.as_ref()));
+        deployments.chain(jobs).chain(pods).collect()
+    }
+
+    fn pod_template(&self, owner: &str) -> PodTemplate<'_> {
+        let found = self.pod_templates().into_iter().find(|t| t.owner == owner);
+        found.unwrap_or_else(|| panic!("no {owner}"))
     }
 
     /// Containers (init containers too) that run the image's entrypoint, `scan-bench`, with
@@ -202,6 +223,54 @@ impl Manifests {
             .as_ref()
             .and_then(|data| data.get(key.as_ref()))
             .unwrap_or_else(|| panic!("{path}: ConfigMap {} has no key {key}", source.name))
+    }
+}
+
+struct PodTemplate<'a> {
+    owner: String,
+    meta: &'a ObjectMeta,
+    labels: BTreeMap<String, String>,
+    spec: &'a PodSpec,
+}
+
+impl<'a> PodTemplate<'a> {
+    fn new(
+        kind: &str,
+        meta: &'a ObjectMeta,
+        pod: Option<&'a ObjectMeta>,
+        spec: Option<&'a PodSpec>,
+    ) -> Self {
+        let owner = format!("{kind}/{}", meta.name.as_deref().unwrap_or_default());
+        let spec = spec.unwrap_or_else(|| panic!("{owner}: no pod spec"));
+        let labels = pod.and_then(|m| m.labels.clone()).unwrap_or_default();
+        Self {
+            owner,
+            meta,
+            labels,
+            spec,
+        }
+    }
+
+    /// The checks of `checkov.io/skipN: CHECK=reason` annotations on the owner.
+    fn checkov_skips(&self) -> BTreeSet<String> {
+        let annotations = self.meta.annotations.iter().flatten();
+        annotations
+            .filter(|(key, _)| key.starts_with("checkov.io/skip"))
+            .map(|(key, value)| {
+                let (check, reason) = value.split_once('=').unwrap_or_default();
+                assert!(
+                    !reason.trim().is_empty(),
+                    "{}: {key} without a reason",
+                    self.owner
+                );
+                check.to_owned()
+            })
+            .collect()
+    }
+
+    fn containers(&self) -> impl Iterator<Item = &Container> {
+        let init = self.spec.init_containers.iter().flatten();
+        init.chain(&self.spec.containers)
     }
 }
 
@@ -419,20 +488,33 @@ fn manifests_are_kubernetes_objects_of_the_expected_kinds() {
         ("Job", SHARDS_JOB),
         ("Job", MERGE_JOB),
         ("Pod", "scan-bench-reports"),
+        ("NetworkPolicy", "default-deny-ingress"),
+        ("NetworkPolicy", "mock-openai"),
+        ("NetworkPolicy", "reference-pipeline"),
     ]
     .into_iter()
     .map(|(kind, name)| (kind.to_owned(), name.to_owned()))
     .collect();
     assert_eq!(manifests.objects, expected);
 
-    for (owner, pod) in manifests.pod_specs() {
+    for template in manifests.pod_templates() {
+        let (owner, pod) = (&template.owner, template.spec);
+        let timed = TIMED.contains(&owner.as_str());
+        assert_eq!(
+            template.checkov_skips().contains(CPU_LIMIT_CHECK),
+            timed,
+            "{owner}: checkov's {CPU_LIMIT_CHECK} skipped exactly where the CPU is not limited"
+        );
         let init = pod.init_containers.iter().flatten().map(|c| (c, true));
         for (container, is_init) in init.chain(pod.containers.iter().map(|c| (c, false))) {
             let at = format!("{owner} container {}", container.name);
             assert_eq!(container.image.as_deref(), Some(IMAGE), "{at}");
-            if is_init {
-                continue;
-            }
+            // The image is built locally (kind load); its tag comes from the kustomizations.
+            assert_eq!(
+                container.image_pull_policy.as_deref(),
+                Some("IfNotPresent"),
+                "{at}"
+            );
             let resources = container.resources.as_ref();
             let requests = resources.and_then(|r| r.requests.as_ref());
             let limits = resources.and_then(|r| r.limits.as_ref());
@@ -441,8 +523,15 @@ fn manifests_are_kubernetes_objects_of_the_expected_kinds() {
                 "{at}: CPU and memory requests"
             );
             assert!(
-                limits.is_some_and(|l| l.contains_key("memory") && !l.contains_key("cpu")),
-                "{at}: a memory limit and no CPU limit (throttling distorts timing)"
+                limits.is_some_and(|l| l.contains_key("memory")),
+                "{at}: a memory limit"
+            );
+            // An init container (the shards' wait for the target) times nothing.
+            let cpu_limited = !timed || is_init;
+            assert_eq!(
+                limits.is_some_and(|l| l.contains_key("cpu")),
+                cpu_limited,
+                "{at}: a CPU limit unless it runs what is timed (throttling distorts timing)"
             );
         }
         for claim in pod
@@ -463,6 +552,243 @@ fn manifests_are_kubernetes_objects_of_the_expected_kinds() {
             manifests.config_map(&source.name); // panics when it is missing
         }
     }
+}
+
+#[test]
+fn pods_run_unprivileged_without_an_api_token() {
+    let manifests = Manifests::load();
+    for (owner, pod) in manifests.pod_specs() {
+        // Nothing here calls the Kubernetes API.
+        assert_eq!(
+            pod.automount_service_account_token,
+            Some(false),
+            "{owner}: automountServiceAccountToken: false"
+        );
+        let context = pod.security_context.as_ref();
+        assert_eq!(
+            context.and_then(|c| c.run_as_non_root),
+            Some(true),
+            "{owner}"
+        );
+        let seccomp = context.and_then(|c| c.seccomp_profile.as_ref());
+        assert_eq!(
+            seccomp.map(|s| s.type_.as_str()),
+            Some("RuntimeDefault"),
+            "{owner}"
+        );
+        let init = pod.init_containers.iter().flatten();
+        for container in init.chain(&pod.containers) {
+            let at = format!("{owner} container {}", container.name);
+            let context = container.security_context.as_ref().expect(&at);
+            assert_eq!(context.allow_privilege_escalation, Some(false), "{at}");
+            assert_eq!(context.read_only_root_filesystem, Some(true), "{at}");
+            let dropped = context.capabilities.as_ref().and_then(|c| c.drop.as_ref());
+            assert_eq!(
+                dropped.map(Vec::as_slice),
+                Some(&["ALL".to_owned()][..]),
+                "{at}"
+            );
+        }
+    }
+}
+
+/// Whether `selector` (matchLabels only) selects pods labelled `labels`.
+fn selects(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
+    assert!(
+        selector.match_expressions.is_none(),
+        "this test reads matchLabels only"
+    );
+    subset(&selector.match_labels.clone().unwrap_or_default(), labels)
+}
+
+/// Whether a pod of `source` may open a TCP connection to `port` of a pod of `target`, both in
+/// the namespace, under the manifests' NetworkPolicies.
+fn admitted(
+    policies: &[NetworkPolicy],
+    source: &PodTemplate,
+    target: &PodTemplate,
+    port: i32,
+) -> bool {
+    let selecting: Vec<_> = policies
+        .iter()
+        .filter_map(|p| p.spec.as_ref())
+        .filter(|spec| {
+            let mut types = spec.policy_types.iter().flatten();
+            types.any(|t| t == "Ingress")
+                && selects(
+                    spec.pod_selector.as_ref().expect("podSelector"),
+                    &target.labels,
+                )
+        })
+        .collect();
+    if selecting.is_empty() {
+        return true; // not isolated
+    }
+    // A policy's port names a number, or a container port of the target by name.
+    let target_port = |p: &IntOrString| match p {
+        IntOrString::Int(number) => *number == port,
+        IntOrString::String(name) => target
+            .containers()
+            .flat_map(|c| c.ports.iter().flatten())
+            .any(|cp| cp.container_port == port && cp.name.as_ref() == Some(name)),
+    };
+    let mut rules = selecting
+        .iter()
+        .flat_map(|spec| spec.ingress.iter().flatten());
+    rules.any(|rule| {
+        let from = rule.from.as_deref().unwrap_or_default();
+        let peers = from.is_empty()
+            || from.iter().any(|peer| {
+                peer.pod_selector
+                    .as_ref()
+                    .is_some_and(|s| selects(s, &source.labels))
+            });
+        let ports = rule.ports.as_deref().unwrap_or_default();
+        let on_port = ports.is_empty()
+            || ports.iter().any(|p| {
+                assert!(p.end_port.is_none(), "this test reads single ports only");
+                p.protocol.as_deref().unwrap_or("TCP") == "TCP"
+                    && p.port.as_ref().is_none_or(target_port)
+            });
+        peers && on_port
+    })
+}
+
+#[test]
+fn network_policies_admit_only_the_load_generator_and_the_pipeline() {
+    let manifests = Manifests::load();
+    let policies = &manifests.network_policies;
+    for policy in policies {
+        let name = policy.metadata.name.as_deref().unwrap();
+        let spec = policy.spec.as_ref().unwrap();
+        assert_eq!(
+            spec.policy_types.as_deref(),
+            Some(&["Ingress".to_owned()][..]),
+            "{name}"
+        );
+        for peer in spec
+            .ingress
+            .iter()
+            .flatten()
+            .flat_map(|r| r.from.iter().flatten())
+        {
+            // Only pods of the namespace are admitted (a Prometheus rule is the user's own).
+            assert!(
+                peer.namespace_selector.is_none() && peer.ip_block.is_none(),
+                "{name}: a peer outside the namespace"
+            );
+            let selector = peer.pod_selector.as_ref().expect("podSelector");
+            assert!(
+                manifests
+                    .pod_templates()
+                    .iter()
+                    .any(|t| selects(selector, &t.labels)),
+                "{name}: a peer selecting no pod"
+            );
+        }
+    }
+
+    let templates = manifests.pod_templates();
+    let mut flows = BTreeSet::new();
+    for target in &templates {
+        let ports = target.containers().flat_map(|c| c.ports.iter().flatten());
+        let ports: BTreeSet<i32> = ports.map(|p| p.container_port).collect();
+        // Default deny: a pod in the namespace without labels reaches nothing.
+        let stranger = PodTemplate {
+            owner: "Pod/stranger".to_owned(),
+            meta: target.meta,
+            labels: BTreeMap::new(),
+            spec: target.spec,
+        };
+        for &port in &ports {
+            assert!(
+                !admitted(policies, &stranger, target, port),
+                "{}: port {port} open to any pod",
+                target.owner
+            );
+            for source in templates.iter().filter(|s| s.owner != target.owner) {
+                if admitted(policies, source, target, port) {
+                    flows.insert((source.owner.clone(), target.owner.clone(), port));
+                }
+            }
+        }
+    }
+    let shards = format!("Job/{SHARDS_JOB}");
+    let expected: BTreeSet<(String, String, i32)> = [
+        (shards.as_str(), "Deployment/reference-pipeline", 8000),
+        (shards.as_str(), "Deployment/mock-openai", 8080),
+        (
+            "Deployment/reference-pipeline",
+            "Deployment/mock-openai",
+            8080,
+        ),
+    ]
+    .into_iter()
+    .map(|(from, to, port)| (from.to_owned(), to.to_owned(), port))
+    .collect();
+    assert_eq!(flows, expected);
+
+    // Every URL a container calls is a flow the policies admit.
+    for source in &templates {
+        for url in source.containers().flat_map(urls) {
+            let host = url.host_str().unwrap();
+            let port = i32::from(url.port_or_known_default().unwrap());
+            let service = manifests
+                .services
+                .iter()
+                .find(|s| s.metadata.name.as_deref() == Some(host))
+                .unwrap_or_else(|| panic!("{}: {url} names no Service", source.owner));
+            let spec = service.spec.as_ref().unwrap();
+            let service_port = spec
+                .ports
+                .iter()
+                .flatten()
+                .find(|p| p.port == port)
+                .unwrap();
+            let selector = spec.selector.as_ref().unwrap();
+            let target = templates
+                .iter()
+                .find(|t| subset(selector, &t.labels))
+                .unwrap();
+            let target_port = service_port.target_port.clone();
+            let target_port = target_port.unwrap_or(IntOrString::Int(port));
+            let container = target.spec.containers.iter().find(|c| {
+                let ports = c.ports.iter().flatten();
+                ports.clone().any(|p| match &target_port {
+                    IntOrString::Int(n) => p.container_port == *n,
+                    IntOrString::String(name) => p.name.as_ref() == Some(name),
+                })
+            });
+            let number =
+                container_port(container.expect("the Service's target port"), &target_port);
+            assert!(
+                admitted(policies, source, target, number),
+                "{}: {url} is refused by the NetworkPolicies",
+                source.owner
+            );
+        }
+    }
+}
+
+#[test]
+fn mock_openai_takes_its_admin_token_from_an_optional_secret() {
+    let manifests = Manifests::load();
+    let mock = manifests.entrypoint("Deployment/mock-openai", "serve");
+    let token = mock
+        .container
+        .env
+        .iter()
+        .flatten()
+        .find(|e| e.name == "MOCK_OPENAI_ADMIN_TOKEN")
+        .and_then(|e| e.value_from.as_ref()?.secret_key_ref.as_ref())
+        .expect("MOCK_OPENAI_ADMIN_TOKEN from a Secret");
+    assert_eq!(token.name, "mock-openai-admin");
+    assert_eq!(token.key, "token");
+    // Without the Secret the mock starts all the same, its admin endpoint open to the pods the
+    // NetworkPolicies admit.
+    assert_eq!(token.optional, Some(true));
+    let template = manifests.pod_template("Deployment/mock-openai");
+    assert!(template.checkov_skips().contains("CKV_K8S_35"));
 }
 
 #[test]
