@@ -420,6 +420,9 @@ where
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use scenarios::StageName;
 
@@ -746,7 +749,11 @@ mod tests {
     }
 
     /// Reads `body` cut into chunks of `size` through [`read_body`].
-    async fn read_in_chunks(rules: &StreamRules, body: &[u8], size: usize) -> RequestRecord {
+    pub(super) async fn read_in_chunks(
+        rules: &StreamRules,
+        body: &[u8],
+        size: usize,
+    ) -> RequestRecord {
         let chunks: Vec<_> = body
             .chunks(size)
             .map(|c| Ok(Bytes::copy_from_slice(c)))

@@ -157,7 +157,7 @@ fn a_scaled_scenario_is_refused_against_an_external_target() {
 }
 
 #[test]
-fn the_scenario_owns_the_seed_of_the_embedded_stack() {
+fn the_scenario_owns_the_random_seed_of_the_embedded_stack() {
     let dir = tempfile::tempdir().unwrap();
     for (table, field) in [
         ("[mock]\nseed = 7\n", "mock.seed"),

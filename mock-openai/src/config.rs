@@ -285,4 +285,29 @@ mod tests {
             config
         );
     }
+
+    mod fuzz {
+        //! Whatever the text, the loader gives a config or a located error, never a panic.
+
+        use proptest::prelude::*;
+        use scan_config::fuzz::edits_of;
+
+        use super::*;
+
+        proptest! {
+            #[test]
+            fn any_text_is_a_config_or_an_error(text in "\\PC{0,256}") {
+                let _ = MockConfig::from_toml_str(&text, "fuzz.toml");
+            }
+
+            #[test]
+            fn an_edited_example_is_a_config_or_a_located_error(
+                text in edits_of(crate::EXAMPLE_CONFIG),
+            ) {
+                if let Err(e) = MockConfig::from_toml_str(&text, "example.toml") {
+                    prop_assert!(e.to_string().starts_with("example.toml"), "{e}");
+                }
+            }
+        }
+    }
 }

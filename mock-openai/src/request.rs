@@ -468,6 +468,9 @@ fn tokens(map: &Map<String, Value>, key: &str) -> Option<u32> {
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;

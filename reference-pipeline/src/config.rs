@@ -333,4 +333,37 @@ mod tests {
         assert_eq!(config.chain_timeout, Duration::from_secs(90));
         assert_eq!(config.keepalive, Duration::from_millis(250));
     }
+
+    mod fuzz {
+        //! Whatever the text, the loader gives a config or a located error, never a panic.
+
+        use proptest::prelude::*;
+        use scan_config::fuzz::edits_of;
+
+        use super::*;
+
+        /// A config with every section written out.
+        fn full() -> String {
+            let config = PipelineConfig {
+                mode: Mode::Staged(StagedMode::default()),
+                database: Some("ownership.db".into()),
+                ..PipelineConfig::default()
+            };
+            toml::to_string(&config).unwrap()
+        }
+
+        proptest! {
+            #[test]
+            fn any_text_is_a_config_or_an_error(text in "\\PC{0,256}") {
+                let _ = PipelineConfig::from_toml_str(&text, "fuzz.toml");
+            }
+
+            #[test]
+            fn an_edited_config_is_a_config_or_a_located_error(text in edits_of(&full())) {
+                if let Err(e) = PipelineConfig::from_toml_str(&text, "pipeline.toml") {
+                    prop_assert!(e.to_string().starts_with("pipeline.toml"), "{e}");
+                }
+            }
+        }
+    }
 }

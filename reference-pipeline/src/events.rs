@@ -343,7 +343,7 @@ mod tests {
     }
 
     #[test]
-    fn eco2_lines_match_the_seed_bytes() {
+    fn eco2_lines_match_the_published_bytes() {
         let started = Event::Started {
             task_id: "t-1".into(),
         };

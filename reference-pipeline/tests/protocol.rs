@@ -52,7 +52,7 @@ fn in_order(text: &str, needles: &[&str]) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn full_chain_streams_the_seed_sequence_and_result() {
+async fn full_chain_streams_the_eco2_sequence_and_result() {
     let mock = start_mock(mock_config(
         Duration::from_millis(60),
         "recyclable",

@@ -31,6 +31,8 @@ mod connections;
 mod dist;
 mod error;
 mod fault;
+#[cfg(feature = "fuzz")]
+pub mod fuzz;
 mod locate;
 mod path;
 pub mod waste;

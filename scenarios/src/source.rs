@@ -107,4 +107,31 @@ stages = [
             "{message}"
         );
     }
+
+    mod fuzz {
+        //! Whatever a scenario file holds, a resolved scenario or an error naming the file,
+        //! never a panic: every catalog scenario, edited.
+
+        use proptest::prelude::*;
+        use scan_config::fuzz::edits_of;
+
+        use super::*;
+        use crate::Overrides;
+        use crate::catalog::ENTRIES;
+
+        fn edited_entry() -> impl Strategy<Value = String> {
+            proptest::sample::select(ENTRIES).prop_flat_map(|entry| edits_of(entry.text))
+        }
+
+        proptest! {
+            #[test]
+            fn an_edited_scenario_resolves_or_names_the_file(text in edited_entry()) {
+                let resolved = ScenarioSource::parse(text, "edited.toml")
+                    .and_then(|source| source.resolve(&Overrides::default()));
+                if let Err(e) = resolved {
+                    prop_assert!(e.to_string().contains("edited.toml"), "{e}");
+                }
+            }
+        }
+    }
 }
