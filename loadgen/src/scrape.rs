@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use reports::ServerView;
+use reports::{LlmCalls, ServerView};
 
 /// One scrape, flattened: `(metric name, sorted labels)` to value; histogram buckets appear
 /// as `NAME_bucket` with an `le` label, as on the wire.
@@ -126,12 +126,31 @@ impl Snapshot {
 
     /// The values of one label of a metric, with the sum of each.
     pub fn by_label(&self, name: &str, label: &str) -> BTreeMap<String, f64> {
+        self.by_labels(name, &[label])
+            .into_iter()
+            .map(|(mut values, v)| (values.remove(0), v))
+            .collect()
+    }
+
+    /// The combinations of values of `labels` in a metric's series (those having them all),
+    /// with the sum of each.
+    pub fn by_labels(&self, name: &str, labels: &[&str]) -> BTreeMap<Vec<String>, f64> {
         let mut out = BTreeMap::new();
-        for ((metric, labels), v) in &self.series {
-            if metric == name
-                && let Some((_, value)) = labels.iter().find(|(k, _)| k == label)
-            {
-                *out.entry(value.clone()).or_default() += v;
+        for ((metric, series_labels), v) in &self.series {
+            if metric != name {
+                continue;
+            }
+            let values: Option<Vec<String>> = labels
+                .iter()
+                .map(|l| {
+                    series_labels
+                        .iter()
+                        .find(|(k, _)| k == l)
+                        .map(|(_, v)| v.clone())
+                })
+                .collect();
+            if let Some(values) = values {
+                *out.entry(values).or_default() += v;
             }
         }
         out
@@ -248,8 +267,50 @@ pub fn server_view(
             let calls = delta.by_label("scan_pipeline_openai_calls_total", "status");
             (!calls.is_empty()).then(|| calls.get("429").copied().unwrap_or(0.0))
         },
+        llm_calls: llm_calls(delta),
         requests,
     }
+}
+
+/// The reference pipeline's LLM calls per stage and model. Attempts, 429s and retries are
+/// labelled by stage only (each stage calls one model), so every model row of a stage shows
+/// its stage's.
+fn llm_calls(delta: &Snapshot) -> Vec<LlmCalls> {
+    const DURATION: &str = "scan_pipeline_openai_call_duration_seconds";
+    let sums = delta.by_labels(&format!("{DURATION}_sum"), &["call", "model"]);
+    let counts = delta.by_labels(&format!("{DURATION}_count"), &["call", "model"]);
+    let tokens = delta.by_labels(
+        "scan_pipeline_openai_tokens_total",
+        &["call", "model", "kind"],
+    );
+    let attempts = delta.by_labels("scan_pipeline_openai_calls_total", &["call", "status"]);
+    let retries = delta.by_label("scan_pipeline_openai_retries_total", "call");
+    counts
+        .into_iter()
+        .filter(|(_, calls)| *calls > 0.0)
+        .map(|(key, calls)| {
+            let (call, model) = (&key[0], &key[1]);
+            let filter = [("call", call.as_str()), ("model", model.as_str())];
+            let token = |kind: &str| {
+                let key = [call.clone(), model.clone(), kind.to_owned()];
+                tokens.get(&key[..]).copied().unwrap_or(0.0)
+            };
+            LlmCalls {
+                call: call.clone(),
+                model: model.clone(),
+                calls,
+                avg_s: sums.get(&key).map(|sum| sum / calls),
+                p95_s: delta.histogram_quantile(0.95, DURATION, &filter),
+                rate_limited: attempts
+                    .get(&[call.clone(), "429".to_owned()][..])
+                    .copied()
+                    .unwrap_or(0.0),
+                retries: retries.get(call).copied().unwrap_or(0.0),
+                input_tokens: token("input"),
+                output_tokens: token("output"),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -150,6 +150,20 @@ fn ci_smoke_passes_and_the_server_view_matches_the_pipeline() {
     );
     assert_eq!(all, t.attempted as f64, "every request reached the handler");
     assert_eq!(server.success_rate, Some(1.0));
+    // The pipeline's own LLM calls: vision for every scan, answer for those a rule matched
+    // (Eco² answers a rule miss without the model), none refused.
+    let stages: Vec<&str> = server.llm_calls.iter().map(|c| c.call.as_str()).collect();
+    assert_eq!(stages, ["answer", "vision"], "{:?}", server.llm_calls);
+    let (answer, vision) = (&server.llm_calls[0], &server.llm_calls[1]);
+    assert_eq!(vision.calls, t.completed as f64, "{vision:?}");
+    assert!(
+        answer.calls > 0.0 && answer.calls <= vision.calls,
+        "{answer:?}"
+    );
+    for call in &server.llm_calls {
+        assert_eq!(call.rate_limited, 0.0, "{call:?}");
+        assert!(call.output_tokens > 0.0 && call.avg_s.is_some(), "{call:?}");
+    }
 }
 
 #[test]

@@ -57,6 +57,20 @@ pub(crate) struct OpenAiLabel {
     pub status: Cow<'static, str>,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct CallModelLabel {
+    pub call: &'static str,
+    pub model: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct TokenLabel {
+    pub call: &'static str,
+    pub model: String,
+    /// `input` or `output`.
+    pub kind: &'static str,
+}
+
 /// Histogram of seconds with `length` buckets spread exponentially from `min` to `max`,
 /// rounded to 3 significant digits so the `le` labels stay readable (1, 1.45, 2.1, ... 180).
 fn seconds_histogram(min: f64, max: f64, length: u16) -> Histogram {
@@ -89,6 +103,10 @@ pub(crate) struct Metrics {
     pub openai_calls: Family<OpenAiLabel, Counter>,
     /// OpenAI attempts that were retried, labelled with the status that caused the retry.
     pub openai_retries: Family<OpenAiLabel, Counter>,
+    /// A stage's whole OpenAI call (retries and back-off included), by call and model.
+    pub openai_call_duration: Family<CallModelLabel, Histogram, fn() -> Histogram>,
+    /// Tokens the answers reported (`usage`), by call, model and kind (input, output).
+    pub openai_tokens: Family<TokenLabel, Counter>,
     /// Jobs waiting for a worker, per pool.
     pub pool_queue_depth: Family<PoolLabel, Gauge>,
     /// Workers running a job, per pool.
@@ -129,6 +147,8 @@ impl Metrics {
             admission_rejected: Counter::default(),
             openai_calls: Family::default(),
             openai_retries: Family::default(),
+            openai_call_duration: Family::new_with_constructor(stage_histogram),
+            openai_tokens: Family::default(),
             pool_queue_depth: Family::default(),
             pool_busy_workers: Family::default(),
             pool_workers: Family::default(),
@@ -229,6 +249,16 @@ impl Metrics {
             "scan_pipeline_openai_retries",
             "OpenAI attempts retried, by the status that caused the retry",
             self.openai_retries.clone(),
+        );
+        r.register(
+            "scan_pipeline_openai_call_duration_seconds",
+            "A stage's whole OpenAI call, retries and back-off included, by call and model",
+            self.openai_call_duration.clone(),
+        );
+        r.register(
+            "scan_pipeline_openai_tokens",
+            "Tokens the OpenAI answers reported, by call, model and kind (input, output)",
+            self.openai_tokens.clone(),
         );
         r.register(
             "scan_pipeline_pool_queue_depth",

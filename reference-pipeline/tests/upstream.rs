@@ -204,3 +204,50 @@ async fn max_connections_bounds_the_calls_in_flight_per_provider() {
     );
     stop(pipeline, mock).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_stage_reports_its_calls_and_the_tokens_the_mock_counted() {
+    let mock = start_mock(mock_config(Duration::from_millis(20), "recyclable", "can")).await;
+    let pipeline = start_pipeline(pipeline_config(&[&mock])).await;
+    let client = client();
+    const SCANS: usize = 4;
+    for _ in 0..SCANS {
+        read_frames(post_scan(&client, &pipeline.base_url(), "u").await).await;
+    }
+    let ours = scrape(&client, &pipeline.metrics_url()).await;
+    let theirs = scrape(&client, &mock.metrics_url()).await;
+    for (call, model) in [("vision", "gpt-4o"), ("answer", "gpt-4o-mini")] {
+        let labels = [("call", call), ("model", model)];
+        let calls = metric(
+            &ours,
+            "scan_pipeline_openai_call_duration_seconds_count",
+            &labels,
+        );
+        assert_eq!(calls, SCANS as f64, "{call}: {ours}");
+        // Each call waits at least the mock's fixed 20 ms before its answer.
+        let seconds = metric(
+            &ours,
+            "scan_pipeline_openai_call_duration_seconds_sum",
+            &labels,
+        );
+        assert!(seconds >= 0.02 * SCANS as f64, "{call}: {seconds}");
+        // What the answers said they used is what the mock counted for that model.
+        let output = metric(
+            &ours,
+            "scan_pipeline_openai_tokens_total",
+            &[("call", call), ("model", model), ("kind", "output")],
+        );
+        let counted = metric(
+            &theirs,
+            "mock_openai_output_tokens_total",
+            &[("model", model)],
+        );
+        assert!(output > 0.0, "{call}: {ours}");
+        assert_eq!(
+            output, counted,
+            "{call}: ours {output}, the mock's {counted}"
+        );
+    }
+    pipeline.shutdown().await;
+    mock.shutdown().await;
+}

@@ -20,8 +20,8 @@ use std::time::SystemTime;
 
 use crate::histogram::{self, new_latency};
 use crate::report::{
-    Environment, LatencyMetric, LoadgenHealth, NullCount, RunReport, SCHEMA_VERSION, SecondSample,
-    ServerView, Totals,
+    Environment, LatencyMetric, LlmCalls, LoadgenHealth, NullCount, RunReport, SCHEMA_VERSION,
+    SecondSample, ServerView, Totals,
 };
 use crate::thresholds;
 
@@ -452,8 +452,46 @@ fn server(shards: &[(&str, &RunReport)]) -> Option<ServerView> {
         upstream_unavailable: summed(|v| v.upstream_unavailable),
         replica_restarts: summed(|v| v.replica_restarts),
         openai_rate_limited: summed(|v| v.openai_rate_limited),
+        llm_calls: merge_llm_calls(&views),
         requests,
     })
+}
+
+/// Several targets' LLM calls per stage and model: counts add up, averages are weighted by
+/// calls (the p95 too, an approximation as for the TTFB percentiles).
+fn merge_llm_calls(views: &[&ServerView]) -> Vec<LlmCalls> {
+    let mut merged: BTreeMap<(String, String), (LlmCalls, Weighted, Weighted)> = BTreeMap::new();
+    for call in views.iter().flat_map(|v| &v.llm_calls) {
+        let key = (call.call.clone(), call.model.clone());
+        let (sum, avg, p95) = merged.entry(key).or_insert_with(|| {
+            let zero = LlmCalls {
+                calls: 0.0,
+                avg_s: None,
+                p95_s: None,
+                rate_limited: 0.0,
+                retries: 0.0,
+                input_tokens: 0.0,
+                output_tokens: 0.0,
+                ..call.clone()
+            };
+            (zero, Weighted::default(), Weighted::default())
+        });
+        sum.calls += call.calls;
+        sum.rate_limited += call.rate_limited;
+        sum.retries += call.retries;
+        sum.input_tokens += call.input_tokens;
+        sum.output_tokens += call.output_tokens;
+        avg.add(call.avg_s, call.calls);
+        p95.add(call.p95_s, call.calls);
+    }
+    merged
+        .into_values()
+        .map(|(sum, avg, p95)| LlmCalls {
+            avg_s: avg.value(),
+            p95_s: p95.value(),
+            ..sum
+        })
+        .collect()
 }
 
 #[cfg(test)]

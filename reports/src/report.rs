@@ -315,6 +315,33 @@ pub struct ServerView {
     /// OpenAI calls answered 429 (rate limited), from `scan_pipeline_openai_calls_total`.
     #[serde(default)]
     pub openai_rate_limited: Option<f64>,
+    /// The target's own LLM calls, per stage and model, from the reference pipeline's
+    /// `scan_pipeline_openai_*` series (empty for a target without them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub llm_calls: Vec<LlmCalls>,
+}
+
+/// One stage's calls to one model, as the target saw them over the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LlmCalls {
+    /// The stage making the calls (`call` label: `vision`, `answer`).
+    pub call: String,
+    /// The model asked.
+    pub model: String,
+    /// Whole calls (a call's retries are inside it).
+    pub calls: f64,
+    /// Mean of a whole call, retries and back-off included, seconds.
+    pub avg_s: Option<f64>,
+    /// 95th percentile of a whole call (Prometheus' bucket interpolation), seconds.
+    pub p95_s: Option<f64>,
+    /// HTTP attempts answered 429.
+    pub rate_limited: f64,
+    /// Attempts retried.
+    pub retries: f64,
+    /// Input (prompt) tokens the answers reported.
+    pub input_tokens: f64,
+    /// Output (completion) tokens the answers reported.
+    pub output_tokens: f64,
 }
 
 /// One threshold and its verdict.

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use reports::compare::compare;
 use reports::gate::{GateConfig, GateVerdict, gate, parse_tolerances};
 use reports::render::Format;
-use reports::{LoadgenHealth, RunReport, ServerView};
+use reports::{LlmCalls, LoadgenHealth, RunReport, ServerView};
 
 /// A run with a server view and one failed threshold, and a slower run gated against it.
 fn fixtures() -> (RunReport, RunReport, GateVerdict) {
@@ -29,6 +29,17 @@ fn fixtures() -> (RunReport, RunReport, GateVerdict) {
         upstream_unavailable: Some(0.0),
         replica_restarts: Some(0.0),
         openai_rate_limited: Some(0.0),
+        llm_calls: vec![LlmCalls {
+            call: "vision".into(),
+            model: "gpt-4o".into(),
+            calls: 400.0,
+            avg_s: Some(0.071),
+            p95_s: Some(0.094),
+            rate_limited: 3.0,
+            retries: 3.0,
+            input_tokens: 48_000.0,
+            output_tokens: 20_000.0,
+        }],
     });
     let mut slow = common::run(400, 2, 1.3);
     slow.thresholds[0].passed = false;
@@ -55,6 +66,9 @@ fn terminal_has_tables_marks_and_the_server_side() {
         "server (/metrics)",
         "✓ sse_ttfb p(95)<8000",
         "nulls",
+        "LLM calls (server view)",
+        "gpt-4o",
+        "48000",
     ] {
         assert!(text.contains(needle), "{needle} missing:\n{text}");
     }

@@ -316,7 +316,7 @@ async fn vision(ctx: &Context, input: &ScanInput) -> Result<VisionResult, StageE
     };
     let answer: ResponsesAnswer = ctx
         .openai
-        .post(Call::Vision, "/responses", &request)
+        .post(Call::Vision, &ctx.vision_model, "/responses", &request)
         .await?;
     let text = answer.output_text().ok_or_else(|| StageError::Malformed {
         schema: "waste_classification",
@@ -375,7 +375,12 @@ async fn answer(ctx: &Context, state: &ChainState) -> Result<FinalAnswer, StageE
     };
     let answer: ChatAnswer = ctx
         .openai
-        .post(Call::Answer, "/chat/completions", &request)
+        .post(
+            Call::Answer,
+            &ctx.answer_model,
+            "/chat/completions",
+            &request,
+        )
         .await?;
     let text = answer.content().ok_or_else(|| StageError::Malformed {
         schema: "disposal_answer",

@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::{OpenAiConfig, Routing};
-use crate::metrics::{Metrics, OpenAiLabel};
+use crate::metrics::{CallModelLabel, Metrics, OpenAiLabel, TokenLabel};
 
 /// Which stage makes a call (the `call` label of the metrics).
 #[derive(Debug, Clone, Copy)]
@@ -185,8 +185,44 @@ impl OpenAi {
         })
     }
 
-    /// POSTs `body` as JSON to `path` (e.g. `/responses`) and reads the answer as `T`.
-    pub async fn post<T: DeserializeOwned>(
+    /// POSTs `body` (a request for `model`) as JSON to `path` (e.g. `/responses`) and reads
+    /// the answer as `T`. The call's duration (retries and back-off included: what the stage
+    /// waited) and the answer's tokens go to the metrics.
+    pub async fn post<T: DeserializeOwned + Answer>(
+        &self,
+        call: Call,
+        model: &str,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T, CallError> {
+        let start = Instant::now();
+        let result: Result<T, CallError> = self.post_with_retries(call, path, body).await;
+        let label = CallModelLabel {
+            call: call.name(),
+            model: model.to_owned(),
+        };
+        self.metrics
+            .openai_call_duration
+            .get_or_create(&label)
+            .observe(start.elapsed().as_secs_f64());
+        if let Ok(answer) = &result
+            && let Some(usage) = answer.usage()
+        {
+            for (kind, tokens) in [("input", usage.input), ("output", usage.output)] {
+                self.metrics
+                    .openai_tokens
+                    .get_or_create(&TokenLabel {
+                        call: call.name(),
+                        model: model.to_owned(),
+                        kind,
+                    })
+                    .inc_by(tokens);
+            }
+        }
+        result
+    }
+
+    async fn post_with_retries<T: DeserializeOwned>(
         &self,
         call: Call,
         path: &str,
@@ -451,6 +487,18 @@ pub(crate) struct ResponseFormat {
     pub json_schema: JsonSchemaFormat,
 }
 
+/// The tokens an answer says it used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Usage {
+    pub input: u64,
+    pub output: u64,
+}
+
+/// An answer that may report its [`Usage`].
+pub(crate) trait Answer {
+    fn usage(&self) -> Option<Usage>;
+}
+
 /// The part of a Responses API answer the vision stage reads.
 #[derive(Deserialize)]
 pub(crate) struct ResponsesAnswer {
@@ -458,6 +506,23 @@ pub(crate) struct ResponsesAnswer {
     output_text: Option<String>,
     #[serde(default)]
     output: Vec<OutputItem>,
+    #[serde(default)]
+    usage: Option<ResponsesUsage>,
+}
+
+#[derive(Deserialize)]
+struct ResponsesUsage {
+    input_tokens: u64,
+    output_tokens: u64,
+}
+
+impl Answer for ResponsesAnswer {
+    fn usage(&self) -> Option<Usage> {
+        self.usage.as_ref().map(|u| Usage {
+            input: u.input_tokens,
+            output: u.output_tokens,
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -497,6 +562,23 @@ impl ResponsesAnswer {
 pub(crate) struct ChatAnswer {
     #[serde(default)]
     choices: Vec<Choice>,
+    #[serde(default)]
+    usage: Option<ChatUsage>,
+}
+
+#[derive(Deserialize)]
+struct ChatUsage {
+    prompt_tokens: u64,
+    completion_tokens: u64,
+}
+
+impl Answer for ChatAnswer {
+    fn usage(&self) -> Option<Usage> {
+        self.usage.as_ref().map(|u| Usage {
+            input: u.prompt_tokens,
+            output: u.completion_tokens,
+        })
+    }
 }
 
 #[derive(Deserialize)]

@@ -36,6 +36,7 @@ impl Run {
 /// A run's report, with the gate's verdict when the run was gated.
 pub(crate) fn run(report: &RunReport, gate: Option<&GateVerdict>) -> Run {
     let mut rest: Vec<Section> = client_server(report).into_iter().collect();
+    rest.extend(llm_calls(report));
     rest.extend(thresholds(&report.thresholds, "Thresholds"));
     if let Some(verdict) = gate {
         rest.extend(self::gate(verdict, false));
@@ -329,6 +330,58 @@ fn client_server(report: &RunReport) -> Option<Section> {
     }
     Some(Section::titled(
         "Client vs server",
+        vec![Block::Table(table)],
+    ))
+}
+
+/// The target's own LLM calls per stage beside the stage as the client saw it, so that a slow
+/// chain shows whether the model, or the hops and queues around it, take the time; `None`
+/// for a target that does not report them.
+fn llm_calls(report: &RunReport) -> Option<Section> {
+    let server = report.server.as_ref()?;
+    if server.llm_calls.is_empty() {
+        return None;
+    }
+    let secs = |s: Option<f64>| s.map_or("-".into(), |s| ms(s * 1000.0));
+    let whole = |v: f64| format!("{v:.0}");
+    let mut table = Table::new([
+        Column::text("stage"),
+        Column::text("model"),
+        Column::number("stage avg (client)"),
+        Column::number("stage avg (server)"),
+        Column::number("LLM call avg"),
+        Column::number("LLM call p95"),
+        Column::number("calls"),
+        Column::number("429s"),
+        Column::number("retries"),
+        Column::number("tokens in"),
+        Column::number("tokens out"),
+    ]);
+    for call in &server.llm_calls {
+        let client = report
+            .stages
+            .iter()
+            .find(|s| s.name == call.call && s.summary.count > 0)
+            .map(|s| ms(s.summary.mean));
+        table.row(
+            [
+                call.call.clone(),
+                call.model.clone(),
+                client.unwrap_or_else(|| "-".into()),
+                secs(server.stage_avg_s.get(&call.call).copied()),
+                secs(call.avg_s),
+                secs(call.p95_s),
+                whole(call.calls),
+                whole(call.rate_limited),
+                whole(call.retries),
+                whole(call.input_tokens),
+                whole(call.output_tokens),
+            ]
+            .map(Cell::from),
+        );
+    }
+    Some(Section::titled(
+        "LLM calls (server view)",
         vec![Block::Table(table)],
     ))
 }
