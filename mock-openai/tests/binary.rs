@@ -1,6 +1,7 @@
 //! The `mock-openai` binary: prints its address and serves; refuses a bad config with exit 2;
 //! guards its admin API with the token in `MOCK_OPENAI_ADMIN_TOKEN`.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -26,23 +27,8 @@ async fn prints_the_bound_address_and_serves() {
         "time_scale = 0.0\n[models.\"only-model\"]\nttft = \"1s\"\n",
     )
     .unwrap();
-    let mut child = Child(
-        Command::new(BIN)
-            .args(["--listen", "127.0.0.1:0", "--config"])
-            .arg(&config)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut line = String::new();
-    BufReader::new(child.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("mock-openai listening on ")
-        .unwrap_or_else(|| panic!("{line:?}"));
+    let (_child, base) = spawn(&["--config".as_ref(), config.as_os_str()], &[]);
+    let base = base.as_str();
     let http = reqwest::Client::new();
     let models: serde_json::Value = http
         .get(format!("{base}/v1/models"))
@@ -68,12 +54,13 @@ fn refused(config: &Path, text: &str) -> String {
     String::from_utf8(output.stderr).unwrap()
 }
 
-/// Starts the binary on an ephemeral loopback port with `env` set and returns it with its base
-/// URL, read from the line it prints once listening.
-fn spawn(env: &[(&str, &str)]) -> (Child, String) {
+/// Starts the binary on an ephemeral loopback port with `args` and `env` and returns it with
+/// its base URL, read from the line it prints once listening.
+fn spawn(args: &[&OsStr], env: &[(&str, &str)]) -> (Child, String) {
     let mut command = Command::new(BIN);
     command
         .args(["--listen", "127.0.0.1:0"])
+        .args(args)
         .env_remove(mock_openai::ADMIN_TOKEN_ENV)
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
@@ -94,7 +81,7 @@ fn spawn(env: &[(&str, &str)]) -> (Child, String) {
 #[tokio::test]
 async fn the_admin_token_comes_from_the_environment() {
     const TOKEN: &str = "env-admin-4b9d2a";
-    let (_child, base) = spawn(&[(mock_openai::ADMIN_TOKEN_ENV, TOKEN)]);
+    let (_child, base) = spawn(&[], &[(mock_openai::ADMIN_TOKEN_ENV, TOKEN)]);
     let http = reqwest::Client::new();
     let admin = format!("{base}/admin/config");
     assert_eq!(http.get(&admin).send().await.unwrap().status(), 401);
@@ -110,7 +97,7 @@ async fn the_admin_token_comes_from_the_environment() {
     assert!(!shown.text().await.unwrap().contains(TOKEN));
 
     // Set but empty is not set: the admin API stays open, as without the variable.
-    let (_open, base) = spawn(&[(mock_openai::ADMIN_TOKEN_ENV, "")]);
+    let (_open, base) = spawn(&[], &[(mock_openai::ADMIN_TOKEN_ENV, "")]);
     let open = http
         .get(format!("{base}/admin/config"))
         .send()
