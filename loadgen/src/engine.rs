@@ -38,6 +38,7 @@ use crate::measure::{Collector, LiveView, Measurements, Recorder};
 use crate::record::{FailureClass, Outcome, RequestRecord};
 use crate::request::{RequestTemplate, TemplateError, VuVars};
 use crate::schedule::VuSchedule;
+use crate::slo::Slos;
 use crate::sse::{StreamLimits, StreamRules, read_stream};
 
 /// Longest grace for open streams after a stop signal.
@@ -206,7 +207,9 @@ pub async fn drive(
     let request_timeout = scenario.load.request_timeout.mul_f64(scale);
     let grace = scenario.load.graceful_ramp_down.mul_f64(scale);
     let rules = StreamRules::new(scenario.stream.clone());
-    let (collector, recorder) = Collector::new(rules.stages(), rules.null_checks(), live_metrics);
+    let slos = Slos::new(&scenario.slo, rules.stages(), scale);
+    let (collector, recorder) =
+        Collector::new(rules.stages(), rules.null_checks(), slos, live_metrics);
     let client = http_client(request_timeout, &recorder)?;
     let live = collector.live();
     let start = Instant::now();

@@ -12,5 +12,6 @@ pub mod request;
 pub mod scenario_run;
 pub mod schedule;
 pub mod scrape;
+pub mod slo;
 pub mod sse;
 pub mod stack;

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::live::LiveMetrics;
 use crate::record::{Outcome, RequestRecord};
+use crate::slo::Slos;
 
 /// Live gauges the users update directly.
 #[derive(Debug, Default)]
@@ -126,6 +127,9 @@ pub struct Measurements {
     pub nulls: Vec<NullCount>,
     /// Per second.
     pub timeseries: Vec<SecondSample>,
+    /// Requests that completed and met every SLO, of all `totals.attempted`; `None` when the
+    /// scenario has no SLOs.
+    pub good: Option<u64>,
 }
 
 impl Measurements {
@@ -179,14 +183,17 @@ pub struct Collector {
     nulls: Vec<u64>,
     terminal_events: u64,
     seconds: Vec<Second>,
+    slos: Option<Slos>,
+    good: u64,
 }
 
 impl Collector {
-    /// A collector for a stream of `stages` with `null_checks` pointers, and the recorder
-    /// that feeds it.
+    /// A collector for a stream of `stages` with `null_checks` pointers, judging each
+    /// request against `slos` when the scenario has any, and the recorder that feeds it.
     pub fn new(
         stages: &[String],
         null_checks: &[String],
+        slos: Option<Slos>,
         live_metrics: Option<Arc<LiveMetrics>>,
     ) -> (Self, Recorder) {
         let (tx, rx) = mpsc::unbounded_channel();
@@ -208,6 +215,8 @@ impl Collector {
             nulls: vec![0; null_checks.len()],
             terminal_events: 0,
             seconds: Vec::new(),
+            slos,
+            good: 0,
         };
         (collector, Recorder { tx, gauges })
     }
@@ -310,6 +319,9 @@ impl Collector {
         t.bytes += record.bytes;
         if record.is_http_failure() {
             t.http_failed += 1;
+        }
+        if self.slos.as_ref().is_some_and(|slos| slos.is_good(&record)) {
+            self.good += 1;
         }
         match record.outcome {
             Outcome::Completed => t.completed += 1,
@@ -447,6 +459,7 @@ impl Collector {
             stages: self.stages,
             nulls,
             timeseries,
+            good: self.slos.is_some().then_some(self.good),
         }
     }
 }
@@ -463,7 +476,9 @@ mod tests {
     #[tokio::test]
     async fn aggregates_outcomes_histograms_and_seconds() {
         let stages = vec!["a".to_owned(), "b".to_owned()];
-        let (collector, recorder) = Collector::new(&stages, &["/r".to_owned()], None);
+        let slo = [("chain".parse().unwrap(), ms(90))].into();
+        let slos = Slos::new(&slo, &stages, 1.0);
+        let (collector, recorder) = Collector::new(&stages, &["/r".to_owned()], slos, None);
         let mut done = RequestRecord::new(2);
         done.headers = Some(ms(5));
         done.ttfb = Some(ms(10));
@@ -498,6 +513,11 @@ mod tests {
             (3, 2, 1)
         );
         assert_eq!(m.totals.failed.get("http_503"), Some(&1));
+        assert_eq!(
+            m.good,
+            Some(2),
+            "both completed at the chain SLO, the failure not"
+        );
         let chain = &m.latencies[4].1;
         assert_eq!(chain.len(), 2);
         assert_eq!(

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use scenarios::Timing;
+
 /// Why a request failed. Every request that did not complete or end partial has exactly one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FailureClass {
@@ -93,6 +95,16 @@ impl StageTiming {
     }
 }
 
+/// Which latency of one request: a timing, or the duration of the stage at an index of the
+/// stream spec's stages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LatencyOf {
+    /// A timing the record carries (see [`Timing::per_request`]).
+    Timing(Timing),
+    /// The stage at this index of the stream spec's stages.
+    Stage(usize),
+}
+
 /// Everything measured of one request. Times are from the request's start (for the open
 /// model, its intended start).
 #[derive(Debug, Clone, PartialEq)]
@@ -127,6 +139,23 @@ impl RequestRecord {
             Outcome::Failed(FailureClass::Timeout) => self.headers.is_none(),
             Outcome::Failed(class) => class.is_http_failure(),
             _ => false,
+        }
+    }
+
+    /// The latency this request measured, if it did: the one lookup of a request's latency
+    /// by what it is (an SLO names it).
+    pub fn latency(&self, of: LatencyOf) -> Option<Duration> {
+        match of {
+            LatencyOf::Timing(timing) => match timing {
+                Timing::Headers => self.headers,
+                Timing::Ttfb => self.ttfb,
+                Timing::FirstStage => self.first_stage,
+                Timing::Chain => self.chain,
+                // Not one request's: connect is per new connection, the scheduling lag the
+                // load generator's own (validation refuses SLOs on them).
+                Timing::Connect | Timing::SchedulingLag => None,
+            },
+            LatencyOf::Stage(index) => self.stages.get(index).and_then(StageTiming::duration),
         }
     }
 

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use reports::{Environment, LoadgenHealth, RunReport, SCHEMA_VERSION};
+use reports::{Environment, Goodput, LoadgenHealth, RunReport, SCHEMA_VERSION};
 use scenarios::{SERVER_VIEW_OFF, Scenario, redact};
 use tokio_util::sync::CancellationToken;
 
@@ -101,7 +101,11 @@ pub async fn run_scenario(scenario: &Scenario, options: RunOptions) -> Result<Ru
         server,
         thresholds: Vec::new(),
         health: None,
+        goodput: None,
     };
+    report.goodput = m
+        .good
+        .map(|good| Goodput::new(good, &report.totals, &report.environment));
     report.health = Some(LoadgenHealth::new(
         ms(output.max_timer_lag),
         ms(engine::LAG_BOUND),

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::figure::Stat;
-use crate::report::{LatencyMetric, RunReport, ServerView, Totals};
+use crate::report::{Goodput, LatencyMetric, RunReport, ServerView, Totals};
 
 /// Relative changes smaller than this are shown as unchanged (≈): below it, run-to-run noise
 /// of a load test dominates. The gate, not `compare`, decides what is significant.
@@ -15,7 +15,7 @@ pub const UNCHANGED_BAND: f64 = 0.02;
 pub struct Comparison {
     /// The runs, the first being the reference of every delta.
     pub runs: Vec<RunInfo>,
-    /// Groups of rows: requests, latencies, stages, server.
+    /// Groups of rows: requests, goodput (when a run has SLOs), latencies, stages, server.
     pub sections: Vec<Section>,
     /// Reasons to doubt the comparison.
     pub warnings: Vec<String>,
@@ -152,6 +152,7 @@ const STAGE_STATS: [Stat; 2] = [Stat::Mean, Stat::Percentile(95.0)];
 pub fn compare(runs: &[(&str, &RunReport)]) -> Comparison {
     let columns = Columns::new(runs);
     let mut sections = vec![requests(&columns)];
+    sections.extend(goodput_of(&columns));
     sections.extend(latencies(&columns));
     sections.extend(server(&columns));
     Comparison {
@@ -252,6 +253,46 @@ fn requests(columns: &Columns) -> Section {
         title: "requests".into(),
         rows,
     }
+}
+
+/// The good requests of runs judged against SLOs, side by side; `None` when no run has
+/// SLOs. The gate shows the same rows for its two runs.
+pub fn goodput(runs: &[(&str, &RunReport)]) -> Option<Section> {
+    goodput_of(&Columns::new(runs))
+}
+
+fn goodput_of(columns: &Columns) -> Option<Section> {
+    if columns.reports.iter().all(|r| r.goodput.is_none()) {
+        return None;
+    }
+    let of =
+        |f: fn(&Goodput) -> Option<f64>| move |r: &RunReport, _| r.goodput.as_ref().and_then(f);
+    let rows = vec![
+        // Counts depend on the profile, as `attempted` does.
+        columns.row(
+            "good",
+            Unit::Count,
+            Better::Neither,
+            of(|g| Some(g.good as f64)),
+        ),
+        columns.row(
+            "good fraction",
+            Unit::Ratio,
+            Better::Higher,
+            of(|g| g.good_fraction),
+        ),
+        // Per second of the modelled time already: no rescaling between time scales.
+        columns.row(
+            "goodput",
+            Unit::PerSecond,
+            Better::Higher,
+            of(|g| g.per_second),
+        ),
+    ];
+    Some(Section {
+        title: "goodput (SLOs)".into(),
+        rows,
+    })
 }
 
 /// The latencies' statistics, and the stages' when the runs have stages.

@@ -9,7 +9,8 @@
 //!    resampled from both runs' histograms, lies wholly above zero, so a run that drew a few
 //!    unlucky tail values cannot flip the verdict.
 //!
-//! The candidate's own thresholds are judged too, and the gate warns when the two runs' environment
+//! The candidate's own thresholds are judged too (`good_fraction` and `goodput` among them,
+//! whose figures of both runs the verdict shows beside the checks), and the gate warns when the two runs' environment
 //! fingerprints differ (another CPU, kernel, scan-bench version or time scale): their figures
 //! may then differ for reasons other than the code. It warns too when either run's load
 //! generator was overloaded, as its own delay is then in that run's latencies.
@@ -22,6 +23,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::bootstrap::{Bootstrap, Interval};
+use crate::compare;
 use crate::figure::{Figure, Stat};
 use crate::report::{RunReport, ThresholdResult};
 use crate::thresholds;
@@ -133,6 +135,9 @@ pub struct GateVerdict {
     pub checks: Vec<Check>,
     /// The candidate's own thresholds.
     pub thresholds: Vec<ThresholdResult>,
+    /// Good requests, good fraction and goodput of both runs, when either has SLOs: shown,
+    /// not judged (a threshold on `goodput` or `good_fraction` judges them).
+    pub goodput: Option<compare::Section>,
     /// Reasons to doubt the comparison (fingerprint differences, interrupted runs, an
     /// overloaded load generator).
     pub warnings: Vec<String>,
@@ -275,6 +280,7 @@ pub fn gate(
         candidate: candidate_label.to_owned(),
         checks,
         thresholds,
+        goodput: compare::goodput(&[(baseline_label, baseline), (candidate_label, candidate)]),
         warnings,
         min_delta_ms: config.min_delta_ms,
         confidence: config.bootstrap.confidence,

@@ -26,6 +26,6 @@ mod report;
 pub mod thresholds;
 
 pub use report::{
-    Environment, LatencyMetric, LlmCalls, LoadgenHealth, NullCount, ReportError, RunReport,
-    SCHEMA_VERSION, SecondSample, ServerView, ThresholdResult, Totals, write_atomic,
+    Environment, Goodput, LatencyMetric, LlmCalls, LoadgenHealth, NullCount, ReportError,
+    RunReport, SCHEMA_VERSION, SecondSample, ServerView, ThresholdResult, Totals, write_atomic,
 };

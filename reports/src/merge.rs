@@ -13,15 +13,17 @@
 //! The load generators' health combines as the worst of them: the longest timer lag, the
 //! CPU of all shards together, overloaded when any shard was.
 //!
-//! Thresholds are judged again on the merged figures.
+//! Good requests (the scenario's `[slo]`) are summed exactly; their fraction and the goodput
+//! are computed again over the merged totals and duration. Thresholds are judged again on the
+//! merged figures.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use crate::histogram::{self, new_latency};
 use crate::report::{
-    Environment, LatencyMetric, LlmCalls, LoadgenHealth, NullCount, RunReport, SCHEMA_VERSION,
-    SecondSample, ServerView, Totals,
+    Environment, Goodput, LatencyMetric, LlmCalls, LoadgenHealth, NullCount, RunReport,
+    SCHEMA_VERSION, SecondSample, ServerView, Totals,
 };
 use crate::thresholds;
 
@@ -129,7 +131,9 @@ pub fn merge(shards: &[(&str, &RunReport)]) -> Result<RunReport, MergeError> {
         server: server(shards),
         thresholds: Vec::new(),
         health: None,
+        goodput: None,
     };
+    report.goodput = goodput(shards, &report);
     report.health = health(shards, &report);
     report.thresholds = thresholds::evaluate(&report);
     Ok(report)
@@ -230,6 +234,16 @@ fn environment(shards: &[(&str, &RunReport)], offsets: &[f64]) -> Environment {
         embedded: shards.iter().all(|(_, s)| s.environment.embedded),
         ..first.clone()
     }
+}
+
+/// The good requests of all shards (one scenario, so all of them judged SLOs or none did),
+/// their fraction and rate over the merged totals and window.
+fn goodput(shards: &[(&str, &RunReport)], merged: &RunReport) -> Option<Goodput> {
+    let good = shards
+        .iter()
+        .map(|(_, s)| s.goodput.as_ref().map(|g| g.good))
+        .sum::<Option<u64>>()?;
+    Some(Goodput::new(good, &merged.totals, &merged.environment))
 }
 
 /// The shards' health: the longest lag, the CPU of all shards (only when every shard could

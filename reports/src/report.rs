@@ -40,6 +40,38 @@ pub struct RunReport {
     /// How the load generator itself fared; absent in reports written before it was kept.
     #[serde(default)]
     pub health: Option<LoadgenHealth>,
+    /// Good requests against the scenario's `[slo]`; absent when it has none (and in reports
+    /// written before SLOs were judged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goodput: Option<Goodput>,
+}
+
+/// The requests that met the scenario's SLOs: good ones completed, and each latency the
+/// `[slo]` names, divided back by the time scale, was at most its objective (a request
+/// without a value for one, such as no first stage, is not good).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Goodput {
+    /// Good requests.
+    pub good: u64,
+    /// `good / attempted` from 0 to 1: failed, partial and interrupted requests count as not
+    /// good, as they count against `success`. `None` before any request.
+    pub good_fraction: Option<f64>,
+    /// Good requests per second of the modelled time: `good` over the run's duration (the
+    /// window of its rps) divided back by the time scale. `None` for a run of no duration.
+    pub per_second: Option<f64>,
+}
+
+impl Goodput {
+    /// The figures of `good` requests out of a run's `totals` over its `environment`'s
+    /// window: the one place the fraction and the rate are computed (runs and merges).
+    pub fn new(good: u64, totals: &Totals, environment: &Environment) -> Self {
+        let modelled_s = environment.duration_s / environment.time_scale;
+        Self {
+            good,
+            good_fraction: (totals.attempted > 0).then(|| good as f64 / totals.attempted as f64),
+            per_second: (modelled_s > 0.0).then(|| good as f64 / modelled_s),
+        }
+    }
 }
 
 /// Where and when a run happened; also the fingerprint the gate compares.

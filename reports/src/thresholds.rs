@@ -66,6 +66,15 @@ fn observe(report: &RunReport, key: &MetricKey, threshold: &Threshold) -> Option
                 }
             }
         }
+        // A scenario with SLOs always has these; without, validation refuses the thresholds.
+        Metric::Goodput => report
+            .goodput
+            .as_ref()
+            .and_then(|g| match threshold.aggregate {
+                Aggregate::Count => Some(g.good as f64),
+                _ => g.per_second,
+            }),
+        Metric::GoodFraction => report.goodput.as_ref().and_then(|g| g.good_fraction),
     }
 }
 

@@ -56,6 +56,31 @@ fn merged_halves_equal_the_whole() {
 }
 
 #[test]
+fn merged_good_counts_add_up_exactly() {
+    let mut all = requests(400, 4.0, 11, 1.0);
+    for r in all.iter_mut().step_by(7) {
+        r.failed = Some("timeout");
+    }
+    // Around the median chain (about 140 ms measured, 7 s modelled at scale 0.02): some of
+    // the completed requests are good, some are not.
+    let slo_ms = 7_000;
+    let (a, b): (Vec<_>, Vec<_>) = all.iter().cloned().partition(|r| r.start_s < 2.5);
+    let whole = common::with_chain_slo(&all, START, slo_ms);
+    let merged = merge(&[
+        ("a", &common::with_chain_slo(&a, START, slo_ms)),
+        ("b", &common::with_chain_slo(&b, START, slo_ms)),
+    ])
+    .unwrap();
+    let good = whole.goodput.as_ref().unwrap().good;
+    assert!(0 < good && good < whole.totals.completed, "{good}");
+    assert_eq!(merged.goodput, whole.goodput);
+    let g = merged.goodput.unwrap();
+    assert_eq!(g.good_fraction, Some(good as f64 / 400.0));
+    let modelled_s = whole.environment.duration_s / 0.02;
+    assert!((g.per_second.unwrap() - good as f64 / modelled_s).abs() < 1e-9);
+}
+
+#[test]
 fn a_shard_that_started_later_is_shifted_by_its_offset() {
     let all = requests(600, 6.0, 3, 1.0);
     let (early, late): (Vec<_>, Vec<_>) = all.iter().cloned().partition(|r| r.start_s < 2.0);

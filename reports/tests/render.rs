@@ -373,3 +373,77 @@ fn the_open_models_chart_shows_actual_starts_beside_the_target() {
         );
     }
 }
+
+#[test]
+fn goodput_is_shown_in_every_format_only_with_slos() {
+    let mut all = common::requests(400, 4.0, 5, 1.0);
+    for r in all.iter_mut().step_by(4) {
+        r.failed = Some("timeout");
+    }
+    // Every completed request is good: 300 of 400.
+    let judged = common::with_chain_slo(&all, "2025-12-01T10:00:00.000Z", 60_000);
+    let g = judged.goodput.clone().unwrap();
+    assert_eq!((g.good, g.good_fraction), (300, Some(0.75)));
+    let line = format!(
+        "{:.2}/s modelled, 300 of 400 requests good (75.0%), SLOs ",
+        g.per_second.unwrap()
+    );
+    for format in [Format::Terminal, Format::Markdown, Format::Html] {
+        let text = format.renderer().run(&judged, None);
+        for needle in [line.as_str(), "sse_total_duration", " ≤ 1m"] {
+            assert!(
+                text.contains(needle),
+                "{format:?}: {needle} missing:\n{text}"
+            );
+        }
+        let plain = format
+            .renderer()
+            .run(&common::report(&all, "2025-12-01T10:00:00.000Z"), None);
+        assert!(
+            !plain.contains("good"),
+            "{format:?}: no SLOs, no goodput:\n{plain}"
+        );
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&Format::Json.renderer().run(&judged, None)).unwrap();
+    assert_eq!(json["goodput"]["good"], 300);
+    let xml = Format::Junit.renderer().run(&judged, None);
+    assert!(
+        xml.contains("<property name=\"goodput.good\" value=\"300\"/>"),
+        "{xml}"
+    );
+
+    // `compare` and the gate line both runs up, more goodput being better.
+    let strict = common::with_chain_slo(&all, "2025-12-01T10:00:00.000Z", 7_000);
+    let comparison = compare(&[("lenient", &judged), ("strict", &strict)]);
+    let section = comparison
+        .sections
+        .iter()
+        .find(|s| s.title == "goodput (SLOs)")
+        .unwrap();
+    let fraction = section
+        .rows
+        .iter()
+        .find(|r| r.name == "good fraction")
+        .unwrap();
+    assert_eq!(
+        fraction.delta(1).unwrap().direction,
+        reports::compare::Direction::Worse
+    );
+    let text = Format::Terminal.renderer().comparison(&comparison).unwrap();
+    assert!(
+        text.contains("goodput (SLOs)") && text.contains("75.0%"),
+        "{text}"
+    );
+    let verdict = gate(
+        ("lenient", &judged),
+        ("strict", &strict),
+        &GateConfig::default(),
+    )
+    .unwrap();
+    let text = Format::Terminal.renderer().gate(&verdict);
+    assert!(
+        text.contains("│ good fraction") && text.contains("worse"),
+        "{text}"
+    );
+}

@@ -164,3 +164,40 @@ fn overloaded_means_timers_later_than_the_bound() {
     assert_eq!(p99, Some(lag.value_at_quantile(0.99) as f64 / 1000.0));
     assert!(p99.unwrap() >= 50.0, "{p99:?}");
 }
+
+#[test]
+fn goodput_thresholds_judge_the_good_requests() {
+    let mut all = common::requests(400, 4.0, 5, 1.0);
+    for r in all.iter_mut().step_by(4) {
+        r.failed = Some("http_503");
+    }
+    let mut report = common::with_chain_slo(&all, "2025-12-01T10:00:00.000Z", 60_000);
+    let modelled_s = report.environment.duration_s / report.environment.time_scale;
+    let thresholds = [
+        ("good_fraction", "rate>=0.75", true),
+        ("good_fraction", "rate>0.75", false),
+        ("goodput", "count==300", true),
+        ("goodput", "rate>0", true),
+    ];
+    for (metric, expression, _) in thresholds {
+        report
+            .scenario
+            .thresholds
+            .entry(metric.parse().unwrap())
+            .or_default()
+            .push(expression.parse().unwrap());
+    }
+    let results = reports::thresholds::evaluate(&report);
+    for (metric, expression, passed) in thresholds {
+        let r = results
+            .iter()
+            .find(|r| r.metric == metric && r.expression == expression)
+            .unwrap();
+        assert_eq!(r.passed, passed, "{metric} {expression}: {r:?}");
+    }
+    let rate = results.iter().find(|r| r.expression == "rate>0").unwrap();
+    assert!(
+        (rate.observed.unwrap() - 300.0 / modelled_s).abs() < 1e-9,
+        "per modelled second"
+    );
+}

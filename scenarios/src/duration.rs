@@ -35,6 +35,40 @@ pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
     parse(&text).map_err(serde::de::Error::custom)
 }
 
+/// A map whose values are durations in the same forms, as `#[serde(with =
+/// "crate::duration::map")]`: `[slo] chain = "30s"`.
+pub(crate) mod map {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    /// One value, parsed where it stands, so an error points at the value, not the table.
+    struct Human(Duration);
+
+    impl<'de> Deserialize<'de> for Human {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::deserialize(deserializer).map(Human)
+        }
+    }
+
+    pub(crate) fn serialize<K: Serialize, S: Serializer>(
+        map: &BTreeMap<K, Duration>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(map.iter().map(|(k, d)| (k, super::format(*d))))
+    }
+
+    pub(crate) fn deserialize<'de, K, D>(deserializer: D) -> Result<BTreeMap<K, Duration>, D::Error>
+    where
+        K: Deserialize<'de> + Ord,
+        D: Deserializer<'de>,
+    {
+        let map = BTreeMap::<K, Human>::deserialize(deserializer)?;
+        Ok(map.into_iter().map(|(k, Human(d))| (k, d)).collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -62,6 +62,16 @@ impl Timing {
         }
     }
 
+    /// Whether one request's record carries it, so that an `[slo]` can judge each request by
+    /// it: `connect` is measured per new connection (a reused one has none), and the
+    /// scheduling lag is the load generator's own lateness, not the target's.
+    pub fn per_request(self) -> bool {
+        match self {
+            Timing::Headers | Timing::Ttfb | Timing::FirstStage | Timing::Chain => true,
+            Timing::Connect | Timing::SchedulingLag => false,
+        }
+    }
+
     /// The timing of a name or a k6 name.
     pub fn from_name(name: &str) -> Option<Timing> {
         Timing::ALL
@@ -116,11 +126,17 @@ pub enum Metric {
     Iterations,
     /// Requests the open model could not start for want of a free virtual user.
     DroppedIterations,
+    /// Good requests (completed, every `[slo]` met): `count`, and `rate` per second of the
+    /// modelled time (divided back by the time scale, unlike `iterations`' rate). Needs `[slo]`.
+    Goodput,
+    /// Good requests over attempted ones, from 0 to 1: errors, partial and interrupted
+    /// requests count as not good. Needs `[slo]`.
+    GoodFraction,
 }
 
 impl Metric {
     /// Every metric, in display order.
-    pub const ALL: [Metric; 11] = [
+    pub const ALL: [Metric; 13] = [
         Metric::Connect,
         Metric::Headers,
         Metric::SseTtfb,
@@ -132,6 +148,8 @@ impl Metric {
         Metric::SseRewardNull,
         Metric::Iterations,
         Metric::DroppedIterations,
+        Metric::Goodput,
+        Metric::GoodFraction,
     ];
 
     /// The name used in scenario files and reports (k6's where k6 has one).
@@ -148,6 +166,8 @@ impl Metric {
             Metric::SseRewardNull => "sse_reward_null",
             Metric::Iterations => "iterations",
             Metric::DroppedIterations => "dropped_iterations",
+            Metric::Goodput => "goodput",
+            Metric::GoodFraction => "good_fraction",
         }
     }
 
@@ -160,8 +180,11 @@ impl Metric {
             | Metric::FirstStage
             | Metric::SseTotalDuration
             | Metric::StageDuration => MetricKind::Trend,
-            Metric::HttpReqFailed | Metric::ScanFailed | Metric::SseRewardNull => MetricKind::Rate,
-            Metric::Iterations | Metric::DroppedIterations => MetricKind::Counter,
+            Metric::HttpReqFailed
+            | Metric::ScanFailed
+            | Metric::SseRewardNull
+            | Metric::GoodFraction => MetricKind::Rate,
+            Metric::Iterations | Metric::DroppedIterations | Metric::Goodput => MetricKind::Counter,
         }
     }
 

@@ -59,6 +59,17 @@ pub struct Scenario {
     /// Pass/fail criteria in k6's syntax, by metric: `sse_ttfb = ["p(95)<8000"]`.
     #[serde(default)]
     pub thresholds: BTreeMap<MetricKey, Vec<Threshold>>,
+    /// Service-level objectives, by latency metric (the names thresholds take, with
+    /// `stage_duration{stage:NAME}`): `chain = "30s"`. A request is good when it completed and
+    /// each of its latencies named here, divided back by the time scale to modelled time, is
+    /// at most its objective; the report then counts good requests, their fraction and the
+    /// goodput, and thresholds may use `goodput` and `good_fraction`.
+    #[serde(
+        default,
+        with = "crate::duration::map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub slo: BTreeMap<MetricKey, Duration>,
     /// The embedded mock-openai's settings (ignored when `target` is set).
     #[serde(default)]
     pub mock: MockConfig,

@@ -6,11 +6,12 @@ use std::time::Duration;
 pub use scan_config::Invalid;
 
 use crate::error::FieldPath;
-use crate::metric::Metric;
+use crate::metric::{Metric, MetricKind};
 use crate::scenario::{
     BUILTIN_VARS, EventMatch, Load, Request, Scenario, StageName, StageTimingRule, StreamSpec, Var,
 };
 use crate::template;
+use crate::threshold::MetricKey;
 
 type Check = Result<(), Invalid>;
 
@@ -54,6 +55,7 @@ impl Scenario {
         check_request(&self.request)?;
         check_stream(&self.stream)?;
         self.check_thresholds()?;
+        self.check_slo()?;
         // The embedded servers' own checks, their fields under their tables.
         self.mock.validate().map_err(|e| e.within("mock"))?;
         self.pipeline.validate().map_err(|e| e.within("pipeline"))?;
@@ -112,25 +114,14 @@ impl Scenario {
                 field,
                 "at least one threshold, e.g. [\"p(95)<8000\"]",
             )?;
-            if let Some(stage) = &key.stage
-                && !self.stream.stages.contains(stage)
-            {
-                let stages = match self.stream.stages.as_slice() {
-                    [] => "none: the stream has no stages".to_owned(),
-                    stages => stages.join(", "),
-                };
-                return Err(invalid(
-                    field(),
-                    format!("a stage of stream.stages ({stages}); `{stage}` is not one"),
-                ));
-            }
+            self.check_stage_of(key, field)?;
             let kind = key.metric.kind();
             for (i, threshold) in thresholds.iter().enumerate() {
                 if !threshold.aggregate.applies_to(kind) {
                     let allowed = match kind {
-                        crate::MetricKind::Trend => "avg, min, max, med or p(N) (milliseconds)",
-                        crate::MetricKind::Rate => "rate (a fraction from 0 to 1)",
-                        crate::MetricKind::Counter => "count or rate (per second)",
+                        MetricKind::Trend => "avg, min, max, med or p(N) (milliseconds)",
+                        MetricKind::Rate => "rate (a fraction from 0 to 1)",
+                        MetricKind::Counter => "count or rate (per second)",
                     };
                     return Err(invalid(
                         field().index(i),
@@ -144,8 +135,79 @@ impl Scenario {
                     "an open model ([load.arrival]): only it drops iterations",
                 ));
             }
+            if matches!(key.metric, Metric::Goodput | Metric::GoodFraction) && self.slo.is_empty() {
+                return Err(invalid(
+                    field(),
+                    "an [slo] table: a request is good when it meets every SLO, e.g. \
+                     [slo] chain = \"30s\"",
+                ));
+            }
         }
         Ok(())
+    }
+
+    /// Each objective names a latency that every request's record carries, and a duration a
+    /// request can meet.
+    fn check_slo(&self) -> Check {
+        for (key, objective) in &self.slo {
+            let field = || FieldPath::root("slo").key(&key.to_string());
+            if !per_request_latency(key.metric) {
+                let latencies: Vec<String> = Metric::ALL
+                    .into_iter()
+                    .filter(|m| per_request_latency(*m))
+                    .map(|m| match m {
+                        Metric::StageDuration => "stage_duration{stage:NAME}".to_owned(),
+                        m => m.name().to_owned(),
+                    })
+                    .collect();
+                let why = match key.metric.kind() {
+                    MetricKind::Trend => "is not measured per request",
+                    MetricKind::Rate | MetricKind::Counter => "is no latency",
+                };
+                return Err(invalid(
+                    field(),
+                    format!(
+                        "a latency measured per request ({}); `{key}` {why}",
+                        latencies.join(", ")
+                    ),
+                ));
+            }
+            self.check_stage_of(key, field)?;
+            ensure(
+                !objective.is_zero(),
+                field,
+                "a duration above 0, e.g. \"30s\" (modelled time, as thresholds)",
+            )?;
+        }
+        Ok(())
+    }
+
+    /// A `{stage:NAME}` tag names a stage of the stream.
+    fn check_stage_of(&self, key: &MetricKey, field: impl Fn() -> FieldPath) -> Check {
+        let Some(stage) = &key.stage else {
+            return Ok(());
+        };
+        if self.stream.stages.contains(stage) {
+            return Ok(());
+        }
+        let stages = match self.stream.stages.as_slice() {
+            [] => "none: the stream has no stages".to_owned(),
+            stages => stages.join(", "),
+        };
+        Err(invalid(
+            field(),
+            format!("a stage of stream.stages ({stages}); `{stage}` is not one"),
+        ))
+    }
+}
+
+/// Whether `metric` is a latency each request's record carries, which an `[slo]` can judge
+/// requests by: a timing measured per request, or a stage's duration.
+fn per_request_latency(metric: Metric) -> bool {
+    match (metric.kind(), metric.timing()) {
+        (MetricKind::Trend, Some(timing)) => timing.per_request(),
+        (MetricKind::Trend, None) => metric == Metric::StageDuration,
+        (MetricKind::Rate | MetricKind::Counter, _) => false,
     }
 }
 

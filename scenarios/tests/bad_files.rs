@@ -23,7 +23,65 @@ fn each_bad_file_points_at_line_and_field() {
             stages("{ duration = \"1s\", target = 1 }")
         )
     };
+    let with_slo = |t: &str| {
+        format!(
+            "{}[slo]\n{t}\n",
+            stages("{ duration = \"1s\", target = 1 }")
+        )
+    };
     let cases: Vec<(&str, String, usize, &str, &str)> = vec![
+        (
+            "unknown slo metric",
+            with_slo("latency = \"1s\""),
+            5,
+            "slo.latency",
+            "unknown metric",
+        ),
+        (
+            "slo on a rate",
+            with_slo("scan_failed = \"1s\""),
+            5,
+            "slo.scan_failed",
+            "`scan_failed` is no latency",
+        ),
+        (
+            "slo on connect",
+            with_slo("chain = \"30s\"\nconnect = \"1s\""),
+            6,
+            "slo.connect",
+            "not measured per request",
+        ),
+        (
+            "slo on an unknown stage",
+            with_slo("\"stage_duration{stage:upload}\" = \"1s\""),
+            5,
+            "slo.\"stage_duration{stage:upload}\"",
+            "a stage of stream.stages",
+        ),
+        (
+            "slo of no duration",
+            with_slo("chain = \"fast\""),
+            5,
+            "slo.chain",
+            "\"1m30s\"",
+        ),
+        (
+            "slo of zero",
+            with_slo("sse_ttfb = \"0s\""),
+            5,
+            "slo.sse_ttfb",
+            "above 0",
+        ),
+        (
+            "goodput without slo",
+            format!(
+                "{}[thresholds]\ngood_fraction = [\"rate>0.9\"]\n",
+                stages("{ duration = \"1s\", target = 1 }")
+            ),
+            5,
+            "thresholds.good_fraction",
+            "an [slo] table",
+        ),
         (
             "unknown field",
             format!("{HEAD}colour = 1\n[load]\nstages = [{{ duration = \"1s\", target = 1 }}]\n"),
@@ -142,6 +200,36 @@ fn each_bad_file_points_at_line_and_field() {
             "{what}: no `{expected}` in `{message}`"
         );
     }
+}
+
+#[test]
+fn slos_parse_as_thresholds_name_latencies() {
+    let text = format!(
+        "{}[slo]\nttfb = \"500ms\"\nchain = \"30s\"\n\"stage_duration{{stage:vision}}\" = \"6s\"\n\
+         [thresholds]\ngood_fraction = [\"rate>=0.9\"]\ngoodput = [\"rate>1\", \"count>0\"]\n",
+        stages("{ duration = \"1s\", target = 1 }")
+    );
+    let scenario = ScenarioSource::parse(text, "good.toml")
+        .and_then(|s| s.resolve(&Overrides::default()))
+        .unwrap();
+    let slo: Vec<(String, u128)> = scenario
+        .slo
+        .iter()
+        .map(|(k, d)| (k.to_string(), d.as_millis()))
+        .collect();
+    assert_eq!(
+        slo,
+        [
+            ("sse_ttfb".to_owned(), 500),
+            ("sse_total_duration".to_owned(), 30_000),
+            ("stage_duration{stage:vision}".to_owned(), 6_000),
+        ]
+    );
+    // `show` prints it, and what it prints reads back the same.
+    let again = ScenarioSource::parse(scenario.to_toml(), "again.toml")
+        .and_then(|s| s.resolve(&Overrides::default()))
+        .unwrap();
+    assert_eq!(again, scenario);
 }
 
 #[test]

@@ -89,7 +89,12 @@ fn cards(out: &mut String, report: &RunReport) {
             "throughput",
             rps.map_or("-".into(), |r| format!("{r:.2}/s")),
         ),
-    ] {
+    ]
+    .into_iter()
+    .chain(report.goodput.as_ref().map(|g| {
+        let figure = g.per_second.map_or("-".into(), |v| format!("{v:.2}/s"));
+        ("goodput (modelled)", figure)
+    })) {
         let _ = writeln!(
             out,
             "<div class=\"card\"><div class=\"figure\">{}</div><div>{label}</div></div>",

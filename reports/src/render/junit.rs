@@ -1,13 +1,14 @@
 //! JUnit XML, the test-report format CI systems read: one testsuite for the run's thresholds
 //! and one for the gate, one testcase per threshold and per gate check. The run's suite
-//! carries the load generator's health as properties (`loadgen.overloaded`, ...).
+//! carries the load generator's health as properties (`loadgen.overloaded`, ...) and, when the
+//! scenario has SLOs, the good requests (`goodput.good`, ...).
 
 use std::fmt::Write;
 
 use super::{Renderer, escape_html, interval, ms, observed, pct, signed_ms, signed_pct};
 use crate::compare::Comparison;
 use crate::gate::{Check, GateVerdict};
-use crate::report::{LoadgenHealth, RunReport, ThresholdResult};
+use crate::report::{Goodput, LoadgenHealth, RunReport, ThresholdResult};
 
 /// The JUnit renderer.
 #[derive(Debug, Clone, Copy, Default)]
@@ -78,8 +79,30 @@ fn threshold_suite(scenario: &str, results: &[ThresholdResult], report: &RunRepo
             .health
             .as_ref()
             .map(health_properties)
-            .unwrap_or_default(),
+            .unwrap_or_default()
+            .into_iter()
+            .chain(
+                report
+                    .goodput
+                    .as_ref()
+                    .map_or_else(Vec::new, goodput_properties),
+            )
+            .collect(),
     }
+}
+
+/// `goodput.good`, `goodput.good_fraction`, `goodput.per_second` (modelled time).
+fn goodput_properties(g: &Goodput) -> Vec<(&'static str, String)> {
+    let mut properties = vec![("goodput.good", g.good.to_string())];
+    for (name, value) in [
+        ("goodput.good_fraction", g.good_fraction),
+        ("goodput.per_second", g.per_second),
+    ] {
+        if let Some(v) = value {
+            properties.push((name, format!("{v:.3}")));
+        }
+    }
+    properties
 }
 
 fn health_properties(h: &LoadgenHealth) -> Vec<(&'static str, String)> {

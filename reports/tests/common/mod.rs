@@ -178,7 +178,32 @@ pub fn report(requests: &[Request], started_at: &str) -> RunReport {
         server: None,
         thresholds: Vec::new(),
         health: None,
+        goodput: None,
     };
+    report.thresholds = reports::thresholds::evaluate(&report);
+    report
+}
+
+/// The report of `requests` with a chain SLO of `slo_ms` (modelled): the good requests
+/// counted by hand, as the collector judges them (completed, chain divided back by the time
+/// scale at most the SLO), and thresholds judged again.
+pub fn with_chain_slo(requests: &[Request], started_at: &str, slo_ms: u64) -> RunReport {
+    let mut report = report(requests, started_at);
+    let key: scenarios::MetricKey = "chain".parse().unwrap();
+    report
+        .scenario
+        .slo
+        .insert(key, std::time::Duration::from_millis(slo_ms));
+    let scale = report.environment.time_scale;
+    let good = requests
+        .iter()
+        .filter(|r| r.failed.is_none() && r.chain_ms() / scale <= slo_ms as f64)
+        .count() as u64;
+    report.goodput = Some(reports::Goodput::new(
+        good,
+        &report.totals,
+        &report.environment,
+    ));
     report.thresholds = reports::thresholds::evaluate(&report);
     report
 }
