@@ -101,7 +101,12 @@ pub async fn run_scenario(scenario: &Scenario, options: RunOptions) -> Result<Ru
         server,
         thresholds: Vec::new(),
         health: None,
+        tokens: None,
     };
+    report.tokens = m
+        .tokens
+        .as_ref()
+        .map(|t| t.stats(report.environment.duration_s));
     report.health = Some(LoadgenHealth::new(
         ms(output.max_timer_lag),
         ms(engine::LAG_BOUND),

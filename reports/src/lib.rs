@@ -26,6 +26,6 @@ mod report;
 pub mod thresholds;
 
 pub use report::{
-    Environment, LatencyMetric, LoadgenHealth, NullCount, ReportError, RunReport, SCHEMA_VERSION,
-    SecondSample, ServerView, ThresholdResult, Totals, write_atomic,
+    CountMetric, Environment, LatencyMetric, LoadgenHealth, NullCount, ReportError, RunReport,
+    SCHEMA_VERSION, SecondSample, ServerView, ThresholdResult, TokenStats, Totals, write_atomic,
 };

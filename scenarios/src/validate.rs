@@ -6,7 +6,7 @@ use std::time::Duration;
 pub use scan_config::Invalid;
 
 use crate::error::FieldPath;
-use crate::metric::Metric;
+use crate::metric::{Metric, Timing};
 use crate::scenario::{
     BUILTIN_VARS, EventMatch, Load, Request, Scenario, StageName, StageTimingRule, StreamSpec, Var,
 };
@@ -137,6 +137,17 @@ impl Scenario {
                         format!("`{threshold}` does not apply to `{key}`: expected {allowed}"),
                     ));
                 }
+            }
+            if key
+                .metric
+                .timing()
+                .is_some_and(|t| Timing::TOKENS.contains(&t))
+                && self.stream.tokens.is_none()
+            {
+                return Err(invalid(
+                    field(),
+                    "a token stream ([stream.tokens]): only it measures ttft, itl and tpot",
+                ));
             }
             if key.metric == Metric::DroppedIterations && self.load.arrival.is_none() {
                 return Err(invalid(
@@ -402,6 +413,31 @@ fn check_stream(stream: &StreamSpec) -> Check {
         || field("max_event_bytes"),
         "a size in bytes above 0, e.g. 1048576 (1 MiB)",
     )?;
+    if let Some(tokens) = &stream.tokens {
+        let field = |name: &str| field("tokens").key(name);
+        for (name, p) in [("content", &tokens.content), ("usage", &tokens.usage)] {
+            ensure(
+                p.starts_with('/'),
+                || field(name),
+                "a JSON pointer into the data such as \"/choices/0/delta/content\" (RFC 6901)",
+            )?;
+        }
+        ensure(
+            tokens.event.as_ref().is_none_or(|e| !e.is_empty()),
+            || field("event"),
+            "an SSE event name such as \"response.output_text.delta\", or no `event` for any",
+        )?;
+        ensure(
+            tokens.buffered_min_chunks >= 2,
+            || field("buffered_min_chunks"),
+            "at least 2 content chunks (one chunk alone says nothing about buffering)",
+        )?;
+        ensure(
+            tokens.buffered_after > tokens.buffered_within,
+            || field("buffered_after"),
+            "a wait longer than `buffered_within`, e.g. \"50ms\"",
+        )?;
+    }
     Ok(())
 }
 

@@ -178,6 +178,7 @@ pub fn report(requests: &[Request], started_at: &str) -> RunReport {
         server: None,
         thresholds: Vec::new(),
         health: None,
+        tokens: None,
     };
     report.thresholds = reports::thresholds::evaluate(&report);
     report
