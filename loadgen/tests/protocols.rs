@@ -72,7 +72,10 @@ fn openai_chat_completes_every_stream_without_stages() {
         tokens.from_usage, tokens.streams,
         "stream_options.include_usage"
     );
-    assert_eq!(tokens.buffered, 0, "the mock paces its tokens");
+    // The mock paces its tokens; only a load generator too late to read them bunches them.
+    if !report.health.as_ref().is_some_and(|h| h.overloaded) {
+        assert_eq!(tokens.buffered, 0, "the mock paces its tokens");
+    }
     for timing in Timing::TOKENS {
         let m = report.latency(timing).unwrap();
         assert!(

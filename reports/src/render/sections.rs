@@ -89,11 +89,18 @@ fn headline(report: &RunReport) -> Section {
         let (label, text) = warning.split_once(": ").unwrap_or((&warning, ""));
         blocks.push(alert(label, text));
     }
-    if let Some(warning) = report
+    if let Some(mut warning) = report
         .tokens
         .as_ref()
         .and_then(TokenStats::buffered_warning)
     {
+        // A starved load generator reads late, and a late read takes every chunk that waited:
+        // the same burst, of its own making.
+        if report.health.as_ref().is_some_and(|h| h.overloaded) {
+            warning.push_str(
+                " (or the overloaded load generator read late: its late reads bunch chunks too)",
+            );
+        }
         blocks.push(alert("BUFFERED STREAMS", &warning));
     }
     if env.time_scale != 1.0 {
