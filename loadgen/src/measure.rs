@@ -33,7 +33,8 @@ enum Message {
     Finished {
         started_at: Duration,
         began_at: Duration,
-        record: RequestRecord,
+        /// Boxed: a token stream's record is large beside the other messages.
+        record: Box<RequestRecord>,
     },
     /// A new connection took this long to set up.
     Connected(Duration),
@@ -61,7 +62,7 @@ impl Recorder {
         let _ = self.tx.send(Message::Finished {
             started_at,
             began_at,
-            record,
+            record: Box::new(record),
         });
     }
 
@@ -343,7 +344,7 @@ impl Collector {
                 record,
             } => {
                 self.second(began_at.as_secs() as usize).started_actual += 1;
-                self.add(started_at, record);
+                self.add(started_at, *record);
             }
             Message::Connected(took) => {
                 self.connect
