@@ -206,10 +206,15 @@ pub async fn drive(
     let users = users.max(1) as usize;
     let request_timeout = scenario.load.request_timeout.mul_f64(scale);
     let grace = scenario.load.graceful_ramp_down.mul_f64(scale);
-    let rules = StreamRules::new(scenario.stream.clone());
+    let rules = StreamRules::new(scenario.stream.clone()).with_time_scale(scale);
     let slos = Slos::new(&scenario.slo, rules.stages(), scale);
-    let (collector, recorder) =
-        Collector::new(rules.stages(), rules.null_checks(), slos, live_metrics);
+    let (collector, recorder) = Collector::new(
+        rules.stages(),
+        rules.null_checks(),
+        rules.has_tokens(),
+        slos,
+        live_metrics,
+    );
     let client = http_client(request_timeout, &recorder)?;
     let live = collector.live();
     let start = Instant::now();

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reports::histogram::{Latency, new_latency};
-use reports::{LatencyMetric, NullCount, SecondSample, Totals};
+use reports::{CountMetric, LatencyMetric, NullCount, SecondSample, TokenStats, Totals};
 use scenarios::Timing;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -34,7 +34,8 @@ enum Message {
     Finished {
         started_at: Duration,
         began_at: Duration,
-        record: RequestRecord,
+        /// Boxed: a token stream's record is large beside the other messages.
+        record: Box<RequestRecord>,
     },
     /// A new connection took this long to set up.
     Connected(Duration),
@@ -62,7 +63,7 @@ impl Recorder {
         let _ = self.tx.send(Message::Finished {
             started_at,
             began_at,
-            record,
+            record: Box::new(record),
         });
     }
 
@@ -130,6 +131,60 @@ pub struct Measurements {
     /// Requests that completed and met every SLO, of all `totals.attempted`; `None` when the
     /// scenario has no SLOs.
     pub good: Option<u64>,
+    /// Token streams only: the token counts (their latencies are in `latencies`).
+    pub tokens: Option<TokenCounts>,
+}
+
+/// Per-request output token counts and rates, before the run's duration is known.
+#[derive(Debug)]
+pub struct TokenCounts {
+    streams: u64,
+    from_usage: u64,
+    total: u64,
+    buffered: u64,
+    /// Output tokens per request, as is.
+    output_tokens: Latency,
+    /// Output tokens per second per request, in thousandths.
+    tokens_per_s: Latency,
+}
+
+/// What [`TokenCounts::tokens_per_s`] holds per token per second.
+const RATE_SCALE: f64 = 1000.0;
+
+impl TokenCounts {
+    fn new() -> Self {
+        Self {
+            streams: 0,
+            from_usage: 0,
+            total: 0,
+            buffered: 0,
+            output_tokens: new_latency(),
+            tokens_per_s: new_latency(),
+        }
+    }
+
+    /// The report's section of a run that lasted `duration_s` seconds.
+    pub fn stats(&self, duration_s: f64) -> TokenStats {
+        TokenStats {
+            streams: self.streams,
+            from_usage: self.from_usage,
+            output_tokens_total: self.total,
+            output_tokens: CountMetric::new(&self.output_tokens, 1.0),
+            tokens_per_s: CountMetric::new(&self.tokens_per_s, RATE_SCALE),
+            run_tokens_per_s: (duration_s > 0.0).then(|| self.total as f64 / duration_s),
+            buffered: self.buffered,
+        }
+    }
+}
+
+/// The token latencies' histograms.
+#[derive(Debug)]
+struct TokenLatencies {
+    ttft: Latency,
+    itl: Latency,
+    tpot: Latency,
+    chunk_gap: Latency,
+    counts: TokenCounts,
 }
 
 impl Measurements {
@@ -179,6 +234,7 @@ pub struct Collector {
     first_stage: Latency,
     chain: Latency,
     stages: Vec<(String, Latency)>,
+    tokens: Option<TokenLatencies>,
     null_pointers: Vec<String>,
     nulls: Vec<u64>,
     terminal_events: u64,
@@ -188,11 +244,13 @@ pub struct Collector {
 }
 
 impl Collector {
-    /// A collector for a stream of `stages` with `null_checks` pointers, judging each
-    /// request against `slos` when the scenario has any, and the recorder that feeds it.
+    /// A collector for a stream of `stages` with `null_checks` pointers (and the token
+    /// metrics when it carries `tokens`), judging each request against `slos` when the
+    /// scenario has any, and the recorder that feeds it.
     pub fn new(
         stages: &[String],
         null_checks: &[String],
+        tokens: bool,
         slos: Option<Slos>,
         live_metrics: Option<Arc<LiveMetrics>>,
     ) -> (Self, Recorder) {
@@ -211,6 +269,13 @@ impl Collector {
             first_stage: new_latency(),
             chain: new_latency(),
             stages: stages.iter().map(|s| (s.clone(), new_latency())).collect(),
+            tokens: tokens.then(|| TokenLatencies {
+                ttft: new_latency(),
+                itl: new_latency(),
+                tpot: new_latency(),
+                chunk_gap: new_latency(),
+                counts: TokenCounts::new(),
+            }),
             null_pointers: null_checks.to_vec(),
             nulls: vec![0; null_checks.len()],
             terminal_events: 0,
@@ -289,7 +354,7 @@ impl Collector {
                 record,
             } => {
                 self.second(began_at.as_secs() as usize).started_actual += 1;
-                self.add(started_at, record);
+                self.add(started_at, *record);
             }
             Message::Connected(took) => {
                 self.connect
@@ -351,6 +416,9 @@ impl Collector {
                 h.record(us(d))
                     .expect("an auto-resizing histogram takes any u64");
             }
+        }
+        if let Some(tokens) = &mut self.tokens {
+            add_tokens(tokens, &record);
         }
         if record.chain.is_some() {
             self.terminal_events += 1;
@@ -453,6 +521,15 @@ impl Collector {
         if let Some(lag) = self.scheduling_lag {
             latencies.push((Timing::SchedulingLag, lag));
         }
+        let tokens = self.tokens.map(|t| {
+            latencies.extend([
+                (Timing::Ttft, t.ttft),
+                (Timing::Itl, t.itl),
+                (Timing::Tpot, t.tpot),
+                (Timing::ChunkGap, t.chunk_gap),
+            ]);
+            t.counts
+        });
         Measurements {
             totals: self.totals,
             latencies,
@@ -460,7 +537,51 @@ impl Collector {
             nulls,
             timeseries,
             good: self.slos.is_some().then_some(self.good),
+            tokens,
         }
+    }
+}
+
+/// A request's token figures: `ttft` and the buffered count for every request with content,
+/// the rest for completed ones (they need the terminal event's time, the e2e).
+fn add_tokens(t: &mut TokenLatencies, record: &RequestRecord) {
+    let rec = &record.tokens;
+    let record_us = |h: &mut Latency, d: Duration| {
+        h.record(micros(d))
+            .expect("an auto-resizing histogram takes any u64");
+    };
+    if let Some(first) = rec.first {
+        record_us(&mut t.ttft, first);
+    }
+    if rec.buffered {
+        t.counts.buffered += 1;
+    }
+    if record.outcome != Outcome::Completed {
+        return;
+    }
+    let Some(f) = record.token_figures() else {
+        return;
+    };
+    let c = &mut t.counts;
+    c.streams += 1;
+    c.from_usage += u64::from(rec.usage.is_some());
+    c.total += f.tokens;
+    c.output_tokens
+        .record(f.tokens)
+        .expect("an auto-resizing histogram takes any u64");
+    if let Some(rate) = f.tokens_per_s {
+        c.tokens_per_s
+            .record((rate * RATE_SCALE).round() as u64)
+            .expect("an auto-resizing histogram takes any u64");
+    }
+    if let Some(itl) = f.itl {
+        record_us(&mut t.itl, itl);
+    }
+    record_us(&mut t.tpot, f.tpot);
+    for &gap in &rec.gaps_us {
+        t.chunk_gap
+            .record(u64::from(gap))
+            .expect("an auto-resizing histogram takes any u64");
     }
 }
 
@@ -478,7 +599,7 @@ mod tests {
         let stages = vec!["a".to_owned(), "b".to_owned()];
         let slo = [("chain".parse().unwrap(), ms(90))].into();
         let slos = Slos::new(&slo, &stages, 1.0);
-        let (collector, recorder) = Collector::new(&stages, &["/r".to_owned()], slos, None);
+        let (collector, recorder) = Collector::new(&stages, &["/r".to_owned()], false, slos, None);
         let mut done = RequestRecord::new(2);
         done.headers = Some(ms(5));
         done.ttfb = Some(ms(10));
@@ -532,5 +653,56 @@ mod tests {
         assert_eq!(started_actual, [1, 0, 2], "by actual start");
         let completed: Vec<_> = m.timeseries.iter().map(|s| s.completed).collect();
         assert_eq!(completed, [1, 0, 1], "the second request ends in second 2");
+    }
+
+    #[tokio::test]
+    async fn token_figures_are_collected_only_for_token_streams() {
+        let mut record = RequestRecord::new(0);
+        for i in 0..4 {
+            record.tokens.chunk(ms(200 + 20 * i));
+        }
+        record.chain = Some(ms(260));
+        record.outcome = Outcome::Completed;
+        let mut buffered = record.clone();
+        buffered.tokens.buffered = true;
+        let mut cut = record.clone();
+        cut.outcome = Outcome::Failed(FailureClass::StreamReset);
+
+        let (collector, recorder) = Collector::new(&[], &[], true, None, None);
+        for r in [record.clone(), buffered, cut] {
+            recorder.record(ms(0), ms(0), r);
+        }
+        drop(recorder);
+        let m = collector
+            .run(tokio::time::Instant::now(), CancellationToken::new())
+            .await;
+        let latency = |timing| &m.latencies.iter().find(|(t, _)| *t == timing).unwrap().1;
+        assert_eq!(latency(Timing::Ttft).len(), 3, "every request with content");
+        assert_eq!(latency(Timing::Itl).len(), 2, "completed ones only");
+        assert_eq!(
+            latency(Timing::Itl).value_at_quantile(0.5),
+            latency(Timing::Itl).highest_equivalent(20_000)
+        );
+        assert_eq!(
+            latency(Timing::Tpot).value_at_quantile(0.5),
+            latency(Timing::Tpot).highest_equivalent(65_000)
+        );
+        assert_eq!(latency(Timing::ChunkGap).len(), 6, "three gaps each");
+        let stats = m.tokens.unwrap().stats(2.0);
+        assert_eq!((stats.streams, stats.from_usage, stats.buffered), (2, 0, 1));
+        assert_eq!(stats.output_tokens_total, 8);
+        assert_eq!(stats.run_tokens_per_s, Some(4.0));
+        assert_eq!(stats.output_tokens.summary.p50, 4.0);
+        assert!((stats.tokens_per_s.summary.p50 - 4.0 / 0.26).abs() < 0.02);
+
+        // The same request on a stream without `[stream.tokens]`: nothing new.
+        let (collector, recorder) = Collector::new(&[], &[], false, None, None);
+        recorder.record(ms(0), ms(0), record);
+        drop(recorder);
+        let m = collector
+            .run(tokio::time::Instant::now(), CancellationToken::new())
+            .await;
+        assert!(m.tokens.is_none());
+        assert!(m.latencies.iter().all(|(t, _)| !Timing::TOKENS.contains(t)));
     }
 }

@@ -129,6 +129,79 @@ pub struct RequestRecord {
     pub nulls: u64,
     /// When the request ended, from its start.
     pub ended: Duration,
+    /// The content chunks of a token stream (`[stream.tokens]`); empty otherwise.
+    pub tokens: TokenRecord,
+}
+
+/// What a token stream's reader saw of its content: arrival times are those of the body
+/// chunk that completed each event, from the request's (intended) start, so events that came
+/// in one read share one time, as the client saw them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TokenRecord {
+    /// Events whose content delta was a non-empty string.
+    pub chunks: u32,
+    /// Arrival of the first content chunk: the request's time to first token.
+    pub first: Option<Duration>,
+    /// Arrival of the last content chunk.
+    pub last: Option<Duration>,
+    /// The gaps between consecutive content chunks, µs (`chunks - 1` of them), kept for the
+    /// pooled `chunk_gap` distribution.
+    pub gaps_us: Vec<u32>,
+    /// The last output token count the server reported (`usage`), if any.
+    pub usage: Option<u64>,
+    /// Whether the stream matched the buffered-stream rule (set by the reader at the end).
+    pub buffered: bool,
+}
+
+impl TokenRecord {
+    /// Notes a content chunk that arrived `at`.
+    pub fn chunk(&mut self, at: Duration) {
+        if let Some(last) = self.last {
+            let gap = at.saturating_sub(last).as_micros();
+            self.gaps_us.push(u32::try_from(gap).unwrap_or(u32::MAX));
+        }
+        self.first.get_or_insert(at);
+        self.last = Some(at);
+        self.chunks += 1;
+    }
+
+    /// The request's output tokens: the server's `usage` when it sent one, else the content
+    /// chunks counted (one token per chunk); `None` without content.
+    pub fn output_tokens(&self) -> Option<u64> {
+        self.usage
+            .or((self.chunks > 0).then_some(u64::from(self.chunks)))
+    }
+
+    /// The per-request token figures of a stream that ended (terminal event) `e2e` after its
+    /// start; `None` without content.
+    pub fn figures(&self, e2e: Duration) -> Option<TokenFigures> {
+        let ttft = self.first?;
+        let tokens = self.output_tokens().filter(|&n| n > 0)?;
+        let e2e = e2e.max(ttft);
+        let per = |d: Duration, n: u64| Duration::from_secs_f64(d.as_secs_f64() / n as f64);
+        Some(TokenFigures {
+            ttft,
+            tokens,
+            itl: (tokens >= 2).then(|| per(e2e - ttft, tokens - 1)),
+            tpot: per(e2e, tokens),
+            tokens_per_s: (!e2e.is_zero()).then(|| tokens as f64 / e2e.as_secs_f64()),
+        })
+    }
+}
+
+/// One request's token figures, as the README defines them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TokenFigures {
+    /// Start to the first content chunk.
+    pub ttft: Duration,
+    /// Output tokens.
+    pub tokens: u64,
+    /// `(e2e - ttft) / (tokens - 1)`, for two tokens or more.
+    pub itl: Option<Duration>,
+    /// `e2e / tokens`.
+    pub tpot: Duration,
+    /// `tokens / e2e`, tokens per second; `None` for an instant stream.
+    pub tokens_per_s: Option<f64>,
 }
 
 impl RequestRecord {
@@ -151,12 +224,22 @@ impl RequestRecord {
                 Timing::Ttfb => self.ttfb,
                 Timing::FirstStage => self.first_stage,
                 Timing::Chain => self.chain,
+                Timing::Ttft => self.tokens.first,
+                // Figures of a stream that ended on its terminal event, as the collector's.
+                Timing::Itl => self.token_figures().and_then(|f| f.itl),
+                Timing::Tpot => self.token_figures().map(|f| f.tpot),
                 // Not one request's: connect is per new connection, the scheduling lag the
-                // load generator's own (validation refuses SLOs on them).
-                Timing::Connect | Timing::SchedulingLag => None,
+                // load generator's own, chunk gaps many per request (validation refuses SLOs
+                // on them).
+                Timing::Connect | Timing::SchedulingLag | Timing::ChunkGap => None,
             },
             LatencyOf::Stage(index) => self.stages.get(index).and_then(StageTiming::duration),
         }
+    }
+
+    /// The token figures of a completed token stream (its chain is its e2e).
+    pub fn token_figures(&self) -> Option<TokenFigures> {
+        self.tokens.figures(self.chain?)
     }
 
     /// A record with nothing measured yet, for a stream spec of `stages` stages.
@@ -172,6 +255,71 @@ impl RequestRecord {
             bytes: 0,
             nulls: 0,
             ended: Duration::ZERO,
+            tokens: TokenRecord::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+
+    #[test]
+    fn token_figures_follow_their_definitions() {
+        // ttft 200 ms, then 15 more chunks 20 ms apart: e2e 500 ms, 16 tokens.
+        let mut t = TokenRecord::default();
+        for i in 0..16 {
+            t.chunk(ms(200 + 20 * i));
+        }
+        assert_eq!(t.gaps_us, vec![20_000; 15]);
+        let f = t.figures(ms(500)).unwrap();
+        assert_eq!((f.ttft, f.tokens), (ms(200), 16));
+        assert_eq!(f.itl, Some(ms(20)), "(500 - 200) / 15");
+        assert_eq!(f.tpot, Duration::from_micros(31_250), "500 / 16");
+        assert_eq!(f.tokens_per_s, Some(32.0));
+        // The server's usage wins over the count: 4 tokens per chunk halves nothing of the
+        // gaps but divides itl by about 4.
+        t.usage = Some(64);
+        let f = t.figures(ms(500)).unwrap();
+        assert_eq!(f.tokens, 64);
+        assert_eq!(f.itl, Some(Duration::from_secs_f64(0.3 / 63.0)));
+    }
+
+    #[test]
+    fn one_token_has_no_itl_and_no_content_no_figures() {
+        let mut t = TokenRecord::default();
+        assert_eq!(t.figures(ms(10)), None);
+        assert_eq!(t.output_tokens(), None);
+        t.chunk(ms(100));
+        let f = t.figures(ms(100)).unwrap();
+        assert_eq!((f.tokens, f.itl, f.tpot), (1, None, ms(100)));
+        // A usage of 0 with content is no figure to divide by.
+        t.usage = Some(0);
+        assert_eq!(t.figures(ms(100)), None);
+    }
+
+    #[test]
+    fn slos_read_a_completed_token_streams_figures() {
+        let mut record = RequestRecord::new(0);
+        for at in [100, 120, 140, 160, 180] {
+            record.tokens.chunk(ms(at));
+        }
+        let ttft = LatencyOf::Timing(Timing::Ttft);
+        let itl = LatencyOf::Timing(Timing::Itl);
+        assert_eq!(record.latency(ttft), Some(ms(100)));
+        // No terminal event yet: no e2e, so no itl or tpot to judge.
+        assert_eq!(record.latency(itl), None);
+        record.chain = Some(ms(200));
+        // (200 - 100) / (5 - 1) and 200 / 5.
+        assert_eq!(record.latency(itl), Some(ms(25)));
+        assert_eq!(
+            record.latency(LatencyOf::Timing(Timing::Tpot)),
+            Some(ms(40))
+        );
+        assert_eq!(record.latency(LatencyOf::Timing(Timing::ChunkGap)), None);
     }
 }

@@ -102,10 +102,15 @@ pub async fn run_scenario(scenario: &Scenario, options: RunOptions) -> Result<Ru
         thresholds: Vec::new(),
         health: None,
         goodput: None,
+        tokens: None,
     };
     report.goodput = m
         .good
         .map(|good| Goodput::new(good, &report.totals, &report.environment));
+    report.tokens = m
+        .tokens
+        .as_ref()
+        .map(|t| t.stats(report.environment.duration_s));
     report.health = Some(LoadgenHealth::new(
         ms(output.max_timer_lag),
         ms(engine::LAG_BOUND),

@@ -15,13 +15,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use scenarios::{EventMatch, StageTimingRule, StreamSpec};
+use scenarios::{EventMatch, StageTimingRule, StreamSpec, TokenSpec};
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 
 use self::fields::{Found, Pointers, Slot};
 use self::frame::{Event, Framer};
-use crate::record::{FailureClass, Outcome, RequestRecord};
+use crate::record::{FailureClass, Outcome, RequestRecord, TokenRecord};
 
 /// The `[stream]` rules of a scenario, ready to apply to events.
 #[derive(Debug, Clone)]
@@ -36,6 +36,35 @@ pub struct StreamRules {
     terminal: Vec<Match>,
     error: Vec<Match>,
     null_checks: Vec<Slot>,
+    tokens: Option<TokenRules>,
+}
+
+/// A `[stream.tokens]` spec with its pointers in [`StreamRules::pointers`].
+#[derive(Debug, Clone)]
+struct TokenRules {
+    event: Option<String>,
+    content: Slot,
+    usage: Slot,
+    min_chunks: u32,
+    /// Already multiplied by the time scale.
+    within: Duration,
+    after: Duration,
+}
+
+impl TokenRules {
+    /// The buffered-stream rule, the one place it is decided: at least `min_chunks` content
+    /// chunks, the last within `within` of the first, and the first no sooner than `after`
+    /// from the request's start. A server that paces tokens spreads them over the answer; a
+    /// proxy that holds the body back delivers them in one read after a wait as long as the
+    /// whole answer.
+    fn is_buffered(&self, t: &TokenRecord) -> bool {
+        match (t.first, t.last) {
+            (Some(first), Some(last)) => {
+                t.chunks >= self.min_chunks && last - first <= self.within && first >= self.after
+            }
+            _ => false,
+        }
+    }
 }
 
 /// An [`EventMatch`] with its pointers in [`StreamRules::pointers`].
@@ -66,7 +95,16 @@ impl StreamRules {
         };
         let terminal = compile(&spec.terminal);
         let error = compile(&spec.error);
+        let tokens = spec.tokens.as_ref().map(|t: &TokenSpec| TokenRules {
+            event: t.event.clone(),
+            content: pointers.add(&t.content),
+            usage: pointers.add(&t.usage),
+            min_chunks: t.buffered_min_chunks,
+            within: t.buffered_within,
+            after: t.buffered_after,
+        });
         Self {
+            tokens,
             stage_field: spec.stage_name.pointer().map(|p| pointers.add(p)),
             status_field: pointers.add(&spec.status_field),
             max_event_bytes: usize::try_from(spec.max_event_bytes).unwrap_or(usize::MAX),
@@ -82,6 +120,21 @@ impl StreamRules {
             pointers,
             spec,
         }
+    }
+
+    /// The rules with the buffered-stream durations multiplied by `scale`, the scenario's time
+    /// scale (a mock fifty times faster paces its tokens fifty times closer).
+    pub fn with_time_scale(mut self, scale: f64) -> Self {
+        if let Some(t) = &mut self.tokens {
+            t.within = t.within.mul_f64(scale);
+            t.after = t.after.mul_f64(scale);
+        }
+        self
+    }
+
+    /// Whether the stream carries LLM tokens (`[stream.tokens]`).
+    pub fn has_tokens(&self) -> bool {
+        self.tokens.is_some()
     }
 
     /// The stages a complete run goes through.
@@ -192,6 +245,9 @@ pub async fn read_body<S>(
     record.bytes = stats.bytes;
     record.outcome = outcome;
     record.ended = start.elapsed();
+    if let Some(tokens) = &rules.tokens {
+        record.tokens.buffered = tokens.is_buffered(&record.tokens);
+    }
 }
 
 /// What one event means for the run: read on, or the outcome.
@@ -226,6 +282,15 @@ fn on_event(
     }
     if rules.error.iter().any(|m| matches(m, event, found)) {
         return ControlFlow::Break(Outcome::Failed(FailureClass::ErrorEvent));
+    }
+    if let Some(tokens) = &rules.tokens {
+        if let Some(n) = found.u64(tokens.usage) {
+            record.tokens.usage = Some(n);
+        }
+        let is_content_event = tokens.event.as_ref().is_none_or(|name| *name == event.name);
+        if is_content_event && found.str(tokens.content).is_some_and(|c| !c.is_empty()) {
+            record.tokens.chunk(at);
+        }
     }
     let spec = &rules.spec;
     let is_stage_event = spec
@@ -670,6 +735,120 @@ mod tests {
             run(&rules, &[event("", "{\"object\":")]).1,
             Some(Outcome::Failed(FailureClass::MalformedEvent))
         );
+    }
+
+    fn chat_tokens() -> StreamRules {
+        StreamRules::new(StreamSpec {
+            stages: vec![],
+            terminal: vec![EventMatch::data("[DONE]")],
+            error: vec![],
+            null_checks: vec![],
+            tokens: Some(TokenSpec::default()),
+            ..StreamSpec::default()
+        })
+    }
+
+    #[test]
+    fn content_chunks_and_usage_are_read_from_a_chat_stream() {
+        let rules = chat_tokens();
+        let chunk = |delta: &str| {
+            format!(
+                r#"{{"object":"chat.completion.chunk","choices":[{{"index":0,"delta":{delta}}}]}}"#
+            )
+        };
+        let events = [
+            // The role chunk's empty content is no token.
+            event("", &chunk(r#"{"role":"assistant","content":""}"#)),
+            event("", &chunk(r#"{"content":"Hi"}"#)),
+            event("", &chunk(r#"{"content":" there"}"#)),
+            event("", &chunk("{}")),
+            event(
+                "",
+                r#"{"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":2}}"#,
+            ),
+            event("", "[DONE]"),
+        ];
+        let (record, outcome) = run(&rules, &events);
+        assert_eq!(outcome, Some(Outcome::Completed));
+        let t = &record.tokens;
+        assert_eq!(t.chunks, 2);
+        assert_eq!(
+            (t.first, t.last),
+            (
+                Some(Duration::from_millis(1)),
+                Some(Duration::from_millis(2))
+            )
+        );
+        assert_eq!(t.gaps_us, [1_000]);
+        assert_eq!(t.usage, Some(2));
+        // Without `[stream.tokens]` nothing is read.
+        let plain = StreamRules::new(StreamSpec {
+            tokens: None,
+            ..chat_tokens().spec
+        });
+        assert_eq!(run(&plain, &events).0.tokens, TokenRecord::default());
+    }
+
+    #[test]
+    fn responses_content_is_read_from_its_named_events_only() {
+        let rules = StreamRules::new(StreamSpec {
+            stages: vec![],
+            terminal: vec![EventMatch::named("response.completed")],
+            error: vec![],
+            null_checks: vec![],
+            tokens: Some(TokenSpec {
+                event: Some("response.output_text.delta".into()),
+                content: "/delta".into(),
+                usage: "/response/usage/output_tokens".into(),
+                ..TokenSpec::default()
+            }),
+            ..StreamSpec::default()
+        });
+        let delta = r#"{"type":"response.output_text.delta","delta":"Hi"}"#;
+        let events = [
+            event("response.created", r#"{"delta":"not text"}"#),
+            event("response.output_text.delta", delta),
+            event("response.output_text.delta", delta),
+            event("response.output_text.delta", delta),
+            event("response.output_text.done", r#"{"text":"HiHiHi"}"#),
+            event(
+                "response.completed",
+                r#"{"response":{"usage":{"output_tokens":3}}}"#,
+            ),
+        ];
+        let (record, outcome) = run(&rules, &events);
+        assert_eq!(outcome, Some(Outcome::Completed));
+        assert_eq!((record.tokens.chunks, record.tokens.usage), (3, Some(3)));
+        assert_eq!(record.tokens.first, Some(Duration::from_millis(1)));
+    }
+
+    #[test]
+    fn the_buffered_rule_takes_a_burst_after_a_wait() {
+        let rules = chat_tokens();
+        let tokens = rules.tokens.as_ref().unwrap();
+        let stream = |first_ms: u64, gap_us: u64, n: u64| {
+            let mut t = TokenRecord::default();
+            for i in 0..n {
+                t.chunk(Duration::from_millis(first_ms) + Duration::from_micros(gap_us * i));
+            }
+            t
+        };
+        assert!(
+            tokens.is_buffered(&stream(200, 0, 16)),
+            "one read after 200 ms"
+        );
+        assert!(
+            tokens.is_buffered(&stream(50, 2_500, 3)),
+            "5 ms spread, at the bounds"
+        );
+        assert!(!tokens.is_buffered(&stream(200, 20_000, 16)), "paced");
+        assert!(!tokens.is_buffered(&stream(200, 0, 2)), "too few chunks");
+        assert!(!tokens.is_buffered(&stream(49, 0, 16)), "no long wait");
+        // At time scale 0.02 the bounds are 100 µs and 1 ms.
+        let scaled = chat_tokens().with_time_scale(0.02);
+        let tokens = scaled.tokens.as_ref().unwrap();
+        assert!(!tokens.is_buffered(&stream(4, 300, 16)), "paced at 0.3 ms");
+        assert!(tokens.is_buffered(&stream(4, 0, 16)));
     }
 
     #[tokio::test]

@@ -62,6 +62,28 @@ fn openai_chat_completes_every_stream_without_stages() {
         report.server.is_none(),
         "the mock as target has no server view"
     );
+    // It carries tokens: every completed stream is measured, its count from the usage asked.
+    let tokens = report
+        .tokens
+        .as_ref()
+        .expect("openai-chat has [stream.tokens]");
+    assert_eq!(tokens.streams, report.totals.completed);
+    assert_eq!(
+        tokens.from_usage, tokens.streams,
+        "stream_options.include_usage"
+    );
+    // The mock paces its tokens; only a load generator too late to read them bunches them.
+    if !report.health.as_ref().is_some_and(|h| h.overloaded) {
+        assert_eq!(tokens.buffered, 0, "the mock paces its tokens");
+    }
+    for timing in Timing::TOKENS {
+        let m = report.latency(timing).unwrap();
+        assert!(
+            m.summary.count >= tokens.streams,
+            "{timing}: {:?}",
+            m.summary
+        );
+    }
 }
 
 #[test]

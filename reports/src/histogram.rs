@@ -65,6 +65,12 @@ pub struct Summary {
 impl Summary {
     /// The summary of a histogram of microseconds.
     pub fn of(h: &Latency) -> Self {
+        Self::scaled(h, 1000.0)
+    }
+
+    /// The summary of a histogram of values times `scale`, in the values' unit (`of` is
+    /// `scaled(h, 1000.0)`: microseconds to milliseconds).
+    pub fn scaled(h: &Latency, scale: f64) -> Self {
         if h.is_empty() {
             return Summary {
                 count: 0,
@@ -78,10 +84,10 @@ impl Summary {
                 max: 0.0,
             };
         }
-        let ms = |us: u64| us as f64 / 1000.0;
+        let ms = |v: u64| v as f64 / scale;
         Summary {
             count: h.len(),
-            mean: h.mean() / 1000.0,
+            mean: h.mean() / scale,
             min: ms(h.min()),
             p50: ms(h.value_at_quantile(0.50)),
             p90: ms(h.value_at_quantile(0.90)),

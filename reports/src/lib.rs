@@ -26,6 +26,7 @@ mod report;
 pub mod thresholds;
 
 pub use report::{
-    Environment, Goodput, LatencyMetric, LlmCalls, LoadgenHealth, NullCount, ReportError,
-    RunReport, SCHEMA_VERSION, SecondSample, ServerView, ThresholdResult, Totals, write_atomic,
+    CountMetric, Environment, Goodput, LatencyMetric, LlmCalls, LoadgenHealth, NullCount,
+    ReportError, RunReport, SCHEMA_VERSION, SecondSample, ServerView, ThresholdResult, TokenStats,
+    Totals, write_atomic,
 };

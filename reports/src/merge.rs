@@ -20,10 +20,10 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use crate::histogram::{self, new_latency};
+use crate::histogram::{self, Latency, new_latency};
 use crate::report::{
-    Environment, Goodput, LatencyMetric, LlmCalls, LoadgenHealth, NullCount, RunReport,
-    SCHEMA_VERSION, SecondSample, ServerView, Totals,
+    CountMetric, Environment, Goodput, LatencyMetric, LlmCalls, LoadgenHealth, NullCount,
+    RunReport, SCHEMA_VERSION, SecondSample, ServerView, TokenStats, Totals,
 };
 use crate::thresholds;
 
@@ -132,8 +132,10 @@ pub fn merge(shards: &[(&str, &RunReport)]) -> Result<RunReport, MergeError> {
         thresholds: Vec::new(),
         health: None,
         goodput: None,
+        tokens: None,
     };
     report.goodput = goodput(shards, &report);
+    report.tokens = tokens(shards, report.environment.duration_s)?;
     report.health = health(shards, &report);
     report.thresholds = thresholds::evaluate(&report);
     Ok(report)
@@ -324,6 +326,48 @@ fn metrics(
         .iter()
         .map(|(name, k6, h)| LatencyMetric::new(name, k6.as_deref(), h))
         .collect())
+}
+
+/// The shards' token counts summed and their distributions merged; none when no shard had a
+/// token stream.
+fn tokens(
+    shards: &[(&str, &RunReport)],
+    duration_s: f64,
+) -> Result<Option<TokenStats>, MergeError> {
+    let mut merged: Option<(TokenStats, Latency, Latency)> = None;
+    for (label, shard) in shards {
+        let Some(t) = &shard.tokens else { continue };
+        let decode = |m: &CountMetric, metric: &str| {
+            m.decode().map_err(|e| MergeError::Histogram {
+                label: (*label).to_owned(),
+                metric: metric.to_owned(),
+                message: e.to_string(),
+            })
+        };
+        let (counts, rates) = (
+            decode(&t.output_tokens, "output_tokens")?,
+            decode(&t.tokens_per_s, "tokens_per_s")?,
+        );
+        match &mut merged {
+            None => merged = Some((t.clone(), counts, rates)),
+            Some((m, c, r)) => {
+                m.streams += t.streams;
+                m.from_usage += t.from_usage;
+                m.output_tokens_total += t.output_tokens_total;
+                m.buffered += t.buffered;
+                c.add(&counts)
+                    .expect("an auto-resizing histogram takes any other");
+                r.add(&rates)
+                    .expect("an auto-resizing histogram takes any other");
+            }
+        }
+    }
+    Ok(merged.map(|(mut m, counts, rates)| {
+        m.output_tokens = CountMetric::new(&counts, m.output_tokens.scale);
+        m.tokens_per_s = CountMetric::new(&rates, m.tokens_per_s.scale);
+        m.run_tokens_per_s = (duration_s > 0.0).then(|| m.output_tokens_total as f64 / duration_s);
+        m
+    }))
 }
 
 fn nulls(shards: &[(&str, &RunReport)]) -> Vec<NullCount> {

@@ -44,6 +44,11 @@ pub struct RunReport {
     /// written before SLOs were judged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub goodput: Option<Goodput>,
+    /// Token streams only (`[stream.tokens]`): output tokens and buffered streams. Absent for
+    /// other streams and in reports written before token metrics; their `ttft`, `itl`, `tpot`
+    /// and `chunk_gap` are in `latencies`. Optional, so schema version 1 still reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<TokenStats>,
 }
 
 /// The requests that met the scenario's SLOs: good ones completed, and each latency the
@@ -71,6 +76,70 @@ impl Goodput {
             good_fraction: (totals.attempted > 0).then(|| good as f64 / totals.attempted as f64),
             per_second: (modelled_s > 0.0).then(|| good as f64 / modelled_s),
         }
+    }
+}
+
+/// The counts of a token stream's run; the token latencies are in [`RunReport::latencies`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenStats {
+    /// Completed requests with at least one content chunk: those `output_tokens`,
+    /// `tokens_per_s`, `itl` and `tpot` describe.
+    pub streams: u64,
+    /// Of `streams`, those whose count came from the server's `usage`; the others counted
+    /// their content chunks.
+    pub from_usage: u64,
+    /// Output tokens of all `streams`.
+    pub output_tokens_total: u64,
+    /// Output tokens per request.
+    pub output_tokens: CountMetric,
+    /// Output tokens per second of each request, `output_tokens / e2e`, as measured (not
+    /// divided back by the time scale).
+    pub tokens_per_s: CountMetric,
+    /// The run's output tokens per second: `output_tokens_total / duration_s`, as measured.
+    pub run_tokens_per_s: Option<f64>,
+    /// Requests the buffered-stream rule flagged (content held back and sent in one burst).
+    pub buffered: u64,
+}
+
+impl TokenStats {
+    /// What the reader must know when streams were buffered: the TTFT users see is then the
+    /// whole answer's time.
+    pub fn buffered_warning(&self) -> Option<String> {
+        (self.buffered > 0).then(|| {
+            format!(
+                "{} of {} token streams arrived in one burst after a long wait: something between \
+                 the model and the client buffers the stream, so the TTFT users see is the e2e",
+                self.buffered, self.streams
+            )
+        })
+    }
+}
+
+/// A distribution of values that are no durations (token counts, rates).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CountMetric {
+    /// Figures in the value's own unit (tokens, tokens/s).
+    pub summary: Summary,
+    /// The histogram of the values times `scale`, serialized (see [`histogram::encode`]).
+    pub histogram: String,
+    /// What a recorded value is multiplied by (1 for counts, 1000 for rates kept to a
+    /// thousandth).
+    pub scale: f64,
+}
+
+impl CountMetric {
+    /// A metric from a histogram of values times `scale`.
+    pub fn new(h: &Latency, scale: f64) -> Self {
+        Self {
+            summary: Summary::scaled(h, scale),
+            histogram: histogram::encode(h),
+            scale,
+        }
+    }
+
+    /// The histogram, read back.
+    pub fn decode(&self) -> Result<Latency, histogram::DecodeError> {
+        histogram::decode(&self.histogram)
     }
 }
 

@@ -40,7 +40,10 @@ fn observe(report: &RunReport, key: &MetricKey, threshold: &Threshold) -> Option
         | Metric::SseTtfb
         | Metric::FirstStage
         | Metric::SseTotalDuration
-        | Metric::StageDuration => {
+        | Metric::StageDuration
+        | Metric::LlmTtft
+        | Metric::LlmItl
+        | Metric::LlmTpot => {
             let metric = match (key.metric.timing(), &key.stage) {
                 (Some(timing), _) => report.latency(timing),
                 (None, Some(stage)) => report.stage(stage),

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use reports::compare::compare;
 use reports::gate::{GateConfig, GateVerdict, gate, parse_tolerances};
 use reports::render::Format;
-use reports::{LlmCalls, LoadgenHealth, RunReport, ServerView};
+use reports::{CountMetric, LlmCalls, LoadgenHealth, RunReport, ServerView, TokenStats};
 
 /// A run with a server view and one failed threshold, and a slower run gated against it.
 fn fixtures() -> (RunReport, RunReport, GateVerdict) {
@@ -445,5 +445,63 @@ fn goodput_is_shown_in_every_format_only_with_slos() {
     assert!(
         text.contains("│ good fraction") && text.contains("worse"),
         "{text}"
+    );
+}
+
+/// A token stream's run: its Tokens section and, with buffered streams, the warning line in
+/// every format, in the JSON too; a run without tokens shows neither.
+#[test]
+fn every_format_shows_token_counts_and_buffered_streams() {
+    let (base, _, _) = fixtures();
+    let mut counts = reports::histogram::new_latency();
+    let mut rates = reports::histogram::new_latency();
+    for n in [60u64, 64, 64, 70] {
+        counts.record(n).unwrap();
+        rates.record(n * 1000 * 1000 / 1460).unwrap();
+    }
+    let mut tokens = base.clone();
+    tokens.tokens = Some(TokenStats {
+        streams: 4,
+        from_usage: 3,
+        output_tokens_total: 258,
+        output_tokens: CountMetric::new(&counts, 1.0),
+        tokens_per_s: CountMetric::new(&rates, 1000.0),
+        run_tokens_per_s: Some(43.0),
+        buffered: 1,
+    });
+    assert_eq!(
+        tokens.tokens.as_ref().unwrap().output_tokens.summary.max,
+        70.0
+    );
+    for format in [Format::Terminal, Format::Markdown, Format::Html] {
+        let text = format.renderer().run(&tokens, None);
+        for needle in [
+            "Tokens",
+            "258 output tokens in 4 completed streams (3 counted from usage, 1 from content chunks)",
+            "output_tokens",
+            "tokens_per_s",
+            "BUFFERED STREAMS",
+            "1 of 4 token streams arrived in one burst",
+        ] {
+            assert!(
+                text.contains(needle),
+                "{format:?}: {needle} missing:\n{text}"
+            );
+        }
+        let plain = format.renderer().run(&base, None);
+        assert!(
+            // (`output_tokens` is in the embedded scenario's mock models.)
+            !plain.contains("BUFFERED") && !plain.contains("tokens_per_s"),
+            "{format:?}: nothing new without tokens"
+        );
+    }
+    let json = Format::Json.renderer().run(&tokens, None);
+    let back: RunReport = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.tokens, tokens.tokens);
+    assert!(
+        !Format::Json
+            .renderer()
+            .run(&base, None)
+            .contains("\"tokens\"")
     );
 }

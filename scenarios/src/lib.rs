@@ -55,7 +55,7 @@ pub use overrides::Overrides;
 pub use scenario::{
     ArrivalRate, BUILTIN_VARS, DEFAULT_MAX_EVENT_BYTES, EmbeddedTarget, EventMatch, Load,
     LoadModel, RateStage, Request, SERVER_VIEW_OFF, Scenario, StageName, StageTimingRule,
-    StreamSpec, Var, VuStage,
+    StreamSpec, TokenSpec, Var, VuStage,
 };
 pub use shard::Shard;
 pub use source::ScenarioSource;

@@ -11,6 +11,7 @@
 //! assert_eq!(Timing::from_name("sse_total_duration"), Some(Timing::Chain));
 //! assert_eq!(Metric::from_name("chain"), Some(Metric::SseTotalDuration));
 //! assert_eq!(Metric::SseTtfb.timing(), Some(Timing::Ttfb));
+//! assert_eq!(Metric::from_name("itl"), Some(Metric::LlmItl));
 //! ```
 
 /// A latency distribution measured for every request (every new connection, for `connect`).
@@ -28,18 +29,35 @@ pub enum Timing {
     Chain,
     /// Open model: how late a request started against its intended start.
     SchedulingLag,
+    /// Token streams: request start to the first content chunk (k6-style `llm_ttft`).
+    Ttft,
+    /// Token streams: a request's inter-token latency, `(e2e - ttft) / (output_tokens - 1)`
+    /// (vLLM's TPOT, AIPerf's ITL; `llm_itl`), one value per request of two tokens or more.
+    Itl,
+    /// Token streams: a request's time per output token, `e2e / output_tokens` (`llm_tpot`).
+    Tpot,
+    /// Token streams: every gap between two consecutive content chunks of a request, pooled
+    /// over the run's requests. Not `itl`: a chunk of several tokens is one gap here.
+    ChunkGap,
 }
 
 impl Timing {
     /// Every timing, in report order.
-    pub const ALL: [Timing; 6] = [
+    pub const ALL: [Timing; 10] = [
         Timing::Connect,
         Timing::Headers,
         Timing::Ttfb,
         Timing::FirstStage,
         Timing::Chain,
         Timing::SchedulingLag,
+        Timing::Ttft,
+        Timing::Itl,
+        Timing::Tpot,
+        Timing::ChunkGap,
     ];
+
+    /// The timings of token streams only, measured when the scenario has `[stream.tokens]`.
+    pub const TOKENS: [Timing; 4] = [Timing::Ttft, Timing::Itl, Timing::Tpot, Timing::ChunkGap];
 
     /// Its name in reports, `compare` and the gate's figures (`chain.p95`).
     pub fn name(self) -> &'static str {
@@ -50,6 +68,10 @@ impl Timing {
             Timing::FirstStage => "first_stage",
             Timing::Chain => "chain",
             Timing::SchedulingLag => "scheduling_lag",
+            Timing::Ttft => "ttft",
+            Timing::Itl => "itl",
+            Timing::Tpot => "tpot",
+            Timing::ChunkGap => "chunk_gap",
         }
     }
 
@@ -58,17 +80,27 @@ impl Timing {
         match self {
             Timing::Ttfb => Some("sse_ttfb"),
             Timing::Chain => Some("sse_total_duration"),
+            Timing::Ttft => Some("llm_ttft"),
+            Timing::Itl => Some("llm_itl"),
+            Timing::Tpot => Some("llm_tpot"),
             _ => None,
         }
     }
 
     /// Whether one request's record carries it, so that an `[slo]` can judge each request by
     /// it: `connect` is measured per new connection (a reused one has none), and the
-    /// scheduling lag is the load generator's own lateness, not the target's.
+    /// scheduling lag is the load generator's own lateness, not the target's, and a token
+    /// stream has many chunk gaps, not one.
     pub fn per_request(self) -> bool {
         match self {
-            Timing::Headers | Timing::Ttfb | Timing::FirstStage | Timing::Chain => true,
-            Timing::Connect | Timing::SchedulingLag => false,
+            Timing::Headers
+            | Timing::Ttfb
+            | Timing::FirstStage
+            | Timing::Chain
+            | Timing::Ttft
+            | Timing::Itl
+            | Timing::Tpot => true,
+            Timing::Connect | Timing::SchedulingLag | Timing::ChunkGap => false,
         }
     }
 
@@ -132,11 +164,17 @@ pub enum Metric {
     /// Good requests over attempted ones, from 0 to 1: errors, partial and interrupted
     /// requests count as not good. Needs `[slo]`.
     GoodFraction,
+    /// Token streams: request start to the first content chunk (alias `ttft`).
+    LlmTtft,
+    /// Token streams: per-request inter-token latency (alias `itl`).
+    LlmItl,
+    /// Token streams: per-request time per output token (alias `tpot`).
+    LlmTpot,
 }
 
 impl Metric {
     /// Every metric, in display order.
-    pub const ALL: [Metric; 13] = [
+    pub const ALL: [Metric; 16] = [
         Metric::Connect,
         Metric::Headers,
         Metric::SseTtfb,
@@ -150,6 +188,9 @@ impl Metric {
         Metric::DroppedIterations,
         Metric::Goodput,
         Metric::GoodFraction,
+        Metric::LlmTtft,
+        Metric::LlmItl,
+        Metric::LlmTpot,
     ];
 
     /// The name used in scenario files and reports (k6's where k6 has one).
@@ -168,6 +209,9 @@ impl Metric {
             Metric::DroppedIterations => "dropped_iterations",
             Metric::Goodput => "goodput",
             Metric::GoodFraction => "good_fraction",
+            Metric::LlmTtft => "llm_ttft",
+            Metric::LlmItl => "llm_itl",
+            Metric::LlmTpot => "llm_tpot",
         }
     }
 
@@ -179,7 +223,10 @@ impl Metric {
             | Metric::SseTtfb
             | Metric::FirstStage
             | Metric::SseTotalDuration
-            | Metric::StageDuration => MetricKind::Trend,
+            | Metric::StageDuration
+            | Metric::LlmTtft
+            | Metric::LlmItl
+            | Metric::LlmTpot => MetricKind::Trend,
             Metric::HttpReqFailed
             | Metric::ScanFailed
             | Metric::SseRewardNull
@@ -210,6 +257,9 @@ impl Metric {
             Metric::SseTtfb => Some(Timing::Ttfb),
             Metric::FirstStage => Some(Timing::FirstStage),
             Metric::SseTotalDuration => Some(Timing::Chain),
+            Metric::LlmTtft => Some(Timing::Ttft),
+            Metric::LlmItl => Some(Timing::Itl),
+            Metric::LlmTpot => Some(Timing::Tpot),
             _ => None,
         }
     }

@@ -395,6 +395,65 @@ pub struct StreamSpec {
     /// bytes. A longer one ends the stream as `malformed_event`, and the connection is dropped
     /// without reading on.
     pub max_event_bytes: u64,
+    /// Set when the stream carries LLM output tokens (`[stream.tokens]`): where the content
+    /// deltas and the usage are, for the token metrics (`ttft`, `itl`, `tpot`, `chunk_gap`,
+    /// `output_tokens`) and the buffered-stream check. Absent: no token metrics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<TokenSpec>,
+}
+
+/// Where an LLM token stream carries its output (`[stream.tokens]`). The defaults read
+/// OpenAI's chat completions; the Responses API's stream is
+///
+/// ```toml
+/// [stream.tokens]
+/// event = "response.output_text.delta"
+/// content = "/delta"
+/// usage = "/response/usage/output_tokens"
+/// ```
+///
+/// A *content chunk* is an event (of the name `event`, when given) whose data holds a
+/// non-empty string at `content`. The output tokens of a request are the last number seen at
+/// `usage` in any event, else the count of its content chunks (one token per chunk, which
+/// undercounts a server that sends several tokens in one chunk).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenSpec {
+    /// SSE event name of content events; absent means any event (chat completions' chunks are
+    /// unnamed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// JSON pointer to the text delta of a content event.
+    pub content: String,
+    /// JSON pointer to the output token count the server reports (a number), in whichever
+    /// event carries it. Chat completions send it only when asked
+    /// (`stream_options = { include_usage = true }`).
+    pub usage: String,
+    /// The buffered-stream rule: a stream whose content chunks (at least
+    /// `buffered_min_chunks`) all arrived within `buffered_within` of the first, after a
+    /// time to first token of at least `buffered_after`, was held back and sent at once by
+    /// something between the model and the client. Both durations are multiplied by the
+    /// scenario's `time_scale`.
+    pub buffered_min_chunks: u32,
+    /// See [`TokenSpec::buffered_min_chunks`].
+    #[serde(with = "crate::duration")]
+    pub buffered_within: Duration,
+    /// See [`TokenSpec::buffered_min_chunks`].
+    #[serde(with = "crate::duration")]
+    pub buffered_after: Duration,
+}
+
+impl Default for TokenSpec {
+    fn default() -> Self {
+        Self {
+            event: None,
+            content: "/choices/0/delta/content".into(),
+            usage: "/usage/completion_tokens".into(),
+            buffered_min_chunks: 3,
+            buffered_within: Duration::from_millis(5),
+            buffered_after: Duration::from_millis(50),
+        }
+    }
 }
 
 /// The default [`StreamSpec::max_event_bytes`]: 1 MiB, a thousand times an Eco² result.
@@ -429,6 +488,7 @@ impl Default for StreamSpec {
             }],
             null_checks: strings(&["/result/reward"]),
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
+            tokens: None,
         }
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 pub use scan_config::Invalid;
 
 use crate::error::FieldPath;
-use crate::metric::{Metric, MetricKind};
+use crate::metric::{Metric, MetricKind, Timing};
 use crate::scenario::{
     BUILTIN_VARS, EventMatch, Load, Request, Scenario, StageName, StageTimingRule, StreamSpec, Var,
 };
@@ -129,6 +129,7 @@ impl Scenario {
                     ));
                 }
             }
+            self.check_token_metric(key, field)?;
             if key.metric == Metric::DroppedIterations && self.load.arrival.is_none() {
                 return Err(invalid(
                     field(),
@@ -173,11 +174,27 @@ impl Scenario {
                 ));
             }
             self.check_stage_of(key, field)?;
+            self.check_token_metric(key, field)?;
             ensure(
                 !objective.is_zero(),
                 field,
                 "a duration above 0, e.g. \"30s\" (modelled time, as thresholds)",
             )?;
+        }
+        Ok(())
+    }
+
+    /// A token metric (`ttft`, `itl`, `tpot`) is set on a token stream: no other measures it.
+    fn check_token_metric(&self, key: &MetricKey, field: impl Fn() -> FieldPath) -> Check {
+        let is_token_metric = key
+            .metric
+            .timing()
+            .is_some_and(|t| Timing::TOKENS.contains(&t));
+        if is_token_metric && self.stream.tokens.is_none() {
+            return Err(invalid(
+                field(),
+                "a token stream ([stream.tokens]): only it measures ttft, itl and tpot",
+            ));
         }
         Ok(())
     }
@@ -464,6 +481,31 @@ fn check_stream(stream: &StreamSpec) -> Check {
         || field("max_event_bytes"),
         "a size in bytes above 0, e.g. 1048576 (1 MiB)",
     )?;
+    if let Some(tokens) = &stream.tokens {
+        let field = |name: &str| field("tokens").key(name);
+        for (name, p) in [("content", &tokens.content), ("usage", &tokens.usage)] {
+            ensure(
+                p.starts_with('/'),
+                || field(name),
+                "a JSON pointer into the data such as \"/choices/0/delta/content\" (RFC 6901)",
+            )?;
+        }
+        ensure(
+            tokens.event.as_ref().is_none_or(|e| !e.is_empty()),
+            || field("event"),
+            "an SSE event name such as \"response.output_text.delta\", or no `event` for any",
+        )?;
+        ensure(
+            tokens.buffered_min_chunks >= 2,
+            || field("buffered_min_chunks"),
+            "at least 2 content chunks (one chunk alone says nothing about buffering)",
+        )?;
+        ensure(
+            tokens.buffered_after > tokens.buffered_within,
+            || field("buffered_after"),
+            "a wait longer than `buffered_within`, e.g. \"50ms\"",
+        )?;
+    }
     Ok(())
 }
 

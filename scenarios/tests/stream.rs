@@ -3,7 +3,7 @@
 
 use scenarios::{
     DEFAULT_MAX_EVENT_BYTES, EmbeddedTarget, Overrides, Scenario, ScenarioSource, StageName,
-    StageTimingRule,
+    StageTimingRule, TokenSpec,
 };
 
 const HEAD: &str = "name = \"s\"\n[load]\nstages = [{ duration = \"1s\", target = 1 }]\n";
@@ -136,4 +136,58 @@ fn each_bad_stream_names_its_field() {
             && err.contains("mock-openai"),
         "{err}"
     );
+}
+
+#[test]
+fn a_token_stream_reads_with_defaults_and_round_trips() {
+    let chat = round_trip(&with_stream(
+        "stages = []\nterminal = [{ data = \"[DONE]\" }]\n[stream.tokens]",
+    ));
+    assert_eq!(chat.stream.tokens, Some(TokenSpec::default()));
+    let tokens = TokenSpec::default();
+    assert_eq!(
+        (tokens.content.as_str(), tokens.usage.as_str()),
+        ("/choices/0/delta/content", "/usage/completion_tokens")
+    );
+    let responses = round_trip(&with_stream(
+        "stages = []\nterminal = [{ event = \"response.completed\" }]\n[stream.tokens]\n\
+         event = \"response.output_text.delta\"\ncontent = \"/delta\"\n\
+         usage = \"/response/usage/output_tokens\"\nbuffered_within = \"2ms\"",
+    ));
+    let tokens = responses.stream.tokens.unwrap();
+    assert_eq!(tokens.event.as_deref(), Some("response.output_text.delta"));
+    assert_eq!(tokens.buffered_within, std::time::Duration::from_millis(2));
+    assert_eq!(round_trip(HEAD).stream.tokens, None, "no tokens by default");
+}
+
+#[test]
+fn each_bad_token_field_is_named() {
+    let cases = [
+        (
+            "content = \"delta\"",
+            "stream.tokens.content",
+            "JSON pointer",
+        ),
+        ("usage = \"\"", "stream.tokens.usage", "JSON pointer"),
+        ("event = \"\"", "stream.tokens.event", "SSE event name"),
+        (
+            "buffered_min_chunks = 1",
+            "stream.tokens.buffered_min_chunks",
+            "at least 2",
+        ),
+        (
+            "buffered_after = \"1ms\"",
+            "stream.tokens.buffered_after",
+            "longer than `buffered_within`",
+        ),
+        ("ttft = 1", "stream.tokens", "ttft"),
+    ];
+    for (tokens, field, expected) in cases {
+        let text = with_stream(&format!("[stream.tokens]\n{tokens}"));
+        let err = resolve(&text).expect_err(tokens);
+        assert!(
+            err.contains(field) && err.contains(expected),
+            "{tokens}: {err}"
+        );
+    }
 }

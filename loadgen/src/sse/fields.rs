@@ -1,7 +1,8 @@
 //! The values the `[stream]` rules look up in an event's JSON data, read in one pass without
 //! building a `serde_json::Value`.
 //!
-//! The rules only ask two things of a JSON pointer: the string there, and whether it is `null`.
+//! The rules only ask three things of a JSON pointer: the string there, whether it is `null`,
+//! and the whole number there (a token count).
 //! [`Pointers`] holds every pointer the rules name as one tree; [`Pointers::read`] walks the
 //! data with serde and keeps what lies at the tree's ends, skipping everything else without
 //! allocating. The data is still parsed in full through `deserialize_any`, the path `Value`
@@ -135,9 +136,11 @@ pub struct Found {
 /// What lies at a pointer, as far as the rules care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Seen {
-    /// Nothing, or a number, boolean, array or object.
+    /// Nothing, or a boolean, array, object or number that is no `u64`.
     Nothing,
     Null,
+    /// A whole number that fits a `u64`.
+    U64(u64),
     /// A string, at this range of `Found::text`.
     Str(usize, usize),
 }
@@ -147,6 +150,14 @@ impl Found {
     pub fn str(&self, slot: Slot) -> Option<&str> {
         match self.value(slot) {
             Seen::Str(start, end) => Some(&self.text[start..end]),
+            _ => None,
+        }
+    }
+
+    /// The whole number at the pointer, if there is one (`Value::as_u64`).
+    pub fn u64(&self, slot: Slot) -> Option<u64> {
+        match self.value(slot) {
+            Seen::U64(v) => Some(v),
             _ => None,
         }
     }
@@ -202,7 +213,8 @@ impl<'de> Visitor<'de> for At<'_> {
         Ok(())
     }
 
-    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<(), E> {
+    fn visit_u64<E: serde::de::Error>(mut self, v: u64) -> Result<(), E> {
+        self.keep(Seen::U64(v));
         Ok(())
     }
 
@@ -361,6 +373,7 @@ mod tests {
         r#"{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}"#,
         r#"{"object":"chat.completion.chunk","choices":[{"delta":{},"finish_reason":"stop"},{"finish_reason":"length"}]}"#,
         r#"{"object":"chat.completion.chunk","choices":[],"usage":{"total_tokens":3}}"#,
+        r#"{"usage":{"completion_tokens":64,"prompt_tokens":-2},"n":[18446744073709551615,1.0,0]}"#,
         // Duplicate keys: the last wins, below it too.
         r#"{"status":"started","status":"completed"}"#,
         r#"{"status":"started","status":5}"#,
@@ -405,6 +418,12 @@ mod tests {
         "/result/reward",
         "/result/reward/name",
         "/object",
+        "/usage/completion_tokens",
+        "/usage/prompt_tokens",
+        "/usage/total_tokens",
+        "/n/0",
+        "/n/1",
+        "/n/2",
         "/choices/0/finish_reason",
         "/choices/1/finish_reason",
         "/choices/01/finish_reason",
@@ -449,6 +468,11 @@ mod tests {
                 assert_eq!(
                     found.str(slot),
                     at.and_then(serde_json::Value::as_str),
+                    "{doc:?} at {pointer:?}"
+                );
+                assert_eq!(
+                    found.u64(slot),
+                    at.and_then(serde_json::Value::as_u64),
                     "{doc:?} at {pointer:?}"
                 );
                 assert_eq!(

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use crate::compare::{Comparison, Direction};
 use crate::gate::GateVerdict;
-use crate::report::{LatencyMetric, LoadgenHealth, RunReport, ThresholdResult};
+use crate::report::{LatencyMetric, LoadgenHealth, RunReport, ThresholdResult, TokenStats};
 
 use super::document::{Block, Cell, Column, Document, Section, Table, Text, Tone};
 use super::{delta, interval, measured, ms, observed, pct, signed_ms, signed_pct, value};
@@ -89,6 +89,20 @@ fn headline(report: &RunReport) -> Section {
         // `MOST SCANS FAILED: 118 of 120 ...`: the words before the colon are its label.
         let (label, text) = warning.split_once(": ").unwrap_or((&warning, ""));
         blocks.push(alert(label, text));
+    }
+    if let Some(mut warning) = report
+        .tokens
+        .as_ref()
+        .and_then(TokenStats::buffered_warning)
+    {
+        // A starved load generator reads late, and a late read takes every chunk that waited:
+        // the same burst, of its own making.
+        if report.health.as_ref().is_some_and(|h| h.overloaded) {
+            warning.push_str(
+                " (or the overloaded load generator read late: its late reads bunch chunks too)",
+            );
+        }
+        blocks.push(alert("BUFFERED STREAMS", &warning));
     }
     if env.time_scale != 1.0 {
         blocks.push(Block::Paragraph(
@@ -236,7 +250,54 @@ fn latencies(report: &RunReport) -> Vec<Section> {
     if !report.stages.is_empty() {
         sections.push(Section::titled("Stages", table(&report.stages, false)));
     }
+    if let Some(tokens) = &report.tokens {
+        sections.push(tokens_section(tokens));
+    }
     sections
+}
+
+/// Token streams: a line of totals, then the per-request distributions of output tokens and
+/// tokens per second (the token latencies are rows of the latency table).
+fn tokens_section(t: &TokenStats) -> Section {
+    let mut line = format!(
+        "{} output tokens in {} completed streams ({} counted from usage, {} from content chunks)",
+        t.output_tokens_total,
+        t.streams,
+        t.from_usage,
+        t.streams - t.from_usage
+    );
+    if let Some(rate) = t.run_tokens_per_s {
+        let _ = write!(line, ", {rate:.1} tokens/s over the run");
+    }
+    let _ = write!(line, ", {} buffered", t.buffered);
+    let stats = ["count", "avg", "min", "p50", "p90", "p99", "max"];
+    let mut columns = vec![Column::text("per request")];
+    columns.extend(stats.map(Column::number));
+    let mut table = Table::new(columns);
+    for (name, m) in [
+        ("output_tokens", &t.output_tokens),
+        ("tokens_per_s", &t.tokens_per_s),
+    ] {
+        let s = &m.summary;
+        let mut row = vec![name.to_owned(), s.count.to_string()];
+        if s.count == 0 {
+            row.extend(std::iter::repeat_n("-".to_string(), 6));
+        } else {
+            row.extend([s.mean, s.min, s.p50, s.p90, s.p99, s.max].map(|v| format!("{v:.1}")));
+        }
+        table.row(row.into_iter().map(Cell::from));
+    }
+    Section::titled(
+        "Tokens",
+        vec![
+            Block::Fact {
+                label: "Output tokens",
+                short: "tokens",
+                text: Text::default().plain(line),
+            },
+            Block::Table(table),
+        ],
+    )
 }
 
 /// One row per metric or stage; a `p95 real-time` column when the run was scaled.

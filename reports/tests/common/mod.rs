@@ -179,6 +179,7 @@ pub fn report(requests: &[Request], started_at: &str) -> RunReport {
         thresholds: Vec::new(),
         health: None,
         goodput: None,
+        tokens: None,
     };
     report.thresholds = reports::thresholds::evaluate(&report);
     report
