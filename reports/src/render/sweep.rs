@@ -155,16 +155,21 @@ fn x_label(sweep: &Sweep) -> String {
     format!("peak load ({})", sweep.unit.symbol())
 }
 
+/// Which latency of a point a line plots.
+type PickLatency = fn(&SweepPoint) -> Option<Percentiles>;
+
+/// Which percentile of it.
+type PickQuantile = fn(&Percentiles) -> f64;
+
 /// ttfb and chain percentiles against load, on a log axis (they span decades past the knee).
 fn latency_chart(sweep: &Sweep) -> LineChart {
     let mut series = Vec::new();
-    let picks: [(&str, fn(&SweepPoint) -> Option<Percentiles>); 2] =
-        [("ttfb", |p| p.ttfb), ("chain", |p| p.chain)];
+    let picks: [(&str, PickLatency); 2] = [("ttfb", |p| p.ttfb), ("chain", |p| p.chain)];
     for (i, (name, pick)) in picks.into_iter().enumerate() {
         if sweep.points.iter().all(|p| pick(p).is_none()) {
             continue;
         }
-        let quantiles: [(&str, fn(&Percentiles) -> f64); 3] =
+        let quantiles: [(&str, PickQuantile); 3] =
             [("p50", |q| q.p50), ("p95", |q| q.p95), ("p99", |q| q.p99)];
         for (j, (q, value)) in quantiles.into_iter().enumerate() {
             series.push(Series {
