@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 /// Load-test an LLM-backed SSE pipeline: the Eco² scan chain on your laptop, your staging
 /// system, or a CI gate.
@@ -84,6 +84,26 @@ Example:
   scan-bench reproduce eco2 --json > figures.json
   scan-bench reproduce eco2 --compare-architectures")]
     Reproduce(ReproduceArgs),
+    /// Run a scenario at several loads, or search for the highest load it holds (--auto).
+    #[command(after_help = "Examples:
+  scan-bench sweep ci-smoke --vus 2,4,8 --out sweep/
+  scan-bench sweep my-open.toml --rates 0.5,1,2,4
+  scan-bench sweep eco2-vu34 --time-scale 0.05 --auto
+
+Each point is the scenario with its profile scaled so that its peak is the point's load
+(every stage target times load / peak: the shape stays). Each point's report goes to
+DIR/vus-N/report.json (or rate-R/), then DIR/sweep.json, sweep.md and sweep.html.
+
+--auto runs the start load (the scenario's peak, or --start), doubles it while the
+thresholds hold, halves it while they fail, then bisects between the highest load that held
+and the lowest that failed until they are within 10 % (or 1 VU); a load that holds but
+whose throughput is at most 1.05 x the previous load's (saturated), or whose success rate
+is under half of it (collapsed), ends the search at once. At most --max-runs runs.
+
+A stop signal ends the sweep after the current point; what was measured is written.
+Exit codes: 0 ok (failing points are findings, not errors), 1 runtime error, 2 bad usage or
+input, 130 SIGINT, 143 SIGTERM, 129 SIGHUP.")]
+    Sweep(Box<SweepArgs>),
     /// Serve the mock OpenAI API or the reference pipeline on their own.
     #[command(after_help = "Examples:
   scan-bench serve mock-openai --listen 127.0.0.1:8080
@@ -141,6 +161,50 @@ pub struct RunArgs {
     /// No progress display.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// `scan-bench sweep`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("loads").required(true).args(["vus", "rates", "auto"])))]
+pub struct SweepArgs {
+    /// A catalog name (see `scan-bench list`) or a scenario file.
+    pub scenario: String,
+    /// Closed model: the points' peak virtual users, increasing (e.g. 10,20,34,50).
+    #[arg(long, value_name = "N,...")]
+    pub vus: Option<String>,
+    /// Open model: the points' peak arrival rates in requests per second, increasing (e.g.
+    /// 0.5,1,2,4).
+    #[arg(long, value_name = "R,...")]
+    pub rates: Option<String>,
+    /// Search for the highest load at which the scenario's thresholds hold.
+    #[arg(long)]
+    pub auto: bool,
+    /// With --auto: the first load (VUs or requests per second, as the scenario's model);
+    /// default: the scenario's own peak.
+    #[arg(long, value_name = "LOAD", requires = "auto")]
+    pub start: Option<String>,
+    /// With --auto: at most this many runs.
+    #[arg(long, value_name = "N", default_value_t = reports::sweep::AutoSettings::MAX_RUNS)]
+    pub max_runs: u32,
+    /// Base URL of the system under test, instead of the embedded stack.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// The target's Prometheus endpoint (default: TARGET/metrics); `off` runs without a
+    /// server view.
+    #[arg(long, value_name = "URL|off")]
+    pub target_metrics: Option<String>,
+    /// Length of each point's load profile in modelled time (e.g. 30s, 2m).
+    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Multiply every injected latency and load duration (the embedded stack only).
+    #[arg(long, value_name = "X")]
+    pub time_scale: Option<f64>,
+    /// Seed of every random draw, the same for every point.
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Where the reports go (default: ./scan-bench-results/sweep-<scenario>-<timestamp>/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// Output formats of reports.

@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         Command::Gate(args) => commands::gate(args, &mut out),
         Command::Merge(args) => commands::merge(args, &mut out),
         Command::Reproduce(args) => commands::reproduce(args, &mut out),
+        Command::Sweep(args) => commands::sweep(args, &mut out),
         Command::Serve(args) => done(commands::serve(args, &mut out)),
     };
     let _ = out.flush();

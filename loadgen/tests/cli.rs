@@ -162,6 +162,7 @@ fn every_subcommand_has_help_with_an_example() {
         "gate",
         "merge",
         "reproduce",
+        "sweep",
         "serve",
     ] {
         scan_bench()
@@ -169,5 +170,62 @@ fn every_subcommand_has_help_with_an_example() {
             .assert()
             .success()
             .stdout(predicate::str::contains("Example"));
+    }
+}
+
+/// An open-model scenario file (an arrival rate), for the sweep's unit checks.
+fn open_model(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("open.toml");
+    std::fs::write(
+        &path,
+        "name = \"open\"\n[load.arrival]\nstages = [{ duration = \"2s\", target = 2.0 }]\n",
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn bad_sweep_loads_exit_2_naming_the_flag_before_any_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let open = open_model(dir.path());
+    let open = open.to_str().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["ci-smoke", "--vus", ""], "--vus: "),
+        (&["ci-smoke", "--vus", "0,2"], "--vus: "),
+        (&["ci-smoke", "--vus", "two"], "--vus: "),
+        (
+            &["ci-smoke", "--vus", "2,1"],
+            "--vus: loads in increasing order",
+        ),
+        (
+            &["ci-smoke", "--vus", "2,2"],
+            "--vus: loads in increasing order",
+        ),
+        (&["ci-smoke", "--vus", "2,,4"], "--vus: "),
+        (&[open, "--rates", "1,0"], "--rates: "),
+        (&[open, "--rates", "x"], "--rates: "),
+        (&[open, "--vus", "1,2"], "--vus: a closed-model scenario"),
+        (
+            &["ci-smoke", "--rates", "1,2"],
+            "--rates: an open-model scenario",
+        ),
+        (&["ci-smoke", "--auto", "--start", "0"], "--start: "),
+        (&["ci-smoke", "--auto", "--max-runs", "0"], "--max-runs: "),
+        // Exactly one way to choose the loads.
+        (&["ci-smoke"], "--vus"),
+        (&["ci-smoke", "--vus", "1", "--auto"], "cannot be used with"),
+        (&["ci-smoke", "--start", "2"], "--auto"),
+    ];
+    for (args, says) in cases {
+        scan_bench()
+            .arg("sweep")
+            .args(*args)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(*says));
+        assert!(!out.exists(), "{args:?} ran something");
     }
 }

@@ -1,6 +1,6 @@
 //! Run reports of scan-bench: the versioned [`RunReport`] JSON, HDR histogram summaries that
 //! merge exactly, threshold verdicts, runs side by side ([`compare`]), the regression
-//! [`gate`], shard [`merge`], and renderers (one module per output format behind
+//! [`gate`], shard [`merge`], load sweeps and their knee ([`sweep`]), and renderers (one module per output format behind
 //! [`render::Renderer`]).
 //!
 //! ```no_run
@@ -23,6 +23,7 @@ pub mod histogram;
 pub mod merge;
 pub mod render;
 mod report;
+pub mod sweep;
 pub mod thresholds;
 
 pub use report::{

@@ -45,6 +45,7 @@ pub mod redact;
 mod scenario;
 mod shard;
 mod source;
+mod sweep;
 pub mod template;
 mod threshold;
 mod validate;
@@ -59,6 +60,7 @@ pub use scenario::{
 };
 pub use shard::Shard;
 pub use source::ScenarioSource;
+pub use sweep::{LoadPoint, LoadUnit};
 pub use threshold::{Aggregate, MetricKey, Op, Threshold};
 pub use validate::Invalid;
 

@@ -60,15 +60,7 @@ impl Overrides {
                     expected: "at least 1".into(),
                 });
             }
-            let peak = u64::from(scenario.load.peak_vus().max(1));
-            let rescale = |t: u32| {
-                let scaled = (u64::from(t) * u64::from(vus) + peak / 2) / peak;
-                if t > 0 { scaled.max(1) as u32 } else { 0 }
-            };
-            scenario.load.start_vus = rescale(scenario.load.start_vus);
-            for stage in &mut scenario.load.stages {
-                stage.target = rescale(stage.target);
-            }
+            scenario.load.scale_peak_vus(vus);
         }
         if let Some(duration) = self.duration {
             let total = scenario.load.duration();

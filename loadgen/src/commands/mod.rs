@@ -9,6 +9,7 @@ mod reproduce;
 mod run;
 mod serve;
 mod signals;
+mod sweep;
 
 pub use catalog::{list, show, validate};
 pub use compare::compare;
@@ -17,3 +18,4 @@ pub use merge::merge;
 pub use reproduce::reproduce;
 pub use run::run;
 pub use serve::serve;
+pub use sweep::sweep;

@@ -188,7 +188,7 @@ fn write_reports(
 }
 
 /// Now, in UTC, as `20250102T030405`.
-fn timestamp() -> String {
+pub(super) fn timestamp() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now())
         .to_string()
         .chars()

@@ -56,6 +56,11 @@ impl Renderer for Html {
 
 /// A page of a whole document.
 fn page(title: &str, document: &Document) -> String {
+    page_with(title, document, "")
+}
+
+/// A page of a whole document with `extra` HTML (charts) after its sections.
+pub(super) fn page_with(title: &str, document: &Document, extra: &str) -> String {
     let mut out = page_start(title);
     if let Some(title) = &document.title {
         out.push_str("<header>");
@@ -63,6 +68,7 @@ fn page(title: &str, document: &Document) -> String {
         out.push_str("</header>\n");
     }
     write_sections(&mut out, &document.sections);
+    out.push_str(extra);
     page_end(out)
 }
 

@@ -25,6 +25,7 @@ mod junit;
 mod markdown;
 mod sections;
 mod svg;
+pub mod sweep;
 mod terminal;
 
 pub use html::Html;
