@@ -76,13 +76,16 @@ fn document(sweep: &Sweep) -> Document {
 fn table(sweep: &Sweep) -> Table {
     let has = |f: fn(&SweepPoint) -> bool| sweep.points.iter().any(f);
     let (ttfb, chain) = (has(|p| p.ttfb.is_some()), has(|p| p.chain.is_some()));
+    let goodput = has(|p| p.goodput.is_some());
     let mut columns = vec![
         Column::number(format!("load ({})", sweep.unit.symbol())),
         Column::number("requests"),
         Column::number("success"),
         Column::number("throughput"),
     ];
-    // A goodput column joins here once reports count good requests (`SweepPoint::goodput`).
+    if goodput {
+        columns.push(Column::number("goodput"));
+    }
     let percentile_columns =
         |name: &str| ["p50", "p95", "p99"].map(|q| Column::number(format!("{name} {q}")));
     if ttfb {
@@ -104,6 +107,11 @@ fn table(sweep: &Sweep) -> Table {
             Cell::from(p.success_rate.map_or("-".into(), pct)),
             Cell::from(p.throughput.map_or("-".into(), |v| format!("{v:.2}/s"))),
         ];
+        if goodput {
+            cells.push(Cell::from(
+                p.goodput.map_or("-".into(), |v| format!("{v:.2}/s")),
+            ));
+        }
         let percentiles = |q: Option<Percentiles>| {
             q.map_or(["-".to_owned(), "-".to_owned(), "-".to_owned()], |q| {
                 [ms(q.p50), ms(q.p95), ms(q.p99)]
@@ -299,6 +307,15 @@ mod tests {
             "{page}"
         );
         assert!(!page.contains("goodput"), "{page}");
+        // With SLOs, goodput joins the table and the throughput chart.
+        let mut with_slos = sweep();
+        with_slos.points[0].goodput = Some(7.25);
+        for text in [terminal(&with_slos), html(&with_slos)] {
+            assert!(
+                text.contains("goodput") && text.contains("7.25/s"),
+                "{text}"
+            );
+        }
     }
 
     #[test]

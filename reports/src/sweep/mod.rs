@@ -101,8 +101,7 @@ pub struct SweepPoint {
     /// The thresholds that failed, as `metric expression (observed value)`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed_thresholds: Vec<String>,
-    /// Good requests per second of modelled time, when the report counts good requests
-    /// against SLOs (not yet: see [`SweepPoint::from_report`]).
+    /// Good requests per second of modelled time, when the scenario has SLOs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub goodput: Option<f64>,
 }
@@ -153,8 +152,7 @@ impl SweepPoint {
                 .filter(|t| !t.passed)
                 .map(describe_failure)
                 .collect(),
-            // Goodput comes with the report's SLOs: `report.goodput` once reports carry it.
-            goodput: None,
+            goodput: report.goodput.as_ref().and_then(|g| g.per_second),
         }
     }
 
