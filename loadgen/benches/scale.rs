@@ -36,9 +36,12 @@
 //! Every case writes `scenario.toml`, `report.json` and the run's output under
 //! `target/tmp/scale/<case>/`, so one case can be rerun or inspected by hand.
 
+mod support;
+use support::*;
+
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -60,9 +63,6 @@ const CHUNK_STAGES: &str = include_str!("../tests/data/openai-chunk-stages.toml"
 
 /// Probe threads, each with one request at a time.
 const PROBES: usize = 4;
-
-/// Linux reports process times in ticks of 1/100 s (USER_HZ).
-const TICK: Duration = Duration::from_millis(10);
 
 /// How often the run process and the target are sampled.
 const SAMPLE_EVERY: Duration = Duration::from_millis(250);
@@ -431,10 +431,6 @@ fn quantiles(report: &RunReport, metric: Timing) -> Option<Histogram<u64>> {
     report.latency(metric)?.decode().ok()
 }
 
-fn mib(bytes: u64) -> f64 {
-    bytes as f64 / 1_048_576.0
-}
-
 fn print_case(case: &Case, r: &CaseResult, dir: &Path) {
     let Some(report) = &r.report else {
         println!(
@@ -721,18 +717,6 @@ impl Drop for Mock {
     }
 }
 
-fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<String> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text)?;
-    Ok(text)
-}
-
 /// Independent timing of the target: threads that each send one `probe` stream at a time.
 struct Probe {
     stop: Arc<AtomicBool>,
@@ -819,86 +803,4 @@ impl Probe {
         result.chain.sort_unstable();
         result
     }
-}
-
-/// One streamed request over a fresh connection: (first chunk, `[DONE]`) in µs from the write.
-fn probe_once(addr: SocketAddr) -> std::io::Result<(u64, u64)> {
-    const BODY: &str =
-        r#"{"model":"probe","stream":true,"messages":[{"role":"user","content":"hello"}]}"#;
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let request = format!(
-        "POST /v1/chat/completions HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{BODY}",
-        BODY.len()
-    );
-    let sent = Instant::now();
-    stream.write_all(request.as_bytes())?;
-    let mut seen = Vec::with_capacity(64 * 1024);
-    let mut buf = [0u8; 16 * 1024];
-    let mut first = None;
-    loop {
-        let n = stream.read(&mut buf)?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        let at = sent.elapsed().as_micros() as u64;
-        // Search the new bytes plus an overlap, for markers split across reads.
-        let from = seen.len().saturating_sub(16);
-        seen.extend_from_slice(&buf[..n]);
-        let new = &seen[from..];
-        if first.is_none() && contains(new, b"data: {") {
-            first = Some(at);
-        }
-        if contains(new, b"data: [DONE]") {
-            return Ok((first.unwrap_or(at), at));
-        }
-    }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// The 1, 5 and 15 minute load averages.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".into())
-}
-
-/// Fields of `/proc/<pid>/stat` after the command name (field 3, the state, is index 0).
-fn stat_fields(pid: &str) -> Vec<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = stat.rsplit(") ").next().unwrap_or("");
-    rest.split_whitespace()
-        .map(|f| f.parse().unwrap_or(0))
-        .collect()
-}
-
-fn ticks(fields: &[u64], from: usize) -> Duration {
-    TICK * fields.get(from..from + 2).map_or(0, |f| f[0] + f[1]) as u32
-}
-
-/// User + system time of a running process (utime, stime: fields 14, 15).
-fn process_cpu(pid: u32) -> Duration {
-    ticks(&stat_fields(&pid.to_string()), 11)
-}
-
-/// User + system time of this process's reaped children (cutime, cstime: fields 16, 17).
-fn children_cpu() -> Duration {
-    ticks(&stat_fields("self"), 13)
-}
-
-/// Resident set and its peak, bytes.
-fn memory(pid: u32) -> Option<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kb = |key: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(key))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .map(|kb| kb * 1024)
-    };
-    Some((kb("VmRSS:")?, kb("VmHWM:")?))
 }

@@ -42,9 +42,12 @@
 //! the configs and the scenario, the run's `report.json` and output, the servers' logs,
 //! `samples.json` (every sample and the verdicts) and `table.txt` (what is printed).
 
+mod support;
+use support::*;
+
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -71,9 +74,6 @@ const FD_GROWTH: i64 = 16;
 
 /// How long streams may finish after the profile, and the servers may take to be idle.
 const DRAIN: Duration = Duration::from_secs(30);
-
-/// Linux reports process times in ticks of 1/100 s (USER_HZ).
-const TICK: Duration = Duration::from_millis(10);
 
 #[derive(Parser)]
 #[command(about = "scan-bench soak of the mock-openai and reference-pipeline binaries")]
@@ -701,10 +701,6 @@ fn fmt_opt(v: Option<f64>) -> String {
     v.map_or("?".into(), |v| format!("{v:.0}"))
 }
 
-fn mib(bytes: u64) -> f64 {
-    bytes as f64 / 1_048_576.0
-}
-
 /// A server binary in its own process, killed when dropped.
 struct Server {
     kind: Kind,
@@ -851,37 +847,4 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 fn file(dir: &Path, name: &str) -> std::fs::File {
     let path = dir.join(name);
     std::fs::File::create(&path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()))
-}
-
-fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<String> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text)?;
-    Ok(text)
-}
-
-/// User + system time of a running process (utime, stime: fields 14, 15 of `/proc/PID/stat`).
-fn process_cpu(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The command name may hold spaces; the fields after it are plain numbers.
-    let fields: Vec<u64> = stat
-        .rsplit(") ")
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .map(|f| f.parse().unwrap_or(0))
-        .collect();
-    TICK * fields.get(11..13).map_or(0, |f| f[0] + f[1]) as u32
-}
-
-/// The 1, 5 and 15 minute load averages.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".into())
 }

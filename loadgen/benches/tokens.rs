@@ -26,8 +26,11 @@
 //! Every case writes `scenario.toml`, `report.json` and the run's output under
 //! `target/tmp/tokens/<streams>/`.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+mod support;
+use support::*;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -45,9 +48,6 @@ const TOKENS: u32 = 64;
 
 /// Probe threads, each with one request at a time.
 const PROBES: usize = 4;
-
-/// Linux reports process times in ticks of 1/100 s (USER_HZ).
-const TICK: Duration = Duration::from_millis(10);
 
 #[derive(Parser)]
 #[command(about = "scan-bench token metrics: accuracy and cost")]
@@ -292,18 +292,6 @@ impl Drop for Mock {
     }
 }
 
-fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<String> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text)?;
-    Ok(text)
-}
-
 /// Independent timing of the target: threads that each send one `probe` stream at a time.
 struct Probe {
     stop: Arc<AtomicBool>,
@@ -367,77 +355,4 @@ impl Probe {
         result.itl.sort_unstable();
         result
     }
-}
-
-/// One streamed request over a fresh connection: (first chunk, `[DONE]`) in µs from the write.
-/// The first chunk's write carries the first token.
-fn probe_once(addr: SocketAddr) -> std::io::Result<(u64, u64)> {
-    const BODY: &str =
-        r#"{"model":"probe","stream":true,"messages":[{"role":"user","content":"hello"}]}"#;
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let request = format!(
-        "POST /v1/chat/completions HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{BODY}",
-        BODY.len()
-    );
-    let sent = Instant::now();
-    stream.write_all(request.as_bytes())?;
-    let mut seen = Vec::with_capacity(64 * 1024);
-    let mut buf = [0u8; 16 * 1024];
-    let mut first = None;
-    loop {
-        let n = stream.read(&mut buf)?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        let at = sent.elapsed().as_micros() as u64;
-        // Search the new bytes plus an overlap, for markers split across reads.
-        let from = seen.len().saturating_sub(16);
-        seen.extend_from_slice(&buf[..n]);
-        let new = &seen[from..];
-        if first.is_none() && contains(new, b"data: {") {
-            first = Some(at);
-        }
-        if contains(new, b"data: [DONE]") {
-            return Ok((first.unwrap_or(at), at));
-        }
-    }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// The 1, 5 and 15 minute load averages.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".into())
-}
-
-/// User + system time of this process's reaped children (cutime, cstime: fields 16, 17).
-fn children_cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<u64> = stat
-        .rsplit(") ")
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .map(|f| f.parse().unwrap_or(0))
-        .collect();
-    TICK * fields.get(13..15).map_or(0, |f| f[0] + f[1]) as u32
-}
-
-/// Resident set and its peak, bytes.
-fn memory(pid: u32) -> Option<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kb = |key: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(key))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .map(|kb| kb * 1024)
-    };
-    Some((kb("VmRSS:")?, kb("VmHWM:")?))
 }
