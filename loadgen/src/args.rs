@@ -117,28 +117,12 @@ input, 130 SIGINT, 143 SIGTERM, 129 SIGHUP.")]
 pub struct RunArgs {
     /// A catalog name (see `scan-bench list`) or a scenario file; default: eco2-quick.
     pub scenario: Option<String>,
-    /// Base URL of the system under test, instead of the embedded stack.
-    #[arg(long, value_name = "URL")]
-    pub target: Option<String>,
-    /// The target's Prometheus endpoint, scraped for the server view (default:
-    /// TARGET/metrics); `off` runs without a server view.
-    #[arg(long, value_name = "URL|off")]
-    pub target_metrics: Option<String>,
     /// Peak virtual users; the profile keeps its shape.
     #[arg(long, value_name = "N")]
     pub vus: Option<u32>,
-    /// Length of the load profile in modelled time, like the stage durations of the file
-    /// (e.g. 30s, 2m); stages keep their proportions. The run takes D x time scale of
-    /// wall-clock time (ci-smoke at 0.02: --duration 30s runs 0.6 s), plus the ramp-down grace.
-    #[arg(long, value_name = "D", value_parser = parse_duration)]
-    pub duration: Option<Duration>,
-    /// Multiply every injected latency and load duration (0.05 = twenty times faster). The
-    /// embedded stack only: against --target it must be 1.
-    #[arg(long, value_name = "X")]
-    pub time_scale: Option<f64>,
-    /// Seed of every random draw.
-    #[arg(long, value_name = "S")]
-    pub seed: Option<u64>,
+    /// Target, duration, time scale and seed.
+    #[command(flatten)]
+    pub scenario_flags: ScenarioFlags,
     /// Where reports go (default: ./scan-bench-results/<scenario>-<timestamp>/).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -161,6 +145,45 @@ pub struct RunArgs {
     /// No progress display.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// The flags `run` and `sweep` share that override a scenario's target, length, time scale
+/// and seed.
+#[derive(Debug, Args)]
+pub struct ScenarioFlags {
+    /// Base URL of the system under test, instead of the embedded stack.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// The target's Prometheus endpoint, scraped for the server view (default:
+    /// TARGET/metrics); `off` runs without a server view.
+    #[arg(long, value_name = "URL|off")]
+    pub target_metrics: Option<String>,
+    /// Length of the load profile in modelled time, like the stage durations of the file
+    /// (e.g. 30s, 2m); stages keep their proportions. The run takes D x time scale of
+    /// wall-clock time (ci-smoke at 0.02: --duration 30s runs 0.6 s), plus the ramp-down grace.
+    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Multiply every injected latency and load duration (0.05 = twenty times faster). The
+    /// embedded stack only: against --target it must be 1.
+    #[arg(long, value_name = "X")]
+    pub time_scale: Option<f64>,
+    /// Seed of every random draw.
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+}
+
+impl ScenarioFlags {
+    /// The scenario overrides these flags make, with `vus` as the peak virtual users.
+    pub fn overrides(&self, vus: Option<u32>) -> scenarios::Overrides {
+        scenarios::Overrides {
+            target: self.target.clone(),
+            target_metrics: self.target_metrics.clone(),
+            vus,
+            duration: self.duration,
+            time_scale: self.time_scale,
+            seed: self.seed,
+        }
+    }
 }
 
 /// `scan-bench sweep`.
@@ -186,22 +209,10 @@ pub struct SweepArgs {
     /// With --auto: at most this many runs.
     #[arg(long, value_name = "N", default_value_t = reports::sweep::AutoSettings::MAX_RUNS)]
     pub max_runs: u32,
-    /// Base URL of the system under test, instead of the embedded stack.
-    #[arg(long, value_name = "URL")]
-    pub target: Option<String>,
-    /// The target's Prometheus endpoint (default: TARGET/metrics); `off` runs without a
-    /// server view.
-    #[arg(long, value_name = "URL|off")]
-    pub target_metrics: Option<String>,
-    /// Length of each point's load profile in modelled time (e.g. 30s, 2m).
-    #[arg(long, value_name = "D", value_parser = parse_duration)]
-    pub duration: Option<Duration>,
-    /// Multiply every injected latency and load duration (the embedded stack only).
-    #[arg(long, value_name = "X")]
-    pub time_scale: Option<f64>,
-    /// Seed of every random draw, the same for every point.
-    #[arg(long, value_name = "S")]
-    pub seed: Option<u64>,
+    /// Target, duration (of each point's profile), time scale and seed (the same for every
+    /// point).
+    #[command(flatten)]
+    pub scenario_flags: ScenarioFlags,
     /// Where the reports go (default: ./scan-bench-results/sweep-<scenario>-<timestamp>/).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,

@@ -11,7 +11,7 @@ use loadgen::measure::LiveView;
 use reports::RunReport;
 use reports::gate::{GateConfig, GateVerdict};
 use reports::render::Format;
-use scenarios::{Overrides, Scenario, Shard, catalog};
+use scenarios::{Scenario, Shard, catalog};
 
 use crate::args::RunArgs;
 use crate::commands::report_files;
@@ -70,14 +70,7 @@ impl Settings {
             .scenario
             .as_deref()
             .unwrap_or(catalog::DEFAULT_SCENARIO);
-        let overrides = Overrides {
-            target: args.target.clone(),
-            target_metrics: args.target_metrics.clone(),
-            vus: args.vus,
-            duration: args.duration,
-            time_scale: args.time_scale,
-            seed: args.seed,
-        };
+        let overrides = args.scenario_flags.overrides(args.vus);
         let scenario = scenarios::open(name)?.resolve(&overrides)?;
         let shard = match &args.shard {
             Some(text) => text

@@ -1,11 +1,15 @@
-//! The stop signals of the measuring commands, `run` and `reproduce` (`serve` stops through
-//! the servers' own entry, `scan_serve::until_stopped`). SIGINT (Ctrl-C), SIGTERM (CI
+//! The stop signals of the measuring commands, `run`, `reproduce` and `sweep` (`serve` stops
+//! through the servers' own entry, `scan_serve::until_stopped`). SIGINT (Ctrl-C), SIGTERM (CI
 //! timeouts, `docker stop`, a deleted Kubernetes Job) and SIGHUP (a closed terminal) stop
 //! alike: the first stops starting requests and gives open streams a short grace, the second
 //! cuts them (what was measured is still written), a third leaves at once.
 
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
+use loadgen::engine::RunOptions;
+use reports::RunReport;
+use scenarios::{Scenario, Shard};
 use tokio::runtime::Runtime;
 use tokio_util::sync::CancellationToken;
 
@@ -64,6 +68,30 @@ pub fn measuring_runtime() -> Result<(Runtime, Stop), CliError> {
         .map_err(CliError::Output)?;
     let stop = Stop::install(&runtime)?;
     Ok((runtime, stop))
+}
+
+/// One run of a series (`reproduce`, `sweep`): `scenario` through the run path with no live
+/// display, stopped by `stop`'s signals, its report written atomically to `report`.
+pub fn run_in_series(
+    runtime: &Runtime,
+    stop: &Stop,
+    scenario: &Scenario,
+    report: &Path,
+) -> Result<RunReport, CliError> {
+    let options = RunOptions {
+        shard: Shard::WHOLE,
+        stop: stop.drain.child_token(),
+        cut: stop.cut.child_token(),
+        live: None,
+        on_live: Box::new(|_, _, _, _| {}),
+    };
+    let measured = runtime
+        .block_on(loadgen::scenario_run::run_scenario(scenario, options))
+        .map_err(|e| CliError::Run(e.to_string()))?;
+    measured
+        .write_atomic(report)
+        .map_err(|e| CliError::Run(e.to_string()))?;
+    Ok(measured)
 }
 
 impl Stop {

@@ -5,9 +5,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use loadgen::engine::RunOptions;
 use reports::sweep::{AutoSettings, Knee, Sweep, SweepPoint};
-use scenarios::{LoadPoint, LoadUnit, Overrides, Scenario, ScenarioError, Shard};
+use scenarios::{LoadPoint, LoadUnit, Scenario, ScenarioError};
 
 use crate::args::SweepArgs;
 use crate::commands::report_files::check_writable;
@@ -79,14 +78,7 @@ enum Loads {
 
 impl Plan {
     fn resolve(args: &SweepArgs) -> Result<Self, CliError> {
-        let overrides = Overrides {
-            target: args.target.clone(),
-            target_metrics: args.target_metrics.clone(),
-            vus: None,
-            duration: args.duration,
-            time_scale: args.time_scale,
-            seed: args.seed,
-        };
+        let overrides = args.scenario_flags.overrides(None);
         let scenario = scenarios::open(&args.scenario)?.resolve(&overrides)?;
         let listed = |unit: LoadUnit, text: &str| -> Result<Loads, ScenarioError> {
             scenario.check_sweepable(unit)?;
@@ -151,21 +143,13 @@ impl Runner {
     /// Runs one point, writes its report and adds it to the sweep.
     fn point(&mut self, (load, scenario): &(LoadPoint, Scenario)) -> Result<SweepPoint, CliError> {
         eprintln!("scan-bench: sweep {}: {load}", scenario.name);
-        let options = RunOptions {
-            shard: Shard::WHOLE,
-            stop: self.stop.drain.child_token(),
-            cut: self.stop.cut.child_token(),
-            live: None,
-            on_live: Box::new(|_, _, _, _| {}),
-        };
-        let report = self
-            .runtime
-            .block_on(loadgen::scenario_run::run_scenario(scenario, options))
-            .map_err(|e| CliError::Run(e.to_string()))?;
         let relative = Path::new(&load.label()).join("report.json");
-        report
-            .write_atomic(&self.dir.join(&relative))
-            .map_err(|e| CliError::Run(e.to_string()))?;
+        let report = signals::run_in_series(
+            &self.runtime,
+            &self.stop,
+            scenario,
+            &self.dir.join(&relative),
+        )?;
         let point = SweepPoint::from_report(*load, relative.display().to_string(), &report);
         let verdict = if point.thresholds_passed {
             "thresholds hold".to_owned()

@@ -10,10 +10,9 @@ mod render;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use loadgen::engine::RunOptions;
 use reports::RunReport;
 use scenarios::published::{ECO2_TESTS, V1_THREADPOOL};
-use scenarios::{Overrides, Scenario, Shard};
+use scenarios::{Overrides, Scenario};
 
 use crate::args::ReproduceArgs;
 use crate::commands::report_files::check_writable;
@@ -108,21 +107,7 @@ impl Runner {
 
     /// Runs one scenario and writes its report to `report` (below the output directory).
     fn run(&self, scenario: &Scenario, report: &Path) -> Result<RunReport, CliError> {
-        let options = RunOptions {
-            shard: Shard::WHOLE,
-            stop: self.stop.drain.child_token(),
-            cut: self.stop.cut.child_token(),
-            live: None,
-            on_live: Box::new(|_, _, _, _| {}),
-        };
-        let measured = self
-            .runtime
-            .block_on(loadgen::scenario_run::run_scenario(scenario, options))
-            .map_err(|e| CliError::Run(e.to_string()))?;
-        measured
-            .write_atomic(&self.dir.join(report))
-            .map_err(|e| CliError::Run(e.to_string()))?;
-        Ok(measured)
+        signals::run_in_series(&self.runtime, &self.stop, scenario, &self.dir.join(report))
     }
 }
 
