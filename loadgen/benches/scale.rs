@@ -40,10 +40,9 @@ mod support;
 use support::*;
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -637,14 +636,6 @@ fn print_summary(results: &[(Case, CaseResult)]) {
     println!("load average now {}", load_average());
 }
 
-/// `scan-bench serve mock-openai` in its own process, killed when dropped.
-struct Mock {
-    child: Child,
-    addr: SocketAddr,
-    /// Base URL without `/v1`.
-    base: String,
-}
-
 /// What the target's `/metrics` says.
 struct MockMetrics {
     in_flight: f64,
@@ -664,29 +655,6 @@ impl MockMetrics {
 }
 
 impl Mock {
-    fn start(bin: &Path, config: &Path) -> Self {
-        let mut child = Command::new(bin)
-            .args(["serve", "mock-openai", "--config"])
-            .arg(config)
-            .args(["--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start scan-bench serve mock-openai");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped stdout"))
-            .read_line(&mut line)
-            .expect("the listening line");
-        // "mock-openai listening on http://127.0.0.1:PORT/v1"
-        let url = line.split_whitespace().last().expect("a URL").to_owned();
-        let base = url.trim_end_matches('/').trim_end_matches("/v1").to_owned();
-        let addr = base
-            .trim_start_matches("http://")
-            .parse()
-            .expect("a socket address");
-        Self { child, addr, base }
-    }
-
     fn metrics(&self) -> Option<MockMetrics> {
         let text = http_get(self.addr, "/metrics").ok()?;
         let in_flight = text
@@ -707,13 +675,6 @@ impl Mock {
             std::thread::sleep(Duration::from_millis(100));
         }
         println!("   (the target still had requests in flight after {timeout:?})");
-    }
-}
-
-impl Drop for Mock {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

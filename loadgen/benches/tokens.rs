@@ -29,10 +29,9 @@
 mod support;
 use support::*;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -234,38 +233,7 @@ fn row(n: u32, run: &Run, probe: &ProbeResult) -> String {
     )
 }
 
-/// `scan-bench serve mock-openai` in its own process, killed when dropped.
-struct Mock {
-    child: Child,
-    addr: SocketAddr,
-    /// Base URL without `/v1`.
-    base: String,
-}
-
 impl Mock {
-    fn start(bin: &Path, config: &Path) -> Self {
-        let mut child = Command::new(bin)
-            .args(["serve", "mock-openai", "--config"])
-            .arg(config)
-            .args(["--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start scan-bench serve mock-openai");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped stdout"))
-            .read_line(&mut line)
-            .expect("the listening line");
-        // "mock-openai listening on http://127.0.0.1:PORT/v1"
-        let url = line.split_whitespace().last().expect("a URL").to_owned();
-        let base = url.trim_end_matches('/').trim_end_matches("/v1").to_owned();
-        let addr = base
-            .trim_start_matches("http://")
-            .parse()
-            .expect("a socket address");
-        Self { child, addr, base }
-    }
-
     /// Waits until the previous case's streams have left the target.
     fn wait_idle(&self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
@@ -282,13 +250,6 @@ impl Mock {
             // A poll interval for a condition with a deadline.
             std::thread::sleep(Duration::from_millis(100));
         }
-    }
-}
-
-impl Drop for Mock {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -2,9 +2,52 @@
 //! process figures of `/proc` (CPU, memory, load).
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// `scan-bench serve mock-openai` in its own process, killed when dropped.
+pub struct Mock {
+    pub child: Child,
+    pub addr: SocketAddr,
+    /// Base URL without `/v1`.
+    pub base: String,
+}
+
+impl Mock {
+    /// Starts `bin serve mock-openai --config CONFIG` on a free loopback port.
+    pub fn start(bin: &Path, config: &Path) -> Self {
+        let mut child = Command::new(bin)
+            .args(["serve", "mock-openai", "--config"])
+            .arg(config)
+            .args(["--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start scan-bench serve mock-openai");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped stdout"))
+            .read_line(&mut line)
+            .expect("the listening line");
+        // "mock-openai listening on http://127.0.0.1:PORT/v1"
+        let url = line.split_whitespace().last().expect("a URL").to_owned();
+        let base = url.trim_end_matches('/').trim_end_matches("/v1").to_owned();
+        let addr = base
+            .trim_start_matches("http://")
+            .parse()
+            .expect("a socket address");
+        Self { child, addr, base }
+    }
+}
+
+impl Drop for Mock {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
 
 /// One clock tick of `/proc/PID/stat` (USER_HZ, 100 on Linux).
 pub const TICK: Duration = Duration::from_millis(10);
