@@ -2,9 +2,10 @@
 //! from the injected latencies, so which requests are good is known by hand from the
 //! report's own outcome counts, and thresholds on `good_fraction` decide the exit code.
 
+mod support;
+
 use std::path::Path;
 
-use assert_cmd::Command;
 use reports::RunReport;
 
 /// At time scale 0.5, deterministic injected latencies: every chain takes at least
@@ -49,24 +50,8 @@ p_error_event = 0.5
 fn run(dir: &Path, name: &str, text: &str) -> (i32, RunReport) {
     let file = dir.join(format!("{name}.toml"));
     std::fs::write(&file, text).unwrap();
-    let out = dir.join(name);
-    let assert = Command::cargo_bin("scan-bench")
-        .unwrap()
-        .arg("run")
-        .arg(&file)
-        .arg("--quiet")
-        .arg("--out")
-        .arg(&out)
-        .assert();
-    let output = assert.get_output();
-    let code = output.status.code().unwrap_or(-1);
-    let report = RunReport::read(&out.join("report.json")).unwrap_or_else(|e| {
-        panic!(
-            "{name}: no report ({e}); exit {code}\nstderr:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    (code, report)
+    let ran = support::run(&[file.to_str().unwrap(), "--quiet"], &dir.join(name));
+    (ran.code, ran.report)
 }
 
 #[test]

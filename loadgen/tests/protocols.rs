@@ -3,6 +3,8 @@
 //! stack, one event per stage without a status from a small server in the test, and events
 //! over `max_event_bytes` (one long `data:` line, one line that never ends).
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -10,30 +12,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
 use reports::RunReport;
 use scenarios::Timing;
 
-/// Runs `scan-bench run ARGS --quiet --out DIR`: the exit code and the report.
+/// Runs `scan-bench run ARGS --quiet --out DIR/out`; the exit code and the report.
 fn run(dir: &Path, args: &[&str]) -> (i32, RunReport) {
-    let out = dir.join("out");
-    let assert = Command::cargo_bin("scan-bench")
-        .unwrap()
-        .arg("run")
-        .args(args)
-        .arg("--quiet")
-        .arg("--out")
-        .arg(&out)
-        .assert();
-    let output = assert.get_output();
-    let code = output.status.code().unwrap_or(-1);
-    let report = RunReport::read(&out.join("report.json")).unwrap_or_else(|e| {
-        panic!(
-            "no report ({e}); exit {code}\nstderr:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    (code, report)
+    let ran = support::run(&[args, &["--quiet"]].concat(), &dir.join("out"));
+    (ran.code, ran.report)
 }
 
 /// Every scan attempted completed: none failed, partial or cut.

@@ -1,6 +1,8 @@
 //! `scan-bench run` end to end: the real binary against the real mock and pipeline on
 //! loopback, each run a few seconds long.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, Command as Process, Stdio};
@@ -21,26 +23,10 @@ fn scenario(dir: &Path, name: &str, body: &str) -> PathBuf {
     path
 }
 
-/// Runs `scan-bench run ARGS --out DIR --quiet`; the exit code and the report.
+/// Runs `scan-bench run ARGS --quiet --out DIR/out`; the exit code and the report.
 fn run(dir: &Path, args: &[&str]) -> (i32, RunReport) {
-    let out = dir.join("out");
-    let assert = scan_bench()
-        .arg("run")
-        .args(args)
-        .arg("--out")
-        .arg(&out)
-        .arg("--quiet")
-        .assert();
-    let output = assert.get_output();
-    let code = output.status.code().unwrap_or(-1);
-    let report = RunReport::read(&out.join("report.json")).unwrap_or_else(|e| {
-        panic!(
-            "no report ({e}); exit {code}\nstdout:\n{}\nstderr:\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    (code, report)
+    let ran = support::run(&[args, &["--quiet"]].concat(), &dir.join("out"));
+    (ran.code, ran.report)
 }
 
 /// The load generator's health in a real run's report: its CPU measured, `overloaded`

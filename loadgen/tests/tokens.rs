@@ -10,9 +10,10 @@
 //! can be short as well as long (after a late chunk the next is due sooner), so `itl` and
 //! `chunk_gap` are held to the injected gap from both sides.
 
+mod support;
+
 use std::path::Path;
 
-use assert_cmd::Command;
 use reports::RunReport;
 use scenarios::Timing;
 
@@ -71,24 +72,8 @@ output_tokens = {TOKENS}
         ),
     )
     .unwrap();
-    let out = dir.join(format!("out-{fault}"));
-    let assert = Command::cargo_bin("scan-bench")
-        .unwrap()
-        .arg("run")
-        .arg(&file)
-        .arg("--out")
-        .arg(&out)
-        .assert();
-    let output = assert.get_output();
-    let code = output.status.code().unwrap_or(-1);
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let report = RunReport::read(&out.join("report.json")).unwrap_or_else(|e| {
-        panic!(
-            "no report ({e}); exit {code}\nstdout:\n{stdout}\nstderr:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    (code, report, stdout)
+    let ran = support::run(&[file.to_str().unwrap()], &dir.join(format!("out-{fault}")));
+    (ran.code, ran.report, ran.stdout)
 }
 
 /// The p50 and max of a token timing, ms.
