@@ -660,6 +660,9 @@ async fn scan(user: &mut GooseUser, shared: &Shared, start: Instant, began: Inst
                     record.outcome = Outcome::Failed(failure::of_request_error(&e));
                 }
                 Ok(response) if !response.status().is_success() => {
+                    // k6's `sse_ttfb` (`timings.waiting`) times every response, a fast 503
+                    // too: its first byte is its head.
+                    record.ttfb = record.headers;
                     record.outcome =
                         Outcome::Failed(FailureClass::HttpStatus(response.status().as_u16()));
                 }

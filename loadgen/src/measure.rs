@@ -233,6 +233,7 @@ pub struct Collector {
     ttfb: Latency,
     first_stage: Latency,
     chain: Latency,
+    total: Latency,
     stages: Vec<(String, Latency)>,
     tokens: Option<TokenLatencies>,
     null_pointers: Vec<String>,
@@ -268,6 +269,7 @@ impl Collector {
             ttfb: new_latency(),
             first_stage: new_latency(),
             chain: new_latency(),
+            total: new_latency(),
             stages: stages.iter().map(|s| (s.clone(), new_latency())).collect(),
             tokens: tokens.then(|| TokenLatencies {
                 ttft: new_latency(),
@@ -398,6 +400,7 @@ impl Collector {
             (record.headers, &mut self.headers),
             (record.ttfb, &mut self.ttfb),
             (record.first_stage, &mut self.first_stage),
+            (record.total(), &mut self.total),
         ] {
             if let Some(d) = value {
                 h.record(us(d))
@@ -517,6 +520,7 @@ impl Collector {
             (Timing::Ttfb, self.ttfb),
             (Timing::FirstStage, self.first_stage),
             (Timing::Chain, self.chain),
+            (Timing::Total, self.total),
         ];
         if let Some(lag) = self.scheduling_lag {
             latencies.push((Timing::SchedulingLag, lag));

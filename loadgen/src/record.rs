@@ -224,6 +224,7 @@ impl RequestRecord {
                 Timing::Ttfb => self.ttfb,
                 Timing::FirstStage => self.first_stage,
                 Timing::Chain => self.chain,
+                Timing::Total => self.total(),
                 Timing::Ttft => self.tokens.first,
                 // Figures of a stream that ended on its terminal event, as the collector's.
                 Timing::Itl => self.token_figures().and_then(|f| f.itl),
@@ -235,6 +236,12 @@ impl RequestRecord {
             },
             LatencyOf::Stage(index) => self.stages.get(index).and_then(StageTiming::duration),
         }
+    }
+
+    /// Request start to the end of its exchange, however it ended; `None` for a request the
+    /// run's end interrupted, which k6 would not have counted.
+    pub fn total(&self) -> Option<Duration> {
+        (self.outcome != Outcome::Interrupted).then_some(self.ended)
     }
 
     /// The token figures of a completed token stream (its chain is its e2e).

@@ -9,7 +9,8 @@ use scenarios::{SERVER_VIEW_OFF, Scenario, redact};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::{self, EngineError, RunOptions};
-use crate::scrape::{ScrapeError, Snapshot, server_view};
+use crate::scrape::series::Scrapes;
+use crate::scrape::{ACTIVE_CONNECTIONS, ScrapeError, Snapshot, server_view};
 use crate::stack::{EmbeddedStack, StackError};
 
 /// Why a run produced no report.
@@ -23,14 +24,62 @@ pub enum RunError {
     Engine(#[from] EngineError),
 }
 
-/// Runs a resolved scenario to its report (thresholds evaluated). `stop` ends it early as
-/// interrupted; the report then says `partial`.
+/// How the target's `/metrics` is scraped during a run.
+#[derive(Debug, Clone, Copy)]
+pub struct ScrapeSettings {
+    /// Between two scrapes.
+    pub interval: Duration,
+    /// Keep every scrape of the `scan_sse_*` metrics (Eco²'s dashboard's), for panels
+    /// evaluated at an instant; otherwise only the peak of active connections is kept.
+    pub keep: bool,
+}
+
+impl Default for ScrapeSettings {
+    /// Every second, keeping the peak only: a long run's scrapes would grow without bound.
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(1),
+            keep: false,
+        }
+    }
+}
+
+/// What one run measured: its report and, when [`ScrapeSettings::keep`] asked, the scrapes.
+#[derive(Debug)]
+pub struct Run {
+    /// The report, thresholds evaluated.
+    pub report: RunReport,
+    /// The target's kept scrapes (empty when none were kept or it has no metrics).
+    pub scrapes: Scrapes,
+}
+
+/// Runs a resolved scenario to its report (thresholds evaluated), the embedded stack started
+/// for it when it has no target. `stop` ends it early as interrupted; the report then says
+/// `partial`.
 pub async fn run_scenario(scenario: &Scenario, options: RunOptions) -> Result<RunReport, RunError> {
-    let stop = options.stop.clone();
-    let stack = match &scenario.target {
+    let stack = start_stack(scenario).await?;
+    Ok(run_on(scenario, stack, options, ScrapeSettings::default())
+        .await?
+        .report)
+}
+
+/// The embedded stack `scenario` runs on, `None` when it has a target.
+pub async fn start_stack(scenario: &Scenario) -> Result<Option<EmbeddedStack>, RunError> {
+    Ok(match &scenario.target {
         Some(_) => None,
         None => Some(EmbeddedStack::start(scenario).await?),
-    };
+    })
+}
+
+/// Runs `scenario` on `stack` (from [`start_stack`]; shut down at the end) or its target,
+/// scraping the target's metrics as `scrape` says.
+pub async fn run_on(
+    scenario: &Scenario,
+    stack: Option<EmbeddedStack>,
+    options: RunOptions,
+    scrape: ScrapeSettings,
+) -> Result<Run, RunError> {
+    let stop = options.stop.clone();
     let (target, metrics_url) = match (&stack, &scenario.target) {
         (Some(stack), _) => (stack.target(), stack.metrics_url()),
         (None, Some(target)) => {
@@ -44,7 +93,7 @@ pub async fn run_scenario(scenario: &Scenario, options: RunOptions) -> Result<Ru
         (None, None) => unreachable!("a scenario without target runs on the embedded stack"),
     };
     // A target without metrics is told once, before the load, and not scraped again.
-    let mut scraper = metrics_url.map(|url| Scraper::start(url, stop.clone()));
+    let mut scraper = metrics_url.map(|url| Scraper::start(url, scrape, stop.clone()));
     let first = match &scraper {
         Some(s) => match s.snapshot().await {
             Ok(snapshot) => Some(snapshot),
@@ -66,14 +115,16 @@ pub async fn run_scenario(scenario: &Scenario, options: RunOptions) -> Result<Ru
 
     let result = engine::drive(scenario, &target, options).await;
 
+    let mut scrapes = Scrapes::default();
     let server = match (scraper, first) {
         (Some(scraper), Some(first)) => {
             let last = scraper.snapshot().await;
             let url = redact::url(&scraper.url);
-            let peak = scraper.stop().await;
+            let watched = scraper.stop().await;
+            scrapes = watched.scrapes;
             let window = result.as_ref().map(|r| r.duration).unwrap_or_default();
             match last {
-                Ok(last) => Some(server_view(&url, &last.since(&first), peak, window)),
+                Ok(last) => Some(server_view(&url, &last.since(&first), watched.peak, window)),
                 Err(e) => {
                     eprintln!("scan-bench: no server view: the last scrape failed: {e}");
                     None
@@ -118,7 +169,7 @@ pub async fn run_scenario(scenario: &Scenario, options: RunOptions) -> Result<Ru
         &report,
     ));
     report.thresholds = reports::thresholds::evaluate(&report);
-    Ok(report)
+    Ok(Run { report, scrapes })
 }
 
 fn environment(scenario: &Scenario, target: &str, output: &engine::RunOutput) -> Environment {
@@ -153,17 +204,24 @@ fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
-/// Scrapes the target's metrics each second during the run, for the peak of active
-/// connections; first and last scrapes give the window.
+/// Scrapes the target's metrics during the run, for the peak of active connections and,
+/// when asked, every scrape; first and last scrapes give the window.
 struct Scraper {
     url: String,
     client: reqwest::Client,
     done: CancellationToken,
-    task: tokio::task::JoinHandle<Option<f64>>,
+    task: tokio::task::JoinHandle<Watched>,
+}
+
+/// What the scrapes during a run saw.
+#[derive(Default)]
+struct Watched {
+    peak: Option<f64>,
+    scrapes: Scrapes,
 }
 
 impl Scraper {
-    fn start(url: String, stop: CancellationToken) -> Self {
+    fn start(url: String, settings: ScrapeSettings, stop: CancellationToken) -> Self {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
@@ -172,20 +230,30 @@ impl Scraper {
         let task = tokio::spawn({
             let (client, url, done) = (client.clone(), url.clone(), done.clone());
             async move {
-                let mut peak: Option<f64> = None;
-                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                let mut watched = Watched::default();
+                let mut tick = tokio::time::interval(settings.interval);
+                // A late scrape is taken at once and the next one a full interval on, as
+                // Prometheus keeps its own interval.
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     tokio::select! {
                         _ = tick.tick() => {}
                         _ = done.cancelled() => break,
                     }
-                    if let Ok(snapshot) = Snapshot::fetch(&client, &url).await
-                        && let Some(active) = snapshot.sum("scan_sse_connections_active", &[])
-                    {
-                        peak = Some(peak.map_or(active, |p| p.max(active)));
+                    let at = SystemTime::now();
+                    let Ok(snapshot) = Snapshot::fetch(&client, &url).await else {
+                        continue;
+                    };
+                    if let Some(active) = snapshot.sum(ACTIVE_CONNECTIONS, &[]) {
+                        watched.peak = Some(watched.peak.map_or(active, |p| p.max(active)));
+                    }
+                    if settings.keep {
+                        watched
+                            .scrapes
+                            .push(at, &snapshot, |name| name.starts_with("scan_sse_"));
                     }
                 }
-                peak
+                watched
             }
         });
         Self {
@@ -200,9 +268,9 @@ impl Scraper {
         Snapshot::fetch(&self.client, &self.url).await
     }
 
-    /// Stops scraping; the peak of active connections seen.
-    async fn stop(self) -> Option<f64> {
+    /// Stops scraping; what the scrapes saw.
+    async fn stop(self) -> Watched {
         self.done.cancel();
-        self.task.await.ok().flatten()
+        self.task.await.unwrap_or_default()
     }
 }

@@ -25,8 +25,12 @@ pub enum Timing {
     Ttfb,
     /// Request start to the first stage event (Eco²'s dashboard's server-side TTFB).
     FirstStage,
-    /// Request start to the terminal event, completed scans only (k6's `sse_total_duration`).
+    /// Request start to the terminal event, completed scans only (k6's `sse_total_duration`
+    /// name; Eco²'s k6 script also timed the requests that failed: that is [`Timing::Total`]).
     Chain,
+    /// Request start to the end of the exchange, every request however it ended (the time
+    /// Eco²'s k6 script put in `sse_total_duration`: a fast 503 is a short total).
+    Total,
     /// Open model: how late a request started against its intended start.
     SchedulingLag,
     /// Token streams: request start to the first content chunk (k6-style `llm_ttft`).
@@ -43,12 +47,13 @@ pub enum Timing {
 
 impl Timing {
     /// Every timing, in report order.
-    pub const ALL: [Timing; 10] = [
+    pub const ALL: [Timing; 11] = [
         Timing::Connect,
         Timing::Headers,
         Timing::Ttfb,
         Timing::FirstStage,
         Timing::Chain,
+        Timing::Total,
         Timing::SchedulingLag,
         Timing::Ttft,
         Timing::Itl,
@@ -67,6 +72,7 @@ impl Timing {
             Timing::Ttfb => "ttfb",
             Timing::FirstStage => "first_stage",
             Timing::Chain => "chain",
+            Timing::Total => "total",
             Timing::SchedulingLag => "scheduling_lag",
             Timing::Ttft => "ttft",
             Timing::Itl => "itl",
@@ -97,6 +103,7 @@ impl Timing {
             | Timing::Ttfb
             | Timing::FirstStage
             | Timing::Chain
+            | Timing::Total
             | Timing::Ttft
             | Timing::Itl
             | Timing::Tpot => true,

@@ -4,7 +4,8 @@
 //! Source: `shared/reference/eco2-scan-2025-12.md`. Durations are in seconds, shares and
 //! success rates are fractions from 0 to 1.
 
-/// One published load test: the Grafana panels (server view) and k6's success (client view).
+/// One published load test: the Grafana panels (server view), the write-up's summary table
+/// and k6's own end-of-test summary (client view).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PublishedTest {
     /// The write-up's test number.
@@ -13,30 +14,65 @@ pub struct PublishedTest {
     pub scenario: &'static str,
     /// Peak virtual users.
     pub vus: u32,
-    /// The Grafana time window (KST).
+    /// The Grafana time range (KST) the panels were read over, `HH:MM:SS-HH:MM:SS`.
     pub window_kst: &'static str,
     /// The write-up's note on the run.
     pub note: &'static str,
-    /// Chain Avg panel: `rate(sum)/rate(count)` of the chain duration.
+    /// Chain Avg Duration panel.
     pub chain_avg_s: f64,
-    /// TTFB p50 panel (server-side: request start to first stage event).
+    /// TTFB (p50) panel (server-side: request start to the first stage event).
     pub ttfb_p50_s: f64,
-    /// TTFB p95 panel (the table's unnamed second column, read as p95 by the conclusion).
-    pub ttfb_p95_s: f64,
-    /// Success Rate panel (server-side: streams that reached the handler).
-    pub server_success: f64,
-    /// RPS panel: `sum(rate(scan_sse_requests_total[1m]))`.
+    /// Success Rate panel as the published page prints it.
+    pub success_panel: f64,
+    /// Success Rate panel as the repository's copy of the same table prints it, where the two
+    /// differ.
+    pub success_panel_repository: Option<f64>,
+    /// Requests/sec panel.
     pub rps: f64,
-    /// Peak of the Active Connections panel, where published.
-    pub peak_connections: Option<u32>,
-    /// Client-side (k6) success of the summary table.
+    /// The "peak conns" column, read from the Active Connections panel, where published.
+    pub active_connections: Option<u32>,
+    /// The write-up's summary table: k6's success.
     pub client_success: f64,
-    /// Chain p99 where published.
+    /// The write-up's "p99 rose to ~25 s", where published.
     pub chain_p99_s: Option<f64>,
-    /// Share of completed runs whose reward was `null`, where published.
-    pub reward_null: Option<f64>,
-    /// Iterations and completed iterations in k6's printed summary, where published.
-    pub k6_iterations: Option<(u32, u32)>,
+    /// k6's own end-of-test summary.
+    pub k6: K6Summary,
+}
+
+/// k6's end-of-test summary of one test, as the authors' repository prints it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct K6Summary {
+    /// Iterations: one request each.
+    pub requests: u32,
+    /// Iterations whose four stages all completed.
+    pub completed: u32,
+    /// Iterations with some stage missing.
+    pub partial: u32,
+    /// Iterations whose status was not 200 or whose content type was not SSE.
+    pub failed: u32,
+    /// Iterations whose reward result was `null`, where printed.
+    pub reward_null: Option<u32>,
+    /// `sse_ttfb` p95 (every response, a failed one too), in milliseconds. The write-up's
+    /// TTFB table's p95 column is this figure rounded.
+    pub ttfb_p95_ms: f64,
+    /// `sse_total_duration` p95 (Eco²'s script times failures too), in milliseconds.
+    pub total_p95_ms: f64,
+}
+
+impl PublishedTest {
+    /// The length of the Grafana time range, in seconds.
+    pub fn window_s(&self) -> f64 {
+        let seconds = |hms: &str| {
+            hms.split(':')
+                .map(|part| part.parse::<f64>().expect("the published windows are HH:MM:SS"))
+                .fold(0.0, |total, part| total * 60.0 + part)
+        };
+        let (start, end) = self
+            .window_kst
+            .split_once('-')
+            .expect("the published windows are START-END");
+        seconds(end) - seconds(start)
+    }
 }
 
 /// The three published tests of the Celery-chain architecture.
@@ -49,14 +85,21 @@ pub const ECO2_TESTS: [PublishedTest; 3] = [
         note: "low load, non-HA",
         chain_avg_s: 11.3,
         ttfb_p50_s: 1.74,
-        ttfb_p95_s: 5.7,
-        server_success: 1.0,
+        success_panel: 1.0,
+        success_panel_repository: None,
         rps: 0.10,
-        peak_connections: Some(10),
+        active_connections: Some(10),
         client_success: 1.0,
         chain_p99_s: None,
-        reward_null: None,
-        k6_iterations: None,
+        k6: K6Summary {
+            requests: 46,
+            completed: 46,
+            partial: 0,
+            failed: 0,
+            reward_null: None,
+            ttfb_p95_ms: 5742.0,
+            total_p95_ms: 19598.0,
+        },
     },
     PublishedTest {
         id: 2,
@@ -66,15 +109,23 @@ pub const ECO2_TESTS: [PublishedTest; 3] = [
         note: "high load; Envoy answered 503 while the API pod restarted",
         chain_avg_s: 19.0,
         ttfb_p50_s: 1.07,
-        ttfb_p95_s: 3.4,
-        server_success: 0.907,
+        // The published page's 90.7 % is k6's failed share (1,466 / 1,616); the repository's
+        // copy of the table prints the panel at 100 %.
+        success_panel: 0.907,
+        success_panel_repository: Some(1.0),
         rps: 1.10,
-        peak_connections: Some(25),
+        active_connections: Some(25),
         client_success: 0.828,
         chain_p99_s: None,
-        reward_null: None,
-        // The k6 summary: 150 of 1,616 iterations completed (protocol notes).
-        k6_iterations: Some((1616, 150)),
+        k6: K6Summary {
+            requests: 1616,
+            completed: 150,
+            partial: 0,
+            failed: 1466,
+            reward_null: None,
+            ttfb_p95_ms: 3354.0,
+            total_p95_ms: 20093.0,
+        },
     },
     PublishedTest {
         id: 3,
@@ -84,16 +135,258 @@ pub const ECO2_TESTS: [PublishedTest; 3] = [
         note: "stabilised; near the OpenAI rate limit",
         chain_avg_s: 21.1,
         ttfb_p50_s: 1.32,
-        ttfb_p95_s: 16.3,
-        server_success: 1.0,
+        success_panel: 1.0,
+        success_panel_repository: None,
         rps: 0.27,
-        peak_connections: None,
+        active_connections: None,
         client_success: 0.951,
         chain_p99_s: Some(25.0),
-        reward_null: Some(0.732),
-        k6_iterations: None,
+        k6: K6Summary {
+            requests: 164,
+            completed: 156,
+            partial: 1,
+            failed: 7,
+            reward_null: Some(120),
+            ttfb_p95_ms: 16342.0,
+            total_p95_ms: 47079.0,
+        },
     },
 ];
+
+/// What a panel's PromQL computes, for a reduction that does not run Prometheus. Windows are
+/// the queries' range selectors, in seconds of the modelled system.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PanelQuery {
+    /// A gauge's last value.
+    Gauge {
+        /// The gauge.
+        metric: &'static str,
+    },
+    /// `sum [by (by)] (rate(H_sum[w])) / sum [by (by)] (rate(H_count[w]))`.
+    Average {
+        /// The histogram's name (without `_sum`, `_count`).
+        histogram: &'static str,
+        /// The range window.
+        window_s: f64,
+        /// The label kept, if any.
+        by: Option<&'static str>,
+    },
+    /// `histogram_quantile(q, sum by ([by,] le) (rate(H_bucket[w])))`.
+    Quantile {
+        /// The histogram's name (without `_bucket`).
+        histogram: &'static str,
+        /// The quantile.
+        q: f64,
+        /// The range window.
+        window_s: f64,
+        /// The label kept besides `le`, if any.
+        by: Option<&'static str>,
+    },
+    /// `sum(rate(C{label="value"}[w])) / sum(rate(C[w])) * 100`.
+    Share {
+        /// The counter.
+        counter: &'static str,
+        /// The label matched.
+        label: &'static str,
+        /// Its value.
+        value: &'static str,
+        /// The range window.
+        window_s: f64,
+    },
+    /// `sum [by (by)] (rate(C[w])) * per_s`.
+    Rate {
+        /// The counter.
+        counter: &'static str,
+        /// The range window.
+        window_s: f64,
+        /// The label kept, if any.
+        by: Option<&'static str>,
+        /// 1 for a rate per second, 60 per minute.
+        per_s: f64,
+    },
+}
+
+/// What a panel's value is in, which decides how a time-scaled run's value is read back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PanelUnit {
+    /// Seconds (divided back by the time scale).
+    Seconds,
+    /// Percent.
+    Percent,
+    /// Per second or per minute of the modelled system (multiplied back by the time scale).
+    Rate,
+    /// A count, as is.
+    Count,
+}
+
+/// One panel query of Eco²'s Grafana dashboard, as committed with the test.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PublishedPanel {
+    /// The panel's title.
+    pub title: &'static str,
+    /// Its PromQL, verbatim.
+    pub query: &'static str,
+    /// What the query computes.
+    pub computes: PanelQuery,
+    /// Its unit.
+    pub unit: PanelUnit,
+}
+
+const REQUESTS: &str = "scan_sse_requests_total";
+const CHAIN: &str = "scan_sse_chain_duration_seconds";
+const TTFB: &str = "scan_sse_ttfb_seconds";
+const STAGE: &str = "scan_sse_stage_duration_seconds";
+
+/// The dashboard's top row (`workloads/monitoring/dashboards/scan-sse-pipeline.yaml`): `stat`
+/// panels (Success Rate a `gauge`) showing the last non-null value of their query over the
+/// time range.
+pub const ECO2_TOP_ROW: [PublishedPanel; 6] = [
+    PublishedPanel {
+        title: "Active Connections",
+        query: "scan_sse_connections_active",
+        computes: PanelQuery::Gauge {
+            metric: "scan_sse_connections_active",
+        },
+        unit: PanelUnit::Count,
+    },
+    PublishedPanel {
+        title: "Chain Avg Duration",
+        query: "sum(rate(scan_sse_chain_duration_seconds_sum[5m])) / sum(rate(scan_sse_chain_duration_seconds_count[5m]))",
+        computes: PanelQuery::Average {
+            histogram: CHAIN,
+            window_s: 300.0,
+            by: None,
+        },
+        unit: PanelUnit::Seconds,
+    },
+    PublishedPanel {
+        title: "TTFB (p50)",
+        query: "histogram_quantile(0.50, sum(rate(scan_sse_ttfb_seconds_bucket[5m])) by (le))",
+        computes: PanelQuery::Quantile {
+            histogram: TTFB,
+            q: 0.5,
+            window_s: 300.0,
+            by: None,
+        },
+        unit: PanelUnit::Seconds,
+    },
+    PublishedPanel {
+        title: "Success Rate",
+        query: "sum(rate(scan_sse_requests_total{status=\"success\"}[5m])) / sum(rate(scan_sse_requests_total[5m])) * 100",
+        computes: PanelQuery::Share {
+            counter: REQUESTS,
+            label: "status",
+            value: "success",
+            window_s: 300.0,
+        },
+        unit: PanelUnit::Percent,
+    },
+    PublishedPanel {
+        title: "Requests/sec",
+        query: "sum(rate(scan_sse_requests_total[1m]))",
+        computes: PanelQuery::Rate {
+            counter: REQUESTS,
+            window_s: 60.0,
+            by: None,
+            per_s: 1.0,
+        },
+        unit: PanelUnit::Rate,
+    },
+    PublishedPanel {
+        title: "Timeout Rate",
+        query: "sum(rate(scan_sse_requests_total{status=\"timeout\"}[5m])) / sum(rate(scan_sse_requests_total[5m])) * 100",
+        computes: PanelQuery::Share {
+            counter: REQUESTS,
+            label: "status",
+            value: "timeout",
+            window_s: 300.0,
+        },
+        unit: PanelUnit::Percent,
+    },
+];
+
+/// The dashboard's further rows, drawn over time.
+pub const ECO2_SERIES: [PublishedPanel; 6] = [
+    PublishedPanel {
+        title: "Stage Avg Duration",
+        query: "sum by (stage) (rate(scan_sse_stage_duration_seconds_sum[5m])) / sum by (stage) (rate(scan_sse_stage_duration_seconds_count[5m]))",
+        computes: PanelQuery::Average {
+            histogram: STAGE,
+            window_s: 300.0,
+            by: Some("stage"),
+        },
+        unit: PanelUnit::Seconds,
+    },
+    PublishedPanel {
+        title: "Stage p99 Duration",
+        query: "histogram_quantile(0.99, sum by (stage, le) (rate(scan_sse_stage_duration_seconds_bucket[1m])))",
+        computes: PanelQuery::Quantile {
+            histogram: STAGE,
+            q: 0.99,
+            window_s: 60.0,
+            by: Some("stage"),
+        },
+        unit: PanelUnit::Seconds,
+    },
+    PublishedPanel {
+        title: "TTFB p50",
+        query: "histogram_quantile(0.5, sum by (le) (rate(scan_sse_ttfb_seconds_bucket[5m])))",
+        computes: PanelQuery::Quantile {
+            histogram: TTFB,
+            q: 0.5,
+            window_s: 300.0,
+            by: None,
+        },
+        unit: PanelUnit::Seconds,
+    },
+    PublishedPanel {
+        title: "TTFB p95",
+        query: "histogram_quantile(0.95, sum by (le) (rate(scan_sse_ttfb_seconds_bucket[5m])))",
+        computes: PanelQuery::Quantile {
+            histogram: TTFB,
+            q: 0.95,
+            window_s: 300.0,
+            by: None,
+        },
+        unit: PanelUnit::Seconds,
+    },
+    PublishedPanel {
+        title: "TTFB p99",
+        query: "histogram_quantile(0.99, sum by (le) (rate(scan_sse_ttfb_seconds_bucket[5m])))",
+        computes: PanelQuery::Quantile {
+            histogram: TTFB,
+            q: 0.99,
+            window_s: 300.0,
+            by: None,
+        },
+        unit: PanelUnit::Seconds,
+    },
+    PublishedPanel {
+        title: "Requests by Status (per minute)",
+        query: "sum by (status) (rate(scan_sse_requests_total[1m])) * 60",
+        computes: PanelQuery::Rate {
+            counter: REQUESTS,
+            window_s: 60.0,
+            by: Some("status"),
+            per_s: 60.0,
+        },
+        unit: PanelUnit::Rate,
+    },
+];
+
+/// Not on the committed dashboard: the chain's p99 as scan-bench's shipped dashboard draws it
+/// (its "Chain Percentiles" panel), for the write-up's "p99 rose to ~25 s" in test #3.
+pub const CHAIN_P99: PublishedPanel = PublishedPanel {
+    title: "Chain p99",
+    query: "histogram_quantile(0.99, sum by (le) (rate(scan_sse_chain_duration_seconds_bucket[5m])))",
+    computes: PanelQuery::Quantile {
+        histogram: CHAIN,
+        q: 0.99,
+        window_s: 300.0,
+        by: None,
+    },
+    unit: PanelUnit::Seconds,
+};
 
 /// One stage of the published stage table.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -205,3 +498,82 @@ pub const V1_THREADPOOL: [PublishedThreadpoolRun; 3] = [
         success: 0.0,
     },
 ];
+
+/// One measured point of the v1.0.7 comparison, or of the later write-up's 50-VU test on the
+/// test-time design: the published success and response times.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PublishedLaterRun {
+    /// Short name, also the report's directory.
+    pub name: &'static str,
+    /// What was measured, as the write-up names it.
+    pub design: &'static str,
+    /// Concurrent users.
+    pub users: u32,
+    /// Success rate, where published.
+    pub success: Option<f64>,
+    /// The range of average response times, where published.
+    pub avg_range_s: Option<(f64, f64)>,
+    /// The published outcome in words.
+    pub outcome: &'static str,
+}
+
+/// v1.0.7's `/scan/classify` and `/scan/classify/completion` table, and the 50-VU test of the
+/// test-time design from the same project's later write-up. Memory (4 GB, ~1 GB, 676 MiB over
+/// a 512 MiB limit) is not modelled.
+pub const LATER_RUNS: [PublishedLaterRun; 4] = [
+    PublishedLaterRun {
+        name: "v1.0.7-classify-60",
+        design: "v1.0.7 /scan/classify: threads 2+4, HPA 1-4",
+        users: 60,
+        success: Some(0.983),
+        avg_range_s: Some((10.0, 22.0)),
+        outcome: "98.3 % success, average response 10-22 s",
+    },
+    PublishedLaterRun {
+        name: "v1.0.7-completion-30",
+        design: "v1.0.7 /scan/classify/completion: SSE, 30 greenlets, HPA 1-4",
+        users: 30,
+        success: Some(0.951),
+        avg_range_s: Some((11.0, 21.0)),
+        outcome: "95.1 % success, average response 11-21 s",
+    },
+    PublishedLaterRun {
+        name: "v1.0.7-completion-50",
+        design: "v1.0.7 /scan/classify/completion: SSE, 30 greenlets, HPA 1-4",
+        users: 50,
+        success: Some(0.387),
+        avg_range_s: None,
+        outcome: "38.7 % success",
+    },
+    PublishedLaterRun {
+        name: "celery-chain-50",
+        design: "the Celery chain at test time (test #2's design) at 50 VUs",
+        users: 50,
+        success: None,
+        avg_range_s: None,
+        outcome: "failed: 503s, the API pod at 676 MiB over its 512 MiB limit and 165 % CPU",
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_are_their_published_lengths() {
+        let lengths: Vec<f64> = ECO2_TESTS.iter().map(PublishedTest::window_s).collect();
+        assert_eq!(lengths, [104.0, 71.0, 166.0]);
+    }
+
+    #[test]
+    fn every_k6_iteration_has_one_outcome() {
+        for test in &ECO2_TESTS {
+            let k6 = test.k6;
+            assert_eq!(k6.completed + k6.partial + k6.failed, k6.requests, "#{}", test.id);
+        }
+        // The published page's success panel of #2 is k6's failed share.
+        let k6 = ECO2_TESTS[1].k6;
+        let failed = f64::from(k6.failed) / f64::from(k6.requests);
+        assert!((failed - ECO2_TESTS[1].success_panel).abs() < 0.0005);
+    }
+}

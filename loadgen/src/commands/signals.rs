@@ -78,20 +78,33 @@ pub fn run_in_series(
     scenario: &Scenario,
     report: &Path,
 ) -> Result<RunReport, CliError> {
-    let options = RunOptions {
+    let measured = runtime
+        .block_on(loadgen::scenario_run::run_scenario(
+            scenario,
+            series_options(stop),
+        ))
+        .map_err(|e| CliError::Run(e.to_string()))?;
+    write_report(&measured, report)?;
+    Ok(measured)
+}
+
+/// The options of a run in a series: the whole load, stopped by `stop`'s signals, no live
+/// display.
+pub fn series_options(stop: &Stop) -> RunOptions {
+    RunOptions {
         shard: Shard::WHOLE,
         stop: stop.drain.child_token(),
         cut: stop.cut.child_token(),
         live: None,
         on_live: Box::new(|_, _, _, _| {}),
-    };
-    let measured = runtime
-        .block_on(loadgen::scenario_run::run_scenario(scenario, options))
-        .map_err(|e| CliError::Run(e.to_string()))?;
-    measured
-        .write_atomic(report)
-        .map_err(|e| CliError::Run(e.to_string()))?;
-    Ok(measured)
+    }
+}
+
+/// Writes a run's report atomically to `path`.
+pub fn write_report(report: &RunReport, path: &Path) -> Result<(), CliError> {
+    report
+        .write_atomic(path)
+        .map_err(|e| CliError::Run(e.to_string()))
 }
 
 impl Stop {

@@ -5,6 +5,8 @@ use reports::RunReport;
 use reports::histogram::Summary;
 use scenarios::Timing;
 use scenarios::published::{ECO2_STAGES, PublishedTest, PublishedThreadpoolRun};
+
+use super::dashboard::Dashboard;
 use serde::Serialize;
 
 /// One published figure and its local counterpart.
@@ -38,7 +40,7 @@ pub struct Pair {
 }
 
 /// Units of the figures.
-mod unit {
+pub mod unit {
     pub const SECONDS: &str = "s";
     pub const PERCENT: &str = "%";
     pub const RATE: &str = "req/s";
@@ -47,7 +49,12 @@ mod unit {
 }
 
 impl Pair {
-    fn new(test: &str, figure: &'static str, unit: &'static str, published: f64) -> Self {
+    pub(super) fn new(
+        test: &str,
+        figure: &'static str,
+        unit: &'static str,
+        published: f64,
+    ) -> Self {
         Self {
             test: test.to_owned(),
             figure,
@@ -63,24 +70,24 @@ impl Pair {
         }
     }
 
-    fn range(mut self, low: f64, high: f64) -> Self {
+    pub(super) fn range(mut self, low: f64, high: f64) -> Self {
         self.published = (low + high) / 2.0;
         self.published_range = Some([low, high]);
         self
     }
 
-    fn lower_bound(mut self) -> Self {
+    pub(super) fn lower_bound(mut self) -> Self {
         self.published_is_lower_bound = true;
         self
     }
 
-    fn note(mut self, note: &'static str) -> Self {
+    pub(super) fn note(mut self, note: &'static str) -> Self {
         self.note = Some(note);
         self
     }
 
     /// Sets the local value and the deltas.
-    fn local(mut self, local: Option<f64>) -> Self {
+    pub(super) fn local(mut self, local: Option<f64>) -> Self {
         self.local = local;
         let Some(local) = local else { return self };
         let (reference, delta) = match self.published_range {
@@ -108,75 +115,75 @@ mod notes {
     pub const STAGES_SUM: &str = "the stage table sums to the chain average (4.5 + 0.3 + 4.8 + 1.7 = 11.3 s), leaving no room \
          for the 1.74 s median TTFB the same dashboard shows; we match the dashboard panels and the stage shares";
     pub const RPS: &str = "below what its VUs can make: by Little's law N VUs with a chain of C s and a 1 s sleep make \
-         N / (C + 1) req/s (10 / 12.3 = 0.81 for test #1); we compute the panel's formula over the whole run";
+         N / (C + 1) req/s (10 / 12.3 = 0.81 for test #1); the panel here is the same query at the window's end";
     pub const TTFB_LOWER_AT_34: &str = "lower than at 10 VUs; the authors' reading (OpenAI cache hits) does not touch the wait \
          before the vision stage starts, which TTFB measures; the same wait model serves all three tests";
-    pub const TTFB_ABOVE_TOP_BUCKET: &str = "above the 10 s top bucket of Eco²'s TTFB histogram, so histogram_quantile cannot \
-         return it; the local panel is capped the same way";
-    pub const SUCCESS_PANEL_2: &str = "the write-up also says the Celery-level success was 100 %; the panel counts streams \
-         the API ended, including those a restart cut, so we match the panel (and the worker-level row)";
-    pub const CLIENT_SUCCESS_2: &str = "the write-up's table; the k6 summary printed 150 of 1,616 iterations completed \
-         (9.3 %): the two disagree, see the k6 summary rows";
-    pub const ITERATIONS_2: &str = "the k6 summary, which counts every fast 503 as an iteration; we match it rather than \
-         the table's 82.8 %: with Kubernetes' defaults (probes 10 s apart, 3 failures; metrics 60 s apart) the pod restarts \
-         ~30 s before the autoscaler's pods are ready, and 34 VUs retrying every second through that outage make ~1,000 \
-         503s; 82.8 % would need the outage to last ~2 s";
+    pub const SUCCESS_PANEL_2: &str = "compared with the repository's copy of the table (100 %): the published page's 90.7 % \
+         is k6's failed share (1,466 / 1,616 = 90.7 %), compared in the k6 row 'failed'";
+    pub const CLIENT_SUCCESS_2: &str = "the write-up's table; k6's own summary printed 150 of 1,616 iterations completed \
+         (9.3 %): the two disagree, see the k6 rows";
+    pub const K6_2: &str = "k6 counts every fast 503 as an iteration: with Kubernetes' defaults (probes 10 s apart, 3 \
+         failures; metrics 60 s apart) the pod restarts ~30 s before the autoscaler's pods are ready, and 34 VUs retrying \
+         every second through that outage make ~1,000 503s";
     pub const CLIENT_SUCCESS_3: &str = "failures the client saw while the server counted none; with two ready replicas no \
          restart or 503 happens in the model at 30 VUs";
-    pub const PEAK_2: &str = "the local pod fails its probe only after the ramp has brought all 34 streams; a peak \
-         of 25 says Eco²'s pod went down ~45 s into the ramp, sooner than three failed probes 10 s apart allow";
     pub const CHAIN_3: &str = "longer than test #2 at fewer VUs; the write-up blames the OpenAI limit, but 30 VUs make \
          ~170 of its 500 calls per minute";
-    pub const REWARD_NULL_3: &str = "73.2 % came from a character-matching bug; the local figure is the catalog's share of runs with no reward";
+    pub const REWARD_NULL_3: &str = "73.2 % came from a character-matching bug; the local figure is the catalog's share of \
+         runs with no reward";
+    pub const P99_3: &str = "not a client figure (k6's own total p95 was 47 s); compared with the server's chain p99 \
+         (the Chain Percentiles query) at the window's end";
+    pub const REQUESTS_1: &str = "46 iterations in 180 s is 29 s per iteration at the profile's 7.5 VUs on average \
+         (60 s up, 90 s at 10, 30 s down); the same k6 summary's total p95 is 19.6 s and the chain panel 11.3 s, \
+         which leave room for ~100 iterations of chain + 1 s sleep";
     pub const V1_10: &str = "every call holding one of the 6 threads for its whole length (~10 s of calls per 11 s \
          cycle), 10 users need ~9 threads, so stages queue; threads held for less time would give the published 11 s \
          but would also let 100 users finish within the timeout, which the write-up says they did not";
     pub const V1_100: &str = "\"150 s+\" is a lower bound: with a 120 s client timeout a request completes within it or \
          fails, so the local maximum is of completed requests only";
+    pub const TOTAL_3: &str = "k6's total p95 of 47 s is over twice the server's chain p99 of ~25 s for the same \
+         test: the client waited ~20 s more than the server timed, which no stage of the model makes";
 }
 
 /// A statistic of the client's chain durations (completed scans), in real-time seconds.
 pub fn client_chain_s(report: &RunReport, stat: fn(&Summary) -> f64) -> Option<f64> {
-    let chain = report
-        .latency(Timing::Chain)
-        .filter(|m| m.summary.count > 0)?;
-    Some(stat(&chain.summary) / 1000.0 / report.environment.time_scale)
+    client_s(report, Timing::Chain, stat)
+}
+
+/// A statistic of one of the client's timings, in real-time seconds.
+fn client_s(report: &RunReport, timing: Timing, stat: fn(&Summary) -> f64) -> Option<f64> {
+    let measured = report.latency(timing).filter(|m| m.summary.count > 0)?;
+    Some(stat(&measured.summary) / 1000.0 / report.environment.time_scale)
 }
 
 /// The note on a figure of a Celery-chain test, where its published value needs one.
 fn eco2_note(test: u8, figure: &str) -> Option<&'static str> {
     Some(match (test, figure) {
-        (3, "chain avg (server)") => notes::CHAIN_3,
-        (2, "TTFB p50 (server)" | "TTFB p95 (server)") => notes::TTFB_LOWER_AT_34,
-        (3, "TTFB p95 (server)") => notes::TTFB_ABOVE_TOP_BUCKET,
-        (2, "success panel (server)") => notes::SUCCESS_PANEL_2,
-        (2, "client success (k6 table)") => notes::CLIENT_SUCCESS_2,
-        (3, "client success (k6 table)") => notes::CLIENT_SUCCESS_3,
-        (1 | 3, "RPS (server)") => notes::RPS,
-        (2, "peak connections (server)") => notes::PEAK_2,
+        (3, "Chain Avg Duration (panel)") => notes::CHAIN_3,
+        (2, "TTFB p50 (panel)") => notes::TTFB_LOWER_AT_34,
+        (2, "Success Rate (panel)") => notes::SUCCESS_PANEL_2,
+        (2, "client success (the write-up's table)") => notes::CLIENT_SUCCESS_2,
+        (3, "client success (the write-up's table)") => notes::CLIENT_SUCCESS_3,
+        (1 | 3, "Requests/sec (panel)") => notes::RPS,
         (
             1,
-            "vision avg (server)"
-            | "rule avg (server)"
-            | "answer avg (server)"
-            | "reward avg (server)",
+            "vision avg (panel)" | "rule avg (panel)" | "answer avg (panel)" | "reward avg (panel)",
         ) => notes::STAGES_SUM,
-        (3, "reward null") => notes::REWARD_NULL_3,
-        (2, "client success (k6 summary)" | "k6 iterations" | "k6 iterations completed") => {
-            notes::ITERATIONS_2
-        }
+        (3, "reward null (k6)") => notes::REWARD_NULL_3,
+        (3, "chain p99 (server)") => notes::P99_3,
+        (3, "total p95 (k6 sse_total_duration)") => notes::TOTAL_3,
+        (1, "requests (k6)") => notes::REQUESTS_1,
+        (2, "requests (k6)" | "completed (k6)" | "failed (k6)") => notes::K6_2,
         _ => return None,
     })
 }
 
-/// The figures of one of the three Celery-chain tests.
-pub fn eco2_pairs(test: &PublishedTest, report: &RunReport) -> Vec<Pair> {
-    let scale = report.environment.time_scale;
+/// The figures of one of the three Celery-chain tests: the dashboard's panels at the end of
+/// the published window, the write-up's table, and k6's summary.
+pub fn eco2_pairs(test: &PublishedTest, report: &RunReport, dashboard: &Dashboard) -> Vec<Pair> {
     let server = report.server.as_ref();
-    let real = |scaled_s: Option<f64>| scaled_s.map(|s| s / scale);
     let pct = |fraction: Option<f64>| fraction.map(|f| f * 100.0);
     let totals = &report.totals;
-    let client_success = totals.completed_share();
     let id = format!("#{}", test.id);
     let pair = |figure: &'static str, unit: &'static str, published: f64| {
         let pair = Pair::new(&id, figure, unit, published);
@@ -185,42 +192,36 @@ pub fn eco2_pairs(test: &PublishedTest, report: &RunReport) -> Vec<Pair> {
             None => pair,
         }
     };
-    let mut pairs = vec![
-        pair("chain avg (server)", unit::SECONDS, test.chain_avg_s)
-            .local(real(server.and_then(|s| s.chain_avg_s))),
-        pair("TTFB p50 (server)", unit::SECONDS, test.ttfb_p50_s)
-            .local(real(server.and_then(|s| s.ttfb_p50_s))),
-        pair("TTFB p95 (server)", unit::SECONDS, test.ttfb_p95_s)
-            .local(real(server.and_then(|s| s.ttfb_p95_s))),
-        pair(
-            "success panel (server)",
-            unit::PERCENT,
-            test.server_success * 100.0,
-        )
-        .local(pct(server.and_then(|s| s.success_rate))),
-        pair("worker-level success", unit::PERCENT, 100.0)
-            .local(pct(server.and_then(|s| s.worker_success))),
-        pair(
-            "client success (k6 table)",
-            unit::PERCENT,
-            test.client_success * 100.0,
-        )
-        .local(pct(client_success)),
-        pair("RPS (server)", unit::RATE, test.rps)
-            .local(server.and_then(|s| s.rps).map(|rps| rps * scale)),
-    ];
-    if let Some(peak) = test.peak_connections {
+    let panel = |title: &str| dashboard.built_in(title, "");
+    let mut pairs = Vec::new();
+    if let Some(active) = test.active_connections {
         pairs.push(
             pair(
-                "peak connections (server)",
+                "Active Connections (panel)",
                 unit::CONNECTIONS,
-                f64::from(peak),
+                f64::from(active),
             )
-            .local(server.and_then(|s| s.peak_connections)),
+            .local(panel("Active Connections")),
         );
     }
+    pairs.extend([
+        pair(
+            "Chain Avg Duration (panel)",
+            unit::SECONDS,
+            test.chain_avg_s,
+        )
+        .local(panel("Chain Avg Duration")),
+        pair("TTFB p50 (panel)", unit::SECONDS, test.ttfb_p50_s).local(panel("TTFB (p50)")),
+        pair(
+            "Success Rate (panel)",
+            unit::PERCENT,
+            test.success_panel_repository.unwrap_or(test.success_panel) * 100.0,
+        )
+        .local(panel("Success Rate")),
+        pair("Requests/sec (panel)", unit::RATE, test.rps).local(panel("Requests/sec")),
+    ]);
     for stage in &ECO2_STAGES {
-        let local = real(server.and_then(|s| s.stage_avg_s.get(stage.stage).copied()));
+        let local = dashboard.built_in("Stage Avg Duration", stage.stage);
         let figure = stage_figure(stage.stage);
         let published = if test.id == 1 {
             pair(figure, unit::SECONDS, stage.avg_low_load_s)
@@ -231,50 +232,79 @@ pub fn eco2_pairs(test: &PublishedTest, report: &RunReport) -> Vec<Pair> {
         pairs.push(published.local(local));
     }
     if let Some(p99) = test.chain_p99_s {
-        pairs.push(
-            pair("chain p99 (client)", unit::SECONDS, p99).local(client_chain_s(report, |s| s.p99)),
-        );
+        pairs.push(pair("chain p99 (server)", unit::SECONDS, p99).local(panel("Chain p99")));
     }
-    if let Some(null) = test.reward_null {
+    pairs.push(
+        pair("worker-level success", unit::PERCENT, 100.0)
+            .local(pct(server.and_then(|s| s.worker_success))),
+    );
+    pairs.push(
+        pair(
+            "client success (the write-up's table)",
+            unit::PERCENT,
+            test.client_success * 100.0,
+        )
+        .local(pct(totals.completed_share())),
+    );
+    pairs.extend(k6_pairs(test, report, &pair));
+    pairs
+}
+
+/// k6's summary rows: the iteration count, each outcome's share of it, and the two p95s.
+fn k6_pairs(
+    test: &PublishedTest,
+    report: &RunReport,
+    pair: &dyn Fn(&'static str, &'static str, f64) -> Pair,
+) -> Vec<Pair> {
+    let k6 = test.k6;
+    let totals = &report.totals;
+    let attempted = totals.attempted as f64;
+    let share = |n: f64| (attempted > 0.0).then(|| n / attempted * 100.0);
+    let published_share = |n: u32| f64::from(n) / f64::from(k6.requests) * 100.0;
+    let mut pairs = vec![
+        pair("requests (k6)", unit::REQUESTS, f64::from(k6.requests)).local(Some(attempted)),
+        pair(
+            "completed (k6)",
+            unit::PERCENT,
+            published_share(k6.completed),
+        )
+        .local(share(totals.completed as f64)),
+        pair("partial (k6)", unit::PERCENT, published_share(k6.partial))
+            .local(share(totals.partial as f64)),
+        pair("failed (k6)", unit::PERCENT, published_share(k6.failed))
+            .local(share(totals.failed_total() as f64)),
+    ];
+    if let Some(null) = k6.reward_null {
         let local = report
             .nulls
             .iter()
-            .find(|n| n.pointer == "/result/reward" && n.of > 0)
-            .map(|n| n.nulls as f64 / n.of as f64 * 100.0);
-        pairs.push(pair("reward null", unit::PERCENT, null * 100.0).local(local));
+            .find(|n| n.pointer == "/result/reward")
+            .and_then(|n| share(n.nulls as f64));
+        pairs.push(pair("reward null (k6)", unit::PERCENT, published_share(null)).local(local));
     }
-    if let Some((iterations, completed)) = test.k6_iterations {
-        let summary_success = f64::from(completed) / f64::from(iterations) * 100.0;
-        pairs.push(
-            pair(
-                "client success (k6 summary)",
-                unit::PERCENT,
-                summary_success,
-            )
-            .local(pct(client_success)),
-        );
-        pairs.push(
-            pair("k6 iterations", unit::REQUESTS, f64::from(iterations))
-                .local(Some(totals.attempted as f64)),
-        );
-        pairs.push(
-            pair(
-                "k6 iterations completed",
-                unit::REQUESTS,
-                f64::from(completed),
-            )
-            .local(Some(totals.completed as f64)),
-        );
-    }
+    pairs.extend([
+        pair(
+            "TTFB p95 (k6 sse_ttfb)",
+            unit::SECONDS,
+            k6.ttfb_p95_ms / 1000.0,
+        )
+        .local(client_s(report, Timing::Ttfb, |s| s.p95)),
+        pair(
+            "total p95 (k6 sse_total_duration)",
+            unit::SECONDS,
+            k6.total_p95_ms / 1000.0,
+        )
+        .local(client_s(report, Timing::Total, |s| s.p95)),
+    ]);
     pairs
 }
 
 fn stage_figure(stage: &str) -> &'static str {
     match stage {
-        "vision" => "vision avg (server)",
-        "rule" => "rule avg (server)",
-        "answer" => "answer avg (server)",
-        _ => "reward avg (server)",
+        "vision" => "vision avg (panel)",
+        "rule" => "rule avg (panel)",
+        "answer" => "answer avg (panel)",
+        _ => "reward avg (panel)",
     }
 }
 

@@ -4,14 +4,18 @@
 //! list measured under the same load.
 
 mod architectures;
+mod dashboard;
 mod figures;
+mod later;
 mod render;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use loadgen::scenario_run::{self, Run, ScrapeSettings};
 use reports::RunReport;
-use scenarios::published::{ECO2_TESTS, V1_THREADPOOL};
+use scenarios::published::{ECO2_TESTS, LATER_RUNS, V1_THREADPOOL};
 use scenarios::{Overrides, Scenario};
 
 use crate::args::ReproduceArgs;
@@ -20,6 +24,7 @@ use crate::commands::signals::{self, Stop};
 use crate::error::{CliError, exit};
 
 use self::architectures::{ArchitectureRow, VARIANTS};
+use self::dashboard::{Dashboard, ECO2_SCRAPE_INTERVAL_S};
 use self::figures::Pair;
 use self::render::Reproduction;
 
@@ -40,7 +45,7 @@ pub fn reproduce(args: &ReproduceArgs, out: &mut dyn Write) -> Result<u8, CliErr
         .unwrap_or_else(|| PathBuf::from("scan-bench-results").join("reproduce-eco2"));
     check_writable(&dir)?;
     let runner = Runner::new(time_scale, dir.clone())?;
-    let pairs = published_pairs(&runner)?;
+    let (pairs, dashboards) = published_pairs(&runner)?;
     let architectures = if args.compare_architectures {
         Some(architecture_rows(&runner)?)
     } else {
@@ -50,6 +55,7 @@ pub fn reproduce(args: &ReproduceArgs, out: &mut dyn Write) -> Result<u8, CliErr
         time_scale,
         reports_dir: dir.display().to_string(),
         pairs,
+        dashboards,
         architectures,
     };
     write_files(&dir, &reproduction)?;
@@ -109,11 +115,32 @@ impl Runner {
     fn run(&self, scenario: &Scenario, report: &Path) -> Result<RunReport, CliError> {
         signals::run_in_series(&self.runtime, &self.stop, scenario, &self.dir.join(report))
     }
+
+    /// Runs one of Eco²'s tests, keeping every scrape of the pipeline at Eco²'s scrape interval
+    /// scaled by the time scale, for its dashboard.
+    fn run_scraped(&self, scenario: &Scenario, report: &Path) -> Result<Run, CliError> {
+        let scrape = ScrapeSettings {
+            interval: Duration::from_secs_f64(ECO2_SCRAPE_INTERVAL_S * scenario.time_scale),
+            keep: true,
+        };
+        let run = self
+            .runtime
+            .block_on(async {
+                let stack = scenario_run::start_stack(scenario).await?;
+                scenario_run::run_on(scenario, stack, signals::series_options(&self.stop), scrape)
+                    .await
+            })
+            .map_err(|e| CliError::Run(e.to_string()))?;
+        signals::write_report(&run.report, &self.dir.join(report))?;
+        Ok(run)
+    }
 }
 
-/// The three Celery-chain tests and the v1.0.0 table, each figure beside its published value.
-fn published_pairs(runner: &Runner) -> Result<Vec<Pair>, CliError> {
+/// The three Celery-chain tests (each figure beside its published value, and the dashboard
+/// they were read from), the v1.0.0 table and the later runs.
+fn published_pairs(runner: &Runner) -> Result<(Vec<Pair>, Vec<Dashboard>), CliError> {
     let mut pairs = Vec::new();
+    let mut dashboards = Vec::new();
     for test in &ECO2_TESTS {
         if runner.stopped() {
             break;
@@ -123,8 +150,10 @@ fn published_pairs(runner: &Runner) -> Result<Vec<Pair>, CliError> {
             test.id, test.scenario, test.vus
         );
         let scenario = runner.scenario(test.scenario, None)?;
-        let report = runner.run(&scenario, &Path::new(test.scenario).join("report.json"))?;
-        pairs.extend(figures::eco2_pairs(test, &report));
+        let run = runner.run_scraped(&scenario, &Path::new(test.scenario).join("report.json"))?;
+        let dashboard = dashboard::dashboard(test, &run.report, &run.scrapes);
+        pairs.extend(figures::eco2_pairs(test, &run.report, &dashboard));
+        dashboards.push(dashboard);
     }
     for published in &V1_THREADPOOL {
         if runner.stopped() {
@@ -141,7 +170,20 @@ fn published_pairs(runner: &Runner) -> Result<Vec<Pair>, CliError> {
         )?;
         pairs.extend(figures::v1_pairs(published, &report));
     }
-    Ok(pairs)
+    for published in &LATER_RUNS {
+        if runner.stopped() {
+            break;
+        }
+        eprintln!(
+            "scan-bench: {} ({} users)",
+            published.design, published.users
+        );
+        let mut scenario = runner.scenario(later::BASE_SCENARIO, Some(published.users))?;
+        later::apply(published, &mut scenario);
+        let report = runner.run(&scenario, &Path::new(published.name).join("report.json"))?;
+        pairs.extend(later::pairs(published, &report));
+    }
+    Ok((pairs, dashboards))
 }
 
 /// Test #2's load on each architecture of the authors' list.

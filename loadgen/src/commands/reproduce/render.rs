@@ -9,6 +9,7 @@ use tabled::builder::Builder;
 use tabled::settings::Style;
 
 use super::architectures::ArchitectureRow;
+use super::dashboard::Dashboard;
 use super::figures::Pair;
 
 /// Everything a reproduction measured.
@@ -20,6 +21,8 @@ pub struct Reproduction {
     pub reports_dir: String,
     /// Published and local figures.
     pub pairs: Vec<Pair>,
+    /// Eco²'s dashboard as each test's run showed it.
+    pub dashboards: Vec<Dashboard>,
     /// `--compare-architectures` rows.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub architectures: Option<Vec<ArchitectureRow>>,

@@ -1,17 +1,27 @@
 //! The server view: the target's Prometheus `/metrics`, scraped with `prometheus-parse`, and
 //! reduced with the formulas of Eco²'s Grafana dashboard over the run's window (the
-//! difference between a scrape at the start and one at the end).
+//! difference between a scrape at the start and one at the end); [`series`] keeps every
+//! scrape of a run, for panels evaluated at an instant.
+
+pub mod panel;
+pub mod series;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use reports::{LlmCalls, ServerView};
 
+/// Eco²'s gauge of open SSE streams: not differenced, and its peak is the server view's.
+pub const ACTIVE_CONNECTIONS: &str = "scan_sse_connections_active";
+
+/// A series' labels, sorted by name.
+pub type Labels = Vec<(String, String)>;
+
 /// One scrape, flattened: `(metric name, sorted labels)` to value; histogram buckets appear
 /// as `NAME_bucket` with an `le` label, as on the wire.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
-    series: BTreeMap<(String, Vec<(String, String)>), f64>,
+    series: BTreeMap<(String, Labels), f64>,
 }
 
 /// A scrape that failed.
@@ -42,7 +52,7 @@ impl Snapshot {
         let scrape = prometheus_parse::Scrape::parse(lines).map_err(|e| e.to_string())?;
         let mut series = BTreeMap::new();
         for sample in scrape.samples {
-            let mut labels: Vec<(String, String)> = sample
+            let mut labels: Labels = sample
                 .labels
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
@@ -95,7 +105,7 @@ impl Snapshot {
             .series
             .iter()
             .map(|(key, v)| {
-                let is_gauge = key.0 == "scan_sse_connections_active";
+                let is_gauge = key.0 == ACTIVE_CONNECTIONS;
                 let before = if is_gauge {
                     0.0
                 } else {

@@ -1,0 +1,173 @@
+//! Eco²'s dashboard as one run showed it: every panel's value at the end of the test's
+//! published Grafana window (reduced here from the run's scrapes, and by Prometheus with
+//! `--prometheus`), and the time-series panels drawn over the run.
+//!
+//! **The instant.** A `stat` panel shows the last non-null value of its query over the
+//! dashboard's time range, which is the query evaluated at the range's end. The published
+//! windows begin a second around a whole minute (02:16:01, 02:59:01, 04:31:59), where a test
+//! launched on the minute shows its first samples, and are shorter than the 180 s profile
+//! (104, 71 and 166 s): each is read as starting at the test's start, so its end, the
+//! instant, is the load's start plus the window's length, scaled by the time scale.
+
+use std::collections::BTreeMap;
+
+use loadgen::scrape::panel::{self, PanelValues};
+use loadgen::scrape::series::{Scrapes, unix_s};
+use reports::RunReport;
+use scenarios::published::{CHAIN_P99, ECO2_SERIES, ECO2_TOP_ROW, PublishedPanel, PublishedTest};
+use serde::Serialize;
+
+/// Eco²'s scrape interval is not published. Its dashboard's `[1m]` windows need two samples
+/// each, so it was at most 30 s; 15 s is the interval of Prometheus's own example
+/// configuration. Scaled by the time scale like every duration of the run.
+pub const ECO2_SCRAPE_INTERVAL_S: f64 = 15.0;
+
+/// Every panel a reproduction evaluates: the top row, the further rows, and the chain's p99.
+pub fn panels() -> impl Iterator<Item = &'static PublishedPanel> {
+    ECO2_TOP_ROW
+        .iter()
+        .chain(&ECO2_SERIES)
+        .chain(std::iter::once(&CHAIN_P99))
+}
+
+/// One panel's values at the instant, in the modelled system's units.
+#[derive(Debug, Clone, Serialize)]
+pub struct PanelReading {
+    /// The panel's title.
+    pub title: &'static str,
+    /// Its PromQL as committed (ranges as written, before scaling).
+    pub query: &'static str,
+    /// Reduced here from the run's scrapes, per value of its `by` label (`""` when none).
+    pub built_in: PanelValues,
+    /// Prometheus's answer to the same query at the same instant, with `--prometheus`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<PanelValues>,
+}
+
+/// One line of a time-series panel: `(seconds since the load's start, value)` in the modelled
+/// system's time and units.
+#[derive(Debug, Clone, Serialize)]
+pub struct Line {
+    /// The `by` label's value, or the panel's title.
+    pub label: String,
+    /// The points.
+    pub points: Vec<[f64; 2]>,
+}
+
+/// A time-series panel drawn from the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Chart {
+    /// The panel's title.
+    pub title: &'static str,
+    /// The unit of its values.
+    pub unit: &'static str,
+    /// Its lines.
+    pub lines: Vec<Line>,
+}
+
+/// One published test's dashboard as the local run showed it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Dashboard {
+    /// `#1`, `#2`, `#3`.
+    pub test: String,
+    /// The published window's length and the instant, in modelled seconds after the load's
+    /// start.
+    pub window_s: f64,
+    /// Every panel at the instant.
+    pub panels: Vec<PanelReading>,
+    /// The charts over the whole run.
+    pub charts: Vec<Chart>,
+}
+
+impl Dashboard {
+    /// A panel's value at the instant, reduced here (its `by` label's `key`, `""` for none).
+    pub fn built_in(&self, title: &str, key: &str) -> Option<f64> {
+        self.panels
+            .iter()
+            .find(|p| p.title == title)
+            .and_then(|p| p.built_in.get(key).copied())
+    }
+}
+
+/// The unix time a report's load started.
+pub fn load_start(report: &RunReport) -> Option<f64> {
+    humantime::parse_rfc3339(&report.environment.started_at)
+        .ok()
+        .map(unix_s)
+}
+
+/// The instant a test's panels are read at, in unix seconds.
+pub fn instant(test: &PublishedTest, report: &RunReport) -> Option<f64> {
+    Some(load_start(report)? + test.window_s() * report.environment.time_scale)
+}
+
+fn unit_name(panel: &PublishedPanel) -> &'static str {
+    use scenarios::published::{PanelQuery, PanelUnit};
+    match (panel.unit, panel.computes) {
+        (PanelUnit::Seconds, _) => "s",
+        (PanelUnit::Percent, _) => "%",
+        (PanelUnit::Rate, PanelQuery::Rate { per_s, .. }) if per_s == 60.0 => "per min",
+        (PanelUnit::Rate, _) => "per s",
+        (PanelUnit::Count, _) => "",
+    }
+}
+
+/// `panel`'s values at `at` in the modelled system's units.
+fn reduce(panel: &PublishedPanel, scrapes: &Scrapes, at: f64, scale: f64) -> PanelValues {
+    panel::evaluate(&panel.computes, scrapes, at, scale)
+        .into_iter()
+        .map(|(key, v)| (key, panel::unscaled(panel.unit, v, scale)))
+        .collect()
+}
+
+/// The dashboard of `test` from its run's report and scrapes.
+pub fn dashboard(test: &PublishedTest, report: &RunReport, scrapes: &Scrapes) -> Dashboard {
+    let scale = report.environment.time_scale;
+    let at = instant(test, report);
+    let panels = panels()
+        .map(|panel| PanelReading {
+            title: panel.title,
+            query: panel.query,
+            built_in: at.map_or_else(BTreeMap::new, |at| reduce(panel, scrapes, at, scale)),
+            prometheus: None,
+        })
+        .collect();
+    Dashboard {
+        test: format!("#{}", test.id),
+        window_s: test.window_s(),
+        panels,
+        charts: load_start(report).map_or_else(Vec::new, |start| charts(scrapes, start, scale)),
+    }
+}
+
+/// The panels the dashboard draws over time, evaluated at every scrape.
+fn charts(scrapes: &Scrapes, start: f64, scale: f64) -> Vec<Chart> {
+    let drawn = ECO2_TOP_ROW
+        .iter()
+        .filter(|p| matches!(p.title, "Active Connections" | "Chain Avg Duration"))
+        .chain(&ECO2_SERIES);
+    drawn
+        .map(|panel| {
+            let mut lines: BTreeMap<String, Vec<[f64; 2]>> = BTreeMap::new();
+            for &at in scrapes.times() {
+                let x = (at - start) / scale;
+                for (key, v) in reduce(panel, scrapes, at, scale) {
+                    let label = if key.is_empty() {
+                        panel.title.to_owned()
+                    } else {
+                        key
+                    };
+                    lines.entry(label).or_default().push([x, v]);
+                }
+            }
+            Chart {
+                title: panel.title,
+                unit: unit_name(panel),
+                lines: lines
+                    .into_iter()
+                    .map(|(label, points)| Line { label, points })
+                    .collect(),
+            }
+        })
+        .collect()
+}

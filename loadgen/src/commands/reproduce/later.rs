@@ -1,0 +1,90 @@
+//! The rest of the published record: v1.0.7's comparison of `/scan/classify` and
+//! `/scan/classify/completion`, and the 50-VU test of the test-time design from the same
+//! project's later write-up. Each is test #2's scenario (its profile rescaled to the users, its
+//! calibrated latencies, its API tier with the HPA 1-4) with the design's execution changed;
+//! neither write-up gives the profile, so test #2's is kept.
+
+use reference_pipeline::Mode;
+use reports::RunReport;
+use scenarios::Scenario;
+use scenarios::published::PublishedLaterRun;
+
+use super::figures::{Pair, client_chain_s, unit};
+
+/// The catalog scenario every later run starts from (test #2).
+pub const BASE_SCENARIO: &str = "eco2-vu34";
+
+/// v1.0.7's pool of 2 + 4 threads per API pod, at the HPA's ceiling of 4 pods: the model's
+/// workers are shared by the replicas, so the pool is the sum.
+const CLASSIFY_THREADS: usize = Mode::ECO2_THREADPOOL_WORKERS * 4;
+
+/// v1.0.7's gevent pool: 30 greenlets serving every stage.
+const COMPLETION_GREENLETS: usize = 30;
+
+/// Changes test #2's scenario into the design `run` measured.
+pub fn apply(run: &PublishedLaterRun, scenario: &mut Scenario) {
+    match run.name {
+        // /scan/classify answered JSON at the end; the chain here answers over SSE and the
+        // client times it to its end, the same span.
+        "v1.0.7-classify-60" => {
+            scenario.pipeline.mode = Mode::Threadpool {
+                workers: CLASSIFY_THREADS,
+            };
+        }
+        "v1.0.7-completion-30" | "v1.0.7-completion-50" => {
+            if let Mode::Staged(staged) = &mut scenario.pipeline.mode {
+                for pool in [
+                    &mut staged.vision,
+                    &mut staged.rule,
+                    &mut staged.answer,
+                    &mut staged.reward,
+                ] {
+                    pool.workers = COMPLETION_GREENLETS;
+                }
+            }
+        }
+        // The test-time design itself, at 50 VUs.
+        _ => {}
+    }
+    scenario.name = format!("{BASE_SCENARIO}-{}", run.name);
+}
+
+/// The figures of one later run: success, the average response against the published range,
+/// and for the failed 50-VU test what the model can show of its failure.
+pub fn pairs(run: &PublishedLaterRun, report: &RunReport) -> Vec<Pair> {
+    let test = format!("{} ({} users)", run.design, run.users);
+    let mut pairs = Vec::new();
+    if let Some(success) = run.success {
+        pairs.push(
+            Pair::new(&test, "success (client)", unit::PERCENT, success * 100.0)
+                .local(report.totals.completed_share().map(|s| s * 100.0)),
+        );
+    }
+    if let Some((low, high)) = run.avg_range_s {
+        pairs.push(
+            Pair::new(&test, "avg response (client)", unit::SECONDS, 0.0)
+                .range(low, high)
+                .local(client_chain_s(report, |s| s.mean)),
+        );
+    }
+    if run.success.is_none() {
+        let server = report.server.as_ref();
+        pairs.push(
+            Pair::new(&test, "503 no healthy upstream", unit::REQUESTS, 1.0)
+                .lower_bound()
+                .note(FAILED_50)
+                .local(server.and_then(|s| s.upstream_unavailable)),
+        );
+        pairs.push(
+            Pair::new(&test, "API pod restarts", unit::REQUESTS, 1.0)
+                .lower_bound()
+                .note(FAILED_50)
+                .local(server.and_then(|s| s.replica_restarts)),
+        );
+    }
+    pairs
+}
+
+const FAILED_50: &str = "published as a failure with 503s and the API over its memory limit (676 MiB of \
+     512 MiB, CPU 165 %): the model has no memory, so the failure shows as liveness restarts and \
+     503s; at least one of each is the published figure";
