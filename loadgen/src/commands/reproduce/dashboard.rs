@@ -37,6 +37,12 @@ pub struct PanelReading {
     pub title: &'static str,
     /// Its PromQL as committed (ranges as written, before scaling).
     pub query: &'static str,
+    /// The unit of its values.
+    pub unit: &'static str,
+    /// The value the write-up published for it, where it did (the repository's copy where
+    /// the published page and it differ).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub published: Option<f64>,
     /// Reduced here from the run's scrapes, per value of its `by` label (`""` when none).
     pub built_in: PanelValues,
     /// Prometheus's answer to the same query at the same instant, with `--prometheus`.
@@ -112,6 +118,19 @@ fn unit_name(panel: &PublishedPanel) -> &'static str {
     }
 }
 
+/// The published value of one of `test`'s top-row panels.
+fn published(test: &PublishedTest, title: &str) -> Option<f64> {
+    match title {
+        "Active Connections" => test.active_connections.map(f64::from),
+        "Chain Avg Duration" => Some(test.chain_avg_s),
+        "TTFB (p50)" => Some(test.ttfb_p50_s),
+        "Success Rate" => Some(test.success_panel_repository.unwrap_or(test.success_panel) * 100.0),
+        "Requests/sec" => Some(test.rps),
+        "Chain p99" => test.chain_p99_s,
+        _ => None,
+    }
+}
+
 /// `panel`'s values at `at` in the modelled system's units.
 fn reduce(panel: &PublishedPanel, scrapes: &Scrapes, at: f64, scale: f64) -> PanelValues {
     panel::evaluate(&panel.computes, scrapes, at, scale)
@@ -128,6 +147,8 @@ pub fn dashboard(test: &PublishedTest, report: &RunReport, scrapes: &Scrapes) ->
         .map(|panel| PanelReading {
             title: panel.title,
             query: panel.query,
+            unit: unit_name(panel),
+            published: published(test, panel.title),
             built_in: at.map_or_else(BTreeMap::new, |at| reduce(panel, scrapes, at, scale)),
             prometheus: None,
         })
