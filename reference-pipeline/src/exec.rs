@@ -158,11 +158,11 @@ impl Default for StagePool {
 pub struct Subscription {
     /// Subscriptions open at once (broker connections).
     pub pool: usize,
-    /// Time to set one up once a slot is free.
-    #[serde(with = "humantime_serde")]
-    pub setup: Duration,
-    /// Longest wait for a subscription; after it the run starts without one (Eco² waited
-    /// up to 5 s).
+    /// Time to set one up once a slot is free: `"50ms"`, or `{ median = "1.6s", p95 =
+    /// "5.4s" }` for a lognormal spread.
+    pub setup: Delay,
+    /// Longest wait for a subscription, a slot and its set-up together; after it the run
+    /// starts without one (Eco² waited up to 5 s).
     #[serde(with = "humantime_serde")]
     pub ready_timeout: Duration,
 }
@@ -171,7 +171,7 @@ impl Default for Subscription {
     fn default() -> Self {
         Self {
             pool: 20,
-            setup: Duration::from_millis(50),
+            setup: Delay::fixed(Duration::from_millis(50)),
             ready_timeout: Duration::from_secs(5),
         }
     }

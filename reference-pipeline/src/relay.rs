@@ -189,6 +189,14 @@ impl Relay {
         if self.fault.is_some_and(|plan| self.sent >= plan.after) {
             return self.inject().await;
         }
+        // Nothing goes out before the run's first event, keep-alives included: Eco²'s
+        // generator started its loop once the run was set up, so k6's TTFB (the first byte)
+        // waited for the subscription.
+        let keepalive = if self.sent == 0 {
+            Duration::MAX
+        } else {
+            self.limits.keepalive
+        };
         let event = tokio::select! {
             biased;
             _ = self.replica_down.cancelled() => {
@@ -201,7 +209,7 @@ impl Relay {
             _ = tokio::time::sleep_until(self.deadline) => Event::Timeout {
                 task_id: self.task_id.clone(),
             },
-            received = tokio::time::timeout(self.limits.keepalive, self.events.recv()) => {
+            received = tokio::time::timeout(keepalive, self.events.recv()) => {
                 match received {
                     Err(_) => return Some(Next::Keepalive),
                     Ok(Some(event)) => event,

@@ -66,7 +66,7 @@ fn staged(vision: usize, answer: usize) -> StagedMode {
         character_match: pool(1),
         subscription: Subscription {
             pool: 100,
-            setup: Duration::from_millis(50),
+            setup: Delay::fixed(Duration::from_millis(50)),
             ready_timeout: Duration::from_secs(5),
         },
         worker_cpu: Default::default(),
@@ -165,7 +165,7 @@ async fn staged_subscription_setup_delays_the_first_byte() {
     let mut mode = staged(10, 10);
     mode.subscription = Subscription {
         pool: 1,
-        setup: Duration::from_millis(100),
+        setup: Delay::fixed(Duration::from_millis(100)),
         ready_timeout: Duration::from_secs(5),
     };
     config.mode = Mode::Staged(mode);

@@ -122,7 +122,7 @@ pub(crate) struct StagedPools {
     stages: [(Arc<TaskPool>, Delay); 4],
     subscriptions: Arc<Semaphore>,
     subscription_gauges: PoolGauges,
-    subscription_setup: Duration,
+    subscription_setup: Delay,
     subscription_ready_timeout: Duration,
 }
 
@@ -273,7 +273,7 @@ impl StagedPools {
             ],
             subscriptions: Arc::new(Semaphore::new(staged.subscription.pool)),
             subscription_gauges: metrics.pool("subscription"),
-            subscription_setup: config.scaled(staged.subscription.setup),
+            subscription_setup: staged.subscription.setup.scaled(config.time_scale),
             subscription_ready_timeout: config.scaled(staged.subscription.ready_timeout),
         };
         let character = pool("character_match", &staged.character_match);
@@ -288,23 +288,21 @@ impl StagedPools {
             cancel,
         } = run;
         // The subscription is held for the stream's life, like Eco²'s broker
-        // subscription; past the ready timeout the run starts without one.
+        // subscription; the wait for a slot and its set-up together are bounded by the
+        // ready timeout, past which the run starts without one.
         let gauges = &self.subscription_gauges;
         let waiting = GaugeGuard::inc(&gauges.queue_depth);
-        let subscription = tokio::time::timeout(
-            self.subscription_ready_timeout,
-            self.subscriptions.clone().acquire_owned(),
-        )
-        .await;
-        drop(waiting);
-        let _subscription = match subscription {
-            Ok(Ok(permit)) => {
-                let held = (permit, GaugeGuard::inc(&gauges.busy));
-                tokio::time::sleep(self.subscription_setup).await;
-                Some(held)
-            }
-            _ => None,
+        let subscribe = async {
+            let permit = self.subscriptions.clone().acquire_owned().await.ok()?;
+            drop(waiting);
+            let held = (permit, GaugeGuard::inc(&gauges.busy));
+            tokio::time::sleep(draw(&self.subscription_setup)).await;
+            Some(held)
         };
+        let _subscription = tokio::time::timeout(self.subscription_ready_timeout, subscribe)
+            .await
+            .ok()
+            .flatten();
         let started = Event::Started {
             task_id: input.task_id.clone(),
         };
