@@ -7,6 +7,7 @@ pub mod engine;
 pub mod failure;
 pub mod live;
 pub mod measure;
+pub mod prometheus;
 pub mod record;
 pub mod request;
 pub mod scenario_run;

@@ -14,7 +14,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets_range
 use prometheus_client::registry::Registry;
 use tokio_util::sync::CancellationToken;
 
-use crate::record::{Outcome, RequestRecord};
+use crate::record::{FailureClass, Outcome, RequestRecord};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ClassLabel {
@@ -70,6 +70,13 @@ impl LiveMetrics {
             stage_names: stages.to_vec(),
             registry: Registry::default(),
         };
+        // Failures by class exist from the start, at zero: a run without failures shows a 0 %
+        // failure rate rather than no data. An HTTP status class appears with its first.
+        for class in FailureClass::WITHOUT_STATUS {
+            let _ = metrics.failed.get_or_create(&ClassLabel {
+                class: class.label(),
+            });
+        }
         registry.register(
             "active_vus",
             "Virtual users in their iteration loop",
@@ -222,7 +229,6 @@ impl LiveMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::FailureClass;
 
     #[test]
     fn counts_match_what_was_recorded() {
@@ -242,6 +248,7 @@ mod tests {
             "scan_bench_requests_completed_total 2",
             "scan_bench_requests_failed_total{class=\"http_503\"} 1",
             "scan_bench_dropped_iterations_total 1",
+            "scan_bench_requests_failed_total{class=\"timeout\"} 0",
             "scan_bench_chain_seconds_count 2",
         ] {
             assert!(text.lines().any(|l| l == line), "no `{line}` in\n{text}");

@@ -28,6 +28,18 @@ pub enum FailureClass {
 }
 
 impl FailureClass {
+    /// Every class but [`FailureClass::HttpStatus`], whose codes are open-ended: the labels
+    /// known before the first failure (the live metrics export them from the start, at zero).
+    pub const WITHOUT_STATUS: [FailureClass; 7] = [
+        FailureClass::Connect,
+        FailureClass::ClosedBeforeResponse,
+        FailureClass::BadResponse,
+        FailureClass::Timeout,
+        FailureClass::ErrorEvent,
+        FailureClass::MalformedEvent,
+        FailureClass::StreamReset,
+    ];
+
     /// Whether k6 would count it in `http_req_failed`: the HTTP exchange itself failed (no
     /// usable response head, or a non-2xx one).
     pub fn is_http_failure(self) -> bool {
@@ -270,6 +282,26 @@ impl RequestRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn without_status_lists_every_class_but_http_status() {
+        // No wildcard: a new class does not compile here until it is sorted in or out.
+        let listed = |class: FailureClass| match class {
+            FailureClass::HttpStatus(_) => false,
+            FailureClass::Connect
+            | FailureClass::ClosedBeforeResponse
+            | FailureClass::BadResponse
+            | FailureClass::Timeout
+            | FailureClass::ErrorEvent
+            | FailureClass::MalformedEvent
+            | FailureClass::StreamReset => true,
+        };
+        assert!(FailureClass::WITHOUT_STATUS.into_iter().all(listed));
+        let mut labels: Vec<String> = FailureClass::WITHOUT_STATUS.map(FailureClass::label).into();
+        labels.sort();
+        labels.dedup();
+        assert_eq!(labels.len(), FailureClass::WITHOUT_STATUS.len());
+    }
 
     fn ms(v: u64) -> Duration {
         Duration::from_millis(v)

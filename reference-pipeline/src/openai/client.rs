@@ -28,6 +28,8 @@ pub(crate) enum Call {
 }
 
 impl Call {
+    const ALL: [Call; 2] = [Call::Vision, Call::Answer];
+
     fn name(self) -> &'static str {
         match self {
             Call::Vision => "vision",
@@ -54,6 +56,10 @@ pub(crate) enum CallError {
 }
 
 impl CallError {
+    /// The `status` labels of retried errors other than a 5xx: a 429, a timeout, a transport
+    /// error.
+    const RETRIED_LABELS: [&'static str; 3] = ["429", "timeout", "transport"];
+
     /// Whether another attempt may succeed.
     fn retryable(&self) -> bool {
         match self {
@@ -165,6 +171,20 @@ impl OpenAi {
                 limited_until: Mutex::new(None),
                 connections: Semaphore::new(config.max_connections),
             });
+        }
+        // Retries exist from the start at zero, so a run without any shows 0 rather than no
+        // series: for each call and provider, the retried statuses that are not an open-ended
+        // number (a 5xx appears with its first retry).
+        for provider in &providers {
+            for call in Call::ALL {
+                for status in CallError::RETRIED_LABELS {
+                    let _ = metrics.openai_retries.get_or_create(&OpenAiLabel {
+                        call: call.name(),
+                        provider: provider.label,
+                        status: Cow::Borrowed(status),
+                    });
+                }
+            }
         }
         let http = reqwest::Client::builder()
             .tcp_nodelay(true)
@@ -654,6 +674,46 @@ mod tests {
         let (index, wait) = openai.pick(1);
         assert_eq!(index, 0);
         assert!(wait > Duration::from_secs(29) && wait <= Duration::from_secs(30));
+    }
+
+    #[test]
+    fn retries_are_exported_at_zero_before_the_first() {
+        let metrics = Arc::new(Metrics::new(&[]));
+        let config = OpenAiConfig {
+            providers: vec![crate::openai::Provider::new("http://a/v1")],
+            ..OpenAiConfig::default()
+        };
+        OpenAi::new(&config, 1.0, metrics.clone()).unwrap();
+        let text = metrics.encode();
+        for call in ["vision", "answer"] {
+            for status in ["429", "timeout", "transport"] {
+                let line = format!(
+                    "scan_pipeline_openai_retries_total{{call=\"{call}\",provider=\"http://a/v1\",status=\"{status}\"}} 0"
+                );
+                assert!(text.lines().any(|l| l == line), "no `{line}` in\n{text}");
+            }
+        }
+        // The same labels as the retries themselves get.
+        let provider = String::new;
+        let errors = [
+            CallError::Status {
+                provider: provider(),
+                status: 429,
+                body: String::new(),
+            },
+            CallError::Timeout {
+                provider: provider(),
+                timeout: Duration::ZERO,
+            },
+            CallError::Transport {
+                provider: provider(),
+                message: String::new(),
+            },
+        ];
+        for (error, label) in errors.iter().zip(CallError::RETRIED_LABELS) {
+            assert!(error.retryable());
+            assert_eq!(error.label(), label);
+        }
     }
 
     #[test]

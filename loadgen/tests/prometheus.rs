@@ -1,0 +1,251 @@
+//! Both shipped Grafana dashboards return data from a real run: the embedded stack and the
+//! load generator's live metrics, scraped by a real Prometheus, every query of
+//! `reference-pipeline/grafana/scan-sse-pipeline.json` and `deploy/grafana/scan-bench.json`
+//! evaluated at the end of a short healthy run with its ranges scaled into the run.
+//!
+//! Without the `prometheus` binary the test says it is skipped, unless
+//! `SCAN_BENCH_REQUIRE_PROMETHEUS=1` (CI) makes that a failure.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use loadgen::engine::RunOptions;
+use loadgen::live::LiveMetrics;
+use loadgen::prometheus::{
+    Prometheus, PrometheusError, ScrapeTarget, dashboard_queries, scale_ranges,
+};
+use loadgen::stack::EmbeddedStack;
+use scenarios::{Overrides, ScenarioSource, Shard};
+use tokio_util::sync::CancellationToken;
+
+/// A healthy run that reaches every panel: the open model (so scheduling lag is measured),
+/// the staged pipeline (so its pools report), a rule every scan hits (so the rule cache hits
+/// after the first lookups), and an autoscaled API tier (replicas start while the load runs).
+/// Latencies are small and fixed so that a few seconds hold dozens of chains.
+const SCENARIO: &str = r#"
+name = "prometheus-dashboards"
+
+[load]
+think_time = "0ms"
+request_timeout = "30s"
+graceful_ramp_down = "10s"
+
+[load.arrival]
+start_rate = 8.0
+stages = [{ duration = "8s", target = 8.0 }]
+pre_allocated_vus = 8
+max_vus = 16
+
+[mock.models."gpt-4o"]
+ttft = "120ms"
+inter_token = "0ms"
+
+[mock.models."gpt-4o-mini"]
+ttft = "80ms"
+inter_token = "0ms"
+
+[mock.content]
+categories = [{ major = "recyclable", middle = "pet_bottle", minor = "water_bottle", weight = 1 }]
+
+[pipeline]
+rule_cache = true
+
+[pipeline.mode]
+kind = "staged"
+vision = { hop_latency = "20ms" }
+rule = { hop_latency = "20ms" }
+answer = { hop_latency = "20ms" }
+reward = { hop_latency = "20ms" }
+character_match = { hop_latency = "20ms" }
+subscription = { pool = 100, setup = "20ms" }
+
+[pipeline.cluster]
+min_replicas = 1
+max_replicas = 3
+target_streams = 1
+sync_period = "500ms"
+reaction_delay = "0s"
+startup = "500ms"
+"#;
+
+const SCRAPE_INTERVAL: Duration = Duration::from_millis(500);
+
+/// The longest range of the dashboards' queries (`[5m]`): scaled to the span of the run.
+const LONGEST_RANGE: Duration = Duration::from_secs(300);
+
+const DASHBOARDS: [(&str, &str); 2] = [
+    (
+        "reference-pipeline/grafana/scan-sse-pipeline.json",
+        include_str!("../../reference-pipeline/grafana/scan-sse-pipeline.json"),
+    ),
+    (
+        "deploy/grafana/scan-bench.json",
+        include_str!("../../deploy/grafana/scan-bench.json"),
+    ),
+];
+
+/// False (after one line saying so) when there is no Prometheus to run and none is required.
+fn have_prometheus() -> bool {
+    match Prometheus::binary() {
+        Ok(_) => true,
+        Err(e) if std::env::var("SCAN_BENCH_REQUIRE_PROMETHEUS").as_deref() == Ok("1") => {
+            panic!("SCAN_BENCH_REQUIRE_PROMETHEUS=1: {e}")
+        }
+        Err(e) => {
+            eprintln!("skipped: {e}");
+            false
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_dashboard_query_returns_data_from_a_healthy_run() {
+    if !have_prometheus() {
+        return;
+    }
+
+    let source = ScenarioSource::parse(SCENARIO, "prometheus-dashboards.toml").unwrap();
+    let embedded = source.clone().resolve(&Overrides::default()).unwrap();
+    let stack = EmbeddedStack::start(&embedded).await.unwrap();
+    // The stack as an external target, so the test holds its metrics URL for Prometheus.
+    let scenario = source
+        .resolve(&Overrides {
+            target: Some(stack.target()),
+            ..Overrides::default()
+        })
+        .unwrap();
+
+    let stop = CancellationToken::new();
+    let live = Arc::new(LiveMetrics::new(&scenario.stream.stages));
+    let live_addr = live
+        .clone()
+        .serve(
+            SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            stop.child_token(),
+        )
+        .await
+        .unwrap();
+    let targets = [
+        ScrapeTarget::new("scan-sse-pipeline", stack.metrics_url().unwrap()),
+        ScrapeTarget::new("scan-bench", format!("http://{live_addr}/metrics")),
+    ];
+    let prometheus = Prometheus::start(&targets, SCRAPE_INTERVAL).await.unwrap();
+    // A sample of every target before the load, so that rates span the whole run.
+    prometheus
+        .wait_for_scrape(SystemTime::now(), Duration::from_secs(30))
+        .await
+        .unwrap();
+    let began = SystemTime::now();
+
+    let options = RunOptions {
+        shard: Shard::WHOLE,
+        stop: CancellationToken::new(),
+        cut: CancellationToken::new(),
+        live: Some(live),
+        on_live: Box::new(|_, _, _, _| {}),
+    };
+    let report = loadgen::scenario_run::run_scenario(&scenario, options)
+        .await
+        .unwrap();
+    let ended = SystemTime::now();
+    let totals = &report.totals;
+    assert!(
+        totals.completed >= 20 && totals.failed.is_empty() && totals.partial == 0,
+        "not a healthy run: {totals:?}"
+    );
+    prometheus
+        .wait_for_scrape(ended, Duration::from_secs(30))
+        .await
+        .unwrap();
+
+    let span = ended.duration_since(began).unwrap();
+    let scale = span.as_secs_f64() / LONGEST_RANGE.as_secs_f64();
+    let mut failures = Vec::new();
+    let mut evaluated = 0;
+    for (path, json) in DASHBOARDS {
+        for query in dashboard_queries(json).unwrap() {
+            let at = format!("{path}: panel \"{}\": `{}`", query.panel, query.expr);
+            let scaled = match scale_ranges(&query.expr, scale) {
+                Ok(scaled) => scaled,
+                Err(e) => {
+                    failures.push(format!("{at}: {e}"));
+                    continue;
+                }
+            };
+            evaluated += 1;
+            match prometheus.query(&scaled, ended).await {
+                Ok(samples) if samples.is_empty() => {
+                    failures.push(format!("{at}: no data (evaluated as `{scaled}`)"));
+                }
+                Ok(_) => {}
+                Err(e) => failures.push(format!("{at}: {e}")),
+            }
+        }
+    }
+    prometheus.stop().await;
+    stop.cancel();
+    stack.shutdown().await;
+    assert!(evaluated >= 40, "{evaluated} queries");
+    assert!(
+        failures.is_empty(),
+        "{} of {evaluated} dashboard queries failed on a healthy run of {span:?} (ranges \
+         scaled by {scale:.4}):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_down_and_a_refused_query_are_told() {
+    if !have_prometheus() {
+        return;
+    }
+    // A loopback port that nothing listens on any more.
+    let closed = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let targets = [ScrapeTarget::new(
+        "nobody",
+        format!("http://{closed}/metrics"),
+    )];
+    let prometheus = Prometheus::start(&targets, SCRAPE_INTERVAL).await.unwrap();
+    let now = SystemTime::now();
+
+    match prometheus.query("sum(rate(up[1m]", now).await {
+        Err(PrometheusError::Query {
+            query, error_type, ..
+        }) => {
+            assert_eq!(query, "sum(rate(up[1m]");
+            assert_eq!(error_type, "bad_data");
+        }
+        other => panic!("{other:?}"),
+    }
+    let scalar = prometheus.query("1 / 0", now).await.unwrap();
+    assert_eq!(scalar.len(), 1);
+    assert_eq!(scalar[0].value, f64::INFINITY);
+    assert!(scalar[0].labels.is_empty());
+
+    // Discovery hands targets over within 5 s; the first scrape then fails.
+    let err = prometheus
+        .wait_for_scrape(now, Duration::from_secs(10))
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(err, PrometheusError::ScrapeTimeout { .. }),
+        "{message}"
+    );
+    assert!(
+        message.contains("nobody") && message.contains(&closed.to_string()),
+        "{message}"
+    );
+    assert!(message.contains("health down"), "{message}");
+    assert!(message.contains("connection refused"), "{message}");
+    let up = prometheus.query("up", SystemTime::now()).await.unwrap();
+    assert_eq!(up.len(), 1, "{up:?}");
+    assert_eq!(up[0].labels["job"], "nobody");
+    assert_eq!(up[0].value, 0.0);
+    prometheus.stop().await;
+}
