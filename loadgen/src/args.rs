@@ -320,6 +320,11 @@ pub struct ReproduceArgs {
     /// Also run test #2's load on the other architectures and fixes of the authors' list.
     #[arg(long)]
     pub compare_architectures: bool,
+    /// Start a real Prometheus on loopback (the `prometheus` binary on PATH, or
+    /// SCAN_BENCH_PROMETHEUS) that scrapes the pipeline during each of Eco²'s tests, and put
+    /// its answers to the dashboard's own queries beside the built-in reduction.
+    #[arg(long)]
+    pub prometheus: bool,
 }
 
 /// Published studies `reproduce` knows.

@@ -11,10 +11,15 @@
 
 use std::collections::BTreeMap;
 
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use loadgen::prometheus::{Prometheus, PrometheusError, scale_ranges};
 use loadgen::scrape::panel::{self, PanelValues};
 use loadgen::scrape::series::{Scrapes, unix_s};
 use reports::RunReport;
-use scenarios::published::{CHAIN_P99, ECO2_SERIES, ECO2_TOP_ROW, PublishedPanel, PublishedTest};
+use scenarios::published::{
+    CHAIN_P99, ECO2_SERIES, ECO2_TOP_ROW, PanelQuery, PublishedPanel, PublishedTest,
+};
 use serde::Serialize;
 
 /// Eco²'s scrape interval is not published. Its dashboard's `[1m]` windows need two samples
@@ -139,8 +144,73 @@ fn reduce(panel: &PublishedPanel, scrapes: &Scrapes, at: f64, scale: f64) -> Pan
         .collect()
 }
 
-/// The dashboard of `test` from its run's report and scrapes.
-pub fn dashboard(test: &PublishedTest, report: &RunReport, scrapes: &Scrapes) -> Dashboard {
+/// `panel`'s value (with no `by` label) at a run's last scrape, in the modelled system's units.
+pub fn at_end(panel: &PublishedPanel, report: &RunReport, scrapes: &Scrapes) -> Option<f64> {
+    let at = *scrapes.times().last()?;
+    reduce(panel, scrapes, at, report.environment.time_scale)
+        .get("")
+        .copied()
+}
+
+/// Prometheus's answers to every panel's own query at `test`'s instant, ranges scaled by the
+/// run's time scale, in the modelled system's units; keyed by panel title.
+pub async fn ask_prometheus(
+    prometheus: &Prometheus,
+    test: &PublishedTest,
+    report: &RunReport,
+) -> Result<BTreeMap<&'static str, PanelValues>, PrometheusError> {
+    let scale = report.environment.time_scale;
+    let Some(at) = instant(test, report) else {
+        return Ok(BTreeMap::new());
+    };
+    let at = system_time(at);
+    let mut answers = BTreeMap::new();
+    for panel in panels() {
+        let query = scale_ranges(panel.query, scale).map_err(|e| PrometheusError::BadAnswer {
+            what: format!("the range windows of {}", panel.query),
+            reason: e.to_string(),
+        })?;
+        let by = by_label(&panel.computes);
+        let values = prometheus
+            .query(&query, at)
+            .await?
+            .into_iter()
+            .filter(|sample| sample.value.is_finite())
+            .map(|sample| {
+                let key = by
+                    .and_then(|label| sample.labels.get(label).cloned())
+                    .unwrap_or_default();
+                (key, panel::unscaled(panel.unit, sample.value, scale))
+            })
+            .collect();
+        answers.insert(panel.title, values);
+    }
+    Ok(answers)
+}
+
+/// The label a panel's values are kept by, if any.
+fn by_label(query: &PanelQuery) -> Option<&'static str> {
+    match *query {
+        PanelQuery::Average { by, .. }
+        | PanelQuery::Quantile { by, .. }
+        | PanelQuery::Rate { by, .. } => by,
+        PanelQuery::Gauge { .. } | PanelQuery::Share { .. } => None,
+    }
+}
+
+/// Unix seconds as the `SystemTime` Prometheus's API takes.
+pub fn system_time(unix_s: f64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs_f64(unix_s)
+}
+
+/// The dashboard of `test` from its run's report and scrapes, with Prometheus's answers
+/// where it was asked.
+pub fn dashboard(
+    test: &PublishedTest,
+    report: &RunReport,
+    scrapes: &Scrapes,
+    mut prometheus: Option<BTreeMap<&'static str, PanelValues>>,
+) -> Dashboard {
     let scale = report.environment.time_scale;
     let at = instant(test, report);
     let panels = panels()
@@ -150,7 +220,9 @@ pub fn dashboard(test: &PublishedTest, report: &RunReport, scrapes: &Scrapes) ->
             unit: unit_name(panel),
             published: published(test, panel.title),
             built_in: at.map_or_else(BTreeMap::new, |at| reduce(panel, scrapes, at, scale)),
-            prometheus: None,
+            prometheus: prometheus
+                .as_mut()
+                .map(|answers| answers.remove(panel.title).unwrap_or_default()),
         })
         .collect();
     Dashboard {

@@ -231,6 +231,25 @@ pub fn eco2_pairs(test: &PublishedTest, report: &RunReport, dashboard: &Dashboar
         };
         pairs.push(published.local(local));
     }
+    if test.id == 1 {
+        // The stage table's share column, as the panel's stage averages split the chain.
+        let avgs: Vec<Option<f64>> = ECO2_STAGES
+            .iter()
+            .map(|stage| dashboard.built_in("Stage Avg Duration", stage.stage))
+            .collect();
+        let total: Option<f64> = avgs.iter().copied().sum();
+        for (stage, avg) in ECO2_STAGES.iter().zip(avgs) {
+            let share = avg.zip(total).map(|(avg, total)| avg / total * 100.0);
+            pairs.push(
+                pair(
+                    share_figure(stage.stage),
+                    unit::PERCENT,
+                    stage.share * 100.0,
+                )
+                .local(share),
+            );
+        }
+    }
     if let Some(p99) = test.chain_p99_s {
         pairs.push(pair("chain p99 (server)", unit::SECONDS, p99).local(panel("Chain p99")));
     }
@@ -297,6 +316,15 @@ fn k6_pairs(
         .local(client_s(report, Timing::Total, |s| s.p95)),
     ]);
     pairs
+}
+
+fn share_figure(stage: &str) -> &'static str {
+    match stage {
+        "vision" => "vision share of the stages",
+        "rule" => "rule share of the stages",
+        "answer" => "answer share of the stages",
+        _ => "reward share of the stages",
+    }
 }
 
 fn stage_figure(stage: &str) -> &'static str {

@@ -30,6 +30,9 @@ pub fn apply(run: &PublishedLaterRun, scenario: &mut Scenario) {
             scenario.pipeline.mode = Mode::Threadpool {
                 workers: CLASSIFY_THREADS,
             };
+            // Requests waited on threads, off the event loop that answers the liveness
+            // probe: no stream starved it, so no pod restarted for load.
+            scenario.pipeline.cluster.liveness = None;
         }
         "v1.0.7-completion-30" | "v1.0.7-completion-50" => {
             if let Mode::Staged(staged) = &mut scenario.pipeline.mode {
@@ -50,8 +53,9 @@ pub fn apply(run: &PublishedLaterRun, scenario: &mut Scenario) {
 }
 
 /// The figures of one later run: success, the average response against the published range,
-/// and for the failed 50-VU test what the model can show of its failure.
-pub fn pairs(run: &PublishedLaterRun, report: &RunReport) -> Vec<Pair> {
+/// the server's average and p99 (`server_p99_s`, the chain p99 panel at the run's end), and
+/// for the failed 50-VU test what the model can show of its failure.
+pub fn pairs(run: &PublishedLaterRun, report: &RunReport, server_p99_s: Option<f64>) -> Vec<Pair> {
     let test = format!("{} ({} users)", run.design, run.users);
     let mut pairs = Vec::new();
     if let Some(success) = run.success {
@@ -67,8 +71,23 @@ pub fn pairs(run: &PublishedLaterRun, report: &RunReport) -> Vec<Pair> {
                 .local(client_chain_s(report, |s| s.mean)),
         );
     }
+    let server = report.server.as_ref();
+    if let Some(avg) = run.server_avg_s {
+        let local = server
+            .and_then(|s| s.chain_avg_s)
+            .map(|s| s / report.environment.time_scale);
+        pairs.push(Pair::new(&test, "avg response (server)", unit::SECONDS, avg).local(local));
+    }
+    if let Some((low, high)) = run.server_p99_s {
+        let p99 = Pair::new(&test, "p99 response (server)", unit::SECONDS, low);
+        let p99 = if high > low {
+            p99.range(low, high)
+        } else {
+            p99
+        };
+        pairs.push(p99.local(server_p99_s));
+    }
     if run.success.is_none() {
-        let server = report.server.as_ref();
         pairs.push(
             Pair::new(&test, "503 no healthy upstream", unit::REQUESTS, 1.0)
                 .lower_bound()

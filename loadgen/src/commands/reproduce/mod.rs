@@ -9,13 +9,17 @@ mod figures;
 mod later;
 mod render;
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+use loadgen::prometheus::{Prometheus, PrometheusError, ScrapeTarget};
+use loadgen::scrape::panel::PanelValues;
 
 use loadgen::scenario_run::{self, Run, ScrapeSettings};
 use reports::RunReport;
-use scenarios::published::{ECO2_TESTS, LATER_RUNS, V1_THREADPOOL};
+use scenarios::published::{CHAIN_P99, ECO2_TESTS, LATER_RUNS, PublishedTest, V1_THREADPOOL};
 use scenarios::{Overrides, Scenario};
 
 use crate::args::ReproduceArgs;
@@ -44,7 +48,12 @@ pub fn reproduce(args: &ReproduceArgs, out: &mut dyn Write) -> Result<u8, CliErr
         .clone()
         .unwrap_or_else(|| PathBuf::from("scan-bench-results").join("reproduce-eco2"));
     check_writable(&dir)?;
-    let runner = Runner::new(time_scale, dir.clone())?;
+    if args.prometheus {
+        // Before any run: a missing binary is bad input, not a failure halfway.
+        loadgen::prometheus::Prometheus::binary()
+            .map_err(|e| CliError::BadInput(format!("--prometheus: {e}")))?;
+    }
+    let runner = Runner::new(time_scale, dir.clone(), args.prometheus)?;
     let (pairs, dashboards) = published_pairs(&runner)?;
     let architectures = if args.compare_architectures {
         Some(architecture_rows(&runner)?)
@@ -80,10 +89,12 @@ struct Runner {
     stop: Stop,
     overrides: Overrides,
     dir: PathBuf,
+    /// Whether a real Prometheus scrapes Eco²'s tests (`--prometheus`).
+    prometheus: bool,
 }
 
 impl Runner {
-    fn new(time_scale: f64, dir: PathBuf) -> Result<Self, CliError> {
+    fn new(time_scale: f64, dir: PathBuf, prometheus: bool) -> Result<Self, CliError> {
         let (runtime, stop) = signals::measuring_runtime()?;
         let overrides = Overrides {
             time_scale: Some(time_scale),
@@ -94,6 +105,7 @@ impl Runner {
             stop,
             overrides,
             dir,
+            prometheus,
         })
     }
 
@@ -116,25 +128,82 @@ impl Runner {
         signals::run_in_series(&self.runtime, &self.stop, scenario, &self.dir.join(report))
     }
 
-    /// Runs one of Eco²'s tests, keeping every scrape of the pipeline at Eco²'s scrape interval
-    /// scaled by the time scale, for its dashboard.
+    /// Runs one scenario keeping every scrape of the pipeline at Eco²'s scrape interval scaled
+    /// by the time scale, and writes its report to `report`.
     fn run_scraped(&self, scenario: &Scenario, report: &Path) -> Result<Run, CliError> {
-        let scrape = ScrapeSettings {
-            interval: Duration::from_secs_f64(ECO2_SCRAPE_INTERVAL_S * scenario.time_scale),
-            keep: true,
-        };
-        let run = self
-            .runtime
-            .block_on(async {
-                let stack = scenario_run::start_stack(scenario).await?;
-                scenario_run::run_on(scenario, stack, signals::series_options(&self.stop), scrape)
-                    .await
-            })
-            .map_err(|e| CliError::Run(e.to_string()))?;
-        signals::write_report(&run.report, &self.dir.join(report))?;
+        let (run, _) = self.run_watched(scenario, report, None)?;
         Ok(run)
     }
+
+    /// One of Eco²'s tests, scraped; with `--prometheus`, a real Prometheus scrapes the
+    /// pipeline too, and its answers to the dashboard's queries at the test's instant come
+    /// with the run.
+    fn run_test(&self, test: &PublishedTest) -> Result<(Run, Option<Answers>), CliError> {
+        let scenario = self.scenario(test.scenario, None)?;
+        let report = Path::new(test.scenario).join("report.json");
+        self.run_watched(&scenario, &report, self.prometheus.then_some(test))
+    }
+
+    fn run_watched(
+        &self,
+        scenario: &Scenario,
+        report: &Path,
+        asked: Option<&PublishedTest>,
+    ) -> Result<(Run, Option<Answers>), CliError> {
+        let interval = Duration::from_secs_f64(ECO2_SCRAPE_INTERVAL_S * scenario.time_scale);
+        let scrape = ScrapeSettings {
+            interval,
+            keep: true,
+        };
+        let prometheus_failed = |e: PrometheusError| CliError::Run(format!("prometheus: {e}"));
+        let run_failed = |e: scenario_run::RunError| CliError::Run(e.to_string());
+        let (run, answers) = self.runtime.block_on(async {
+            let stack = scenario_run::start_stack(scenario)
+                .await
+                .map_err(run_failed)?;
+            let metrics = stack.as_ref().and_then(|s| s.metrics_url());
+            let prometheus = match (asked, metrics) {
+                (Some(_), Some(url)) => {
+                    let target = ScrapeTarget::new("scan-pipeline", url);
+                    let prometheus = Prometheus::start(&[target], interval)
+                        .await
+                        .map_err(prometheus_failed)?;
+                    // Its first scrape before the load, so both views see the whole run.
+                    prometheus
+                        .wait_for_scrape(SystemTime::now(), PROMETHEUS_READY)
+                        .await
+                        .map_err(prometheus_failed)?;
+                    Some(prometheus)
+                }
+                _ => None,
+            };
+            let options = signals::series_options(&self.stop);
+            let run = scenario_run::run_on(scenario, stack, options, scrape)
+                .await
+                .map_err(run_failed)?;
+            let answers = match (prometheus, asked) {
+                (Some(prometheus), Some(test)) => {
+                    let answers = dashboard::ask_prometheus(&prometheus, test, &run.report)
+                        .await
+                        .map_err(prometheus_failed)?;
+                    prometheus.stop().await;
+                    Some(answers)
+                }
+                _ => None,
+            };
+            Ok::<_, CliError>((run, answers))
+        })?;
+        signals::write_report(&run.report, &self.dir.join(report))?;
+        Ok((run, answers))
+    }
 }
+
+/// Prometheus's answers, by panel title.
+type Answers = BTreeMap<&'static str, PanelValues>;
+
+/// How long Prometheus may take to scrape the pipeline once before the load (it hands new
+/// targets to its scrapers in 5 s batches).
+const PROMETHEUS_READY: Duration = Duration::from_secs(30);
 
 /// The three Celery-chain tests (each figure beside its published value, and the dashboard
 /// they were read from), the v1.0.0 table and the later runs.
@@ -149,9 +218,8 @@ fn published_pairs(runner: &Runner) -> Result<(Vec<Pair>, Vec<Dashboard>), CliEr
             "scan-bench: test #{} ({}, {} VUs)",
             test.id, test.scenario, test.vus
         );
-        let scenario = runner.scenario(test.scenario, None)?;
-        let run = runner.run_scraped(&scenario, &Path::new(test.scenario).join("report.json"))?;
-        let dashboard = dashboard::dashboard(test, &run.report, &run.scrapes);
+        let (run, answers) = runner.run_test(test)?;
+        let dashboard = dashboard::dashboard(test, &run.report, &run.scrapes, answers);
         pairs.extend(figures::eco2_pairs(test, &run.report, &dashboard));
         dashboards.push(dashboard);
     }
@@ -180,8 +248,9 @@ fn published_pairs(runner: &Runner) -> Result<(Vec<Pair>, Vec<Dashboard>), CliEr
         );
         let mut scenario = runner.scenario(later::BASE_SCENARIO, Some(published.users))?;
         later::apply(published, &mut scenario);
-        let report = runner.run(&scenario, &Path::new(published.name).join("report.json"))?;
-        pairs.extend(later::pairs(published, &report));
+        let run = runner.run_scraped(&scenario, &Path::new(published.name).join("report.json"))?;
+        let p99 = dashboard::at_end(&CHAIN_P99, &run.report, &run.scrapes);
+        pairs.extend(later::pairs(published, &run.report, p99));
     }
     Ok((pairs, dashboards))
 }
