@@ -249,3 +249,76 @@ async fn a_target_down_and_a_refused_query_are_told() {
     assert_eq!(up[0].value, 0.0);
     prometheus.stop().await;
 }
+
+/// `reproduce eco2 --prometheus`: on the same runs, Prometheus's answers to the dashboard's
+/// own queries agree with the built-in reduction. Windows that hold the whole run so far
+/// (the `[5m]` ones) read the same samples' ratios in both, so they agree within rounding;
+/// a `[1m]` window holds four scrapes at this scale, and the two scrapers sample at
+/// different phases, so Prometheus's extrapolation over its own samples may differ by about
+/// a scrape's share; a gauge is read at a different instant of the last interval.
+#[test]
+fn reproduce_with_prometheus_agrees_with_the_built_in_reduction() {
+    if !have_prometheus() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("repro");
+    assert_cmd::Command::cargo_bin("scan-bench")
+        .unwrap()
+        .args([
+            "reproduce",
+            "eco2",
+            "--prometheus",
+            "--time-scale",
+            "0.02",
+            "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(out.join("reproduction.json")).unwrap();
+    let reproduction: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let dashboards = reproduction["dashboards"].as_array().unwrap();
+    assert_eq!(dashboards.len(), 3, "one dashboard per published test");
+    let mut disagreements = Vec::new();
+    let mut compared = 0;
+    for dashboard in dashboards {
+        for panel in dashboard["panels"].as_array().unwrap() {
+            let title = panel["title"].as_str().unwrap();
+            let query = panel["query"].as_str().unwrap();
+            let built_in = panel["built_in"].as_object().unwrap();
+            let prometheus = panel["prometheus"]
+                .as_object()
+                .unwrap_or_else(|| panic!("{title}: no Prometheus answer"));
+            let keys = |m: &serde_json::Map<String, serde_json::Value>| {
+                m.keys().cloned().collect::<Vec<_>>()
+            };
+            if keys(built_in) != keys(prometheus) {
+                disagreements.push(format!(
+                    "{} {title}: built-in {built_in:?}, Prometheus {prometheus:?}",
+                    dashboard["test"]
+                ));
+                continue;
+            }
+            let (tolerance, floor) = if query.starts_with("scan_sse_connections_active") {
+                (0.25, 3.0)
+            } else if query.contains("[1m]") {
+                (0.35, 0.5)
+            } else {
+                (0.05, 0.05)
+            };
+            for (key, b) in built_in {
+                let (b, p) = (b.as_f64().unwrap(), prometheus[key].as_f64().unwrap());
+                compared += 1;
+                if (p - b).abs() > (b.abs() * tolerance).max(floor) {
+                    disagreements.push(format!(
+                        "{} {title}{{{key}}}: built-in {b}, Prometheus {p} ({query})",
+                        dashboard["test"]
+                    ));
+                }
+            }
+        }
+    }
+    assert!(compared >= 3 * 15, "only {compared} values compared");
+    assert!(disagreements.is_empty(), "{disagreements:#?}");
+}

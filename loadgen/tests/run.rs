@@ -869,7 +869,7 @@ fn reproduce_shows_the_published_shapes_from_measured_runs() {
     );
     assert!(server.replica_restarts.unwrap_or(0.0) >= 1.0, "{server:?}");
     assert!(
-        local("#2", "client success (k6 table)") < local("#2", "success panel (server)"),
+        local("#2", "client success (the write-up's table)") < local("#2", "Success Rate (panel)"),
         "{pairs:#?}"
     );
     assert_eq!(local("#2", "worker-level success"), 100.0);
@@ -887,7 +887,7 @@ fn reproduce_shows_the_published_shapes_from_measured_runs() {
     assert_eq!(local("v1.0.0 5 users", "success (client)"), 100.0);
     // Stage averages keep the order of the published table at low load (under load the wait
     // for the worker's core, 1-2 ms at this scale, blurs reward and rule together).
-    let stage = |name: &str| local("#1", &format!("{name} avg (server)"));
+    let stage = |name: &str| local("#1", &format!("{name} avg (panel)"));
     assert!(
         stage("answer") > stage("vision")
             && stage("vision") > stage("reward")
@@ -900,6 +900,6 @@ fn reproduce_shows_the_published_shapes_from_measured_runs() {
     );
     for file in ["reproduction.json", "reproduction.md", "reproduction.html"] {
         let text = std::fs::read_to_string(out.join(file)).unwrap();
-        assert!(text.contains("client success (k6 table)"), "{file}");
+        assert!(text.contains("client success (the write-up's table)"), "{file}");
     }
 }
