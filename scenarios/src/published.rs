@@ -64,7 +64,10 @@ impl PublishedTest {
     pub fn window_s(&self) -> f64 {
         let seconds = |hms: &str| {
             hms.split(':')
-                .map(|part| part.parse::<f64>().expect("the published windows are HH:MM:SS"))
+                .map(|part| {
+                    part.parse::<f64>()
+                        .expect("the published windows are HH:MM:SS")
+                })
                 .fold(0.0, |total, part| total * 60.0 + part)
         };
         let (start, end) = self
@@ -204,6 +207,18 @@ pub enum PanelQuery {
         /// 1 for a rate per second, 60 per minute.
         per_s: f64,
     },
+}
+
+impl PanelQuery {
+    /// The label the query keeps (besides `le`), which keys its values; `None` for one value.
+    pub fn by(&self) -> Option<&'static str> {
+        match *self {
+            PanelQuery::Average { by, .. }
+            | PanelQuery::Quantile { by, .. }
+            | PanelQuery::Rate { by, .. } => by,
+            PanelQuery::Gauge { .. } | PanelQuery::Share { .. } => None,
+        }
+    }
 }
 
 /// What a panel's value is in, which decides how a time-scaled run's value is read back.
@@ -581,7 +596,12 @@ mod tests {
     fn every_k6_iteration_has_one_outcome() {
         for test in &ECO2_TESTS {
             let k6 = test.k6;
-            assert_eq!(k6.completed + k6.partial + k6.failed, k6.requests, "#{}", test.id);
+            assert_eq!(
+                k6.completed + k6.partial + k6.failed,
+                k6.requests,
+                "#{}",
+                test.id
+            );
         }
         // The published page's success panel of #2 is k6's failed share.
         let k6 = ECO2_TESTS[1].k6;

@@ -110,6 +110,7 @@ fn load_chart(report: &RunReport) -> LineChart {
         y_label: "virtual users, open streams".into(),
         y2: Some((Ticks::Number, "requests per second".into())),
         log_y: false,
+        marked: None,
         series,
     }
 }
@@ -140,6 +141,7 @@ fn over_time_chart(
         y_label: "measured latency".into(),
         y2: None,
         log_y: false,
+        marked: None,
         series: vec![series(0, "p50", PALETTE[0]), series(1, "p95", PALETTE[3])],
     }
 }
@@ -225,6 +227,7 @@ fn percentile_chart(title: &str, metrics: &[&LatencyMetric]) -> LineChart {
         y_label: "measured latency (log)".into(),
         y2: None,
         log_y: true,
+        marked: None,
         series,
     }
 }

@@ -7,6 +7,7 @@ use std::fmt::Write;
 use scenarios::Timing;
 
 use super::document::{Block, Cell, Document, Section, Span, Table, Text, Tone};
+use super::svg::CHART_STYLE;
 use super::{Renderer, charts, escape_html, measured, ms, pct, sections};
 use crate::compare::Comparison;
 use crate::gate::GateVerdict;
@@ -239,11 +240,6 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .card { border: 1px solid #ddd; border-radius: 8px; padding: 10px 16px; min-width: 120px; }
 .card .figure { font-size: 22px; font-weight: 600; }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(560px, 1fr)); gap: 16px; }
-svg.chart { width: 100%; height: auto; border: 1px solid #eee; border-radius: 6px; background: #fff; }
-svg .title { font-size: 14px; font-weight: 600; }
-svg .tick, svg .legend, svg .axis { font-size: 11px; fill: #444; }
-svg .label { font-size: 12px; fill: #222; }
-svg .inbar { font-size: 11px; fill: #fff; }
 .badge { font-size: 13px; padding: 2px 10px; border-radius: 12px; vertical-align: middle; color: #fff; }
 .badge.pass, .mark.pass { background: #1a7f37; } .badge.fail { background: #cf222e; }
 .mark { color: #fff; border-radius: 50%; padding: 0 5px; } .mark.fail { background: #cf222e; }
@@ -255,7 +251,7 @@ td.better { color: #1a7f37; } td.worse { color: #cf222e; }
 
 fn page_start(title: &str) -> String {
     format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{STYLE}{CHART_STYLE}</style>\n</head>\n<body>\n",
         escape_html(title)
     )
 }

@@ -8,6 +8,10 @@
 //! syntax. What only one format has stays in its module: the HTML page's cards and charts
 //! (`charts`, drawn by `svg`), JUnit's testcases, JSON's serialized report.
 //!
+//! For pages drawn elsewhere in the same style, [`LineChart`] (a builder of one inline SVG line
+//! chart, with an optional marked x range), its [`Ticks`] and the [`CHART_STYLE`] a page needs
+//! for it are public.
+//!
 //! ```no_run
 //! use reports::render::Format;
 //!
@@ -32,6 +36,7 @@ pub use html::Html;
 pub use json::Json;
 pub use junit::Junit;
 pub use markdown::{Markdown, cell as markdown_cell};
+pub use svg::{CHART_STYLE, LineChart, Ticks};
 pub use terminal::Terminal;
 
 use scenarios::Timing;

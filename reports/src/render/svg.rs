@@ -1,6 +1,10 @@
 //! SVG charts for the HTML report, drawn by hand: line charts over time or over percentiles
 //! and stacked horizontal bars. Plain inline SVG: no script, no font file, no external
 //! resource, so the report renders offline and from a CI artifact.
+//!
+//! [`LineChart`] (built with [`LineChart::new`] and its methods), [`Ticks`] and
+//! [`CHART_STYLE`] are public, for pages drawn outside this crate (`scan-bench reproduce`'s
+//! dashboards) in the same style as the run report's charts.
 
 use std::fmt::Write;
 
@@ -19,9 +23,21 @@ const LEFT: f64 = 64.0;
 /// The height of each legend row after the first.
 const LEGEND_ROW: f64 = 16.0;
 
+/// The CSS the charts' text classes need (title, ticks, legend, axis titles, band labels):
+/// a page that shows a [`LineChart`] puts it in its `<style>`, as the run report's page does.
+/// Kept apart from the SVG so a page with many charts carries it once.
+pub const CHART_STYLE: &str = "
+svg.chart { width: 100%; height: auto; border: 1px solid #eee; border-radius: 6px; background: #fff; }
+svg .title { font-size: 14px; font-weight: 600; }
+svg .tick, svg .legend, svg .axis { font-size: 11px; fill: #444; }
+svg .label { font-size: 12px; fill: #222; }
+svg .inbar { font-size: 11px; fill: #fff; }
+svg .marked { font-size: 11px; fill: #555; }
+";
+
 /// How an axis labels its ticks.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Ticks {
+pub enum Ticks {
     /// Milliseconds (`250µs`, `12.3ms`, `1.50s`).
     Ms,
     /// Plain numbers.
@@ -60,22 +76,111 @@ pub(crate) struct Series {
     pub dashed: bool,
 }
 
-/// A line chart with one or two y axes.
+/// A line chart with one or two y axes, written as one inline `<svg>` element.
+///
+/// Outside this crate it is built with [`LineChart::new`] and its methods: one left axis, lines
+/// coloured in turn from a colour-blind-safe palette, and optionally an x range marked as a
+/// shaded, labelled band (the part of a run a published figure was read from).
+///
+/// ```
+/// use reports::render::{LineChart, Ticks};
+///
+/// let svg = LineChart::new("Active Connections")
+///     .x_axis(Ticks::Seconds, "seconds since the load's start")
+///     .y_axis(Ticks::Number, "connections")
+///     .line("active", [(0.0, 0.0), (15.0, 7.0), (30.0, 10.0)])
+///     .mark_x(0.0, 20.0, "published window")
+///     .svg();
+/// assert!(svg.starts_with("<svg") && svg.contains("published window"));
+/// ```
 #[derive(Debug, Clone)]
-pub(crate) struct LineChart {
-    pub title: String,
-    pub x_ticks: Ticks,
-    pub x_label: String,
-    pub y_ticks: Ticks,
-    pub y_label: String,
+pub struct LineChart {
+    pub(crate) title: String,
+    pub(crate) x_ticks: Ticks,
+    pub(crate) x_label: String,
+    pub(crate) y_ticks: Ticks,
+    pub(crate) y_label: String,
     /// The right axis, when some series use it.
-    pub y2: Option<(Ticks, String)>,
+    pub(crate) y2: Option<(Ticks, String)>,
     /// Logarithmic left axis (latency distributions span decades).
-    pub log_y: bool,
-    pub series: Vec<Series>,
+    pub(crate) log_y: bool,
+    pub(crate) series: Vec<Series>,
+    /// An x range shaded behind the lines, with its label.
+    pub(crate) marked: Option<Marked>,
+}
+
+/// An x range of a chart shaded behind its lines.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Marked {
+    pub from: f64,
+    pub to: f64,
+    pub label: String,
 }
 
 impl LineChart {
+    /// An empty chart under `title`: plain-number axes without titles, no lines yet.
+    pub fn new(title: impl Into<String>) -> Self {
+        Self {
+            title: title.into(),
+            x_ticks: Ticks::Number,
+            x_label: String::new(),
+            y_ticks: Ticks::Number,
+            y_label: String::new(),
+            y2: None,
+            log_y: false,
+            series: Vec::new(),
+            marked: None,
+        }
+    }
+
+    /// How the x axis labels its ticks, and its title.
+    pub fn x_axis(mut self, ticks: Ticks, label: impl Into<String>) -> Self {
+        self.x_ticks = ticks;
+        self.x_label = label.into();
+        self
+    }
+
+    /// How the (left) y axis labels its ticks, and its title.
+    pub fn y_axis(mut self, ticks: Ticks, label: impl Into<String>) -> Self {
+        self.y_ticks = ticks;
+        self.y_label = label.into();
+        self
+    }
+
+    /// Adds a solid line of `(x, y)` points, named in the legend, in the palette's next
+    /// colour. Non-finite values leave a gap.
+    pub fn line(
+        mut self,
+        name: impl Into<String>,
+        points: impl IntoIterator<Item = (f64, f64)>,
+    ) -> Self {
+        let color = PALETTE[self.series.len() % PALETTE.len()];
+        self.series.push(Series {
+            name: name.into(),
+            color,
+            points: points
+                .into_iter()
+                .map(|(x, y)| (x, y.is_finite().then_some(y)))
+                .collect(),
+            right: false,
+            dashed: false,
+        });
+        self
+    }
+
+    /// Shades the x range `from..=to` behind the lines and writes `label` at its top; the x
+    /// axis widens to show all of it.
+    pub fn mark_x(mut self, from: f64, to: f64, label: impl Into<String>) -> Self {
+        self.marked = Some(Marked {
+            from: from.min(to),
+            to: from.max(to),
+            label: label.into(),
+        });
+        self
+    }
+
+    /// The chart as an `<svg class="chart">` element, its text escaped; [`CHART_STYLE`]
+    /// styles it.
     pub fn svg(&self) -> String {
         let right_margin = if self.y2.is_some() { 64.0 } else { 24.0 };
         let entries: Vec<_> = self
@@ -95,6 +200,9 @@ impl LineChart {
         let axes = self.axes();
         let mut out = open_svg(&self.title, height);
         self.ticks(&mut out, &plot, &axes);
+        if let Some(marked) = &self.marked {
+            band(&mut out, marked, &plot, &axes.x);
+        }
         self.axis_titles(&mut out, &plot, height);
         for s in &self.series {
             let y_axis = match (&axes.y2, s.right) {
@@ -110,10 +218,12 @@ impl LineChart {
 
     /// The axes the series span.
     fn axes(&self) -> Axes {
+        let marked = self.marked.iter().flat_map(|m| [m.from, m.to]);
         let xs = self
             .series
             .iter()
-            .flat_map(|s| s.points.iter().map(|p| p.0));
+            .flat_map(|s| s.points.iter().map(|p| p.0))
+            .chain(marked);
         let (x_min, x_max) = bounds(xs).unwrap_or((0.0, 1.0));
         let x = if self.x_ticks == Ticks::Nines {
             // The curve ends where the sample count stops resolving percentiles.
@@ -215,6 +325,26 @@ struct Axes {
     x: Axis,
     y: Axis,
     y2: Option<Axis>,
+}
+
+/// The marked x range: a translucent band over the plot's height (drawn after the grid and
+/// before the lines, so both stay visible), its label at its top left, its bounds in a
+/// tooltip.
+fn band(out: &mut String, marked: &Marked, plot: &Rect, x_axis: &Axis) {
+    let x = plot.x + x_axis.fraction(marked.from) * plot.w;
+    let w = plot.x + x_axis.fraction(marked.to) * plot.w - x;
+    let _ = writeln!(
+        out,
+        r##"<rect class="band" x="{x:.1}" y="{:.1}" width="{w:.1}" height="{:.1}" fill="#0072B2" fill-opacity="0.08" stroke="#0072B2" stroke-opacity="0.4" stroke-dasharray="4 3"><title>{}: {} to {}</title></rect><text x="{:.1}" y="{:.1}" class="marked">{}</text>"##,
+        plot.y,
+        plot.h,
+        escape_html(&marked.label),
+        marked.from,
+        marked.to,
+        x + 4.0,
+        plot.y + 13.0,
+        escape_html(&marked.label)
+    );
 }
 
 /// One series: a polyline per run of points without a gap, a dot for a lone point.
@@ -513,6 +643,7 @@ mod tests {
             y_label: "ms".into(),
             y2: None,
             log_y: false,
+            marked: None,
             series: vec![Series {
                 name: "a".into(),
                 color: PALETTE[0],
@@ -555,5 +686,67 @@ mod tests {
             0.0,
             "two fit in one row"
         );
+    }
+
+    #[test]
+    fn the_builder_colours_lines_in_turn_and_gaps_non_finite_values() {
+        let chart = LineChart::new("TTFB Percentiles")
+            .x_axis(Ticks::Seconds, "seconds")
+            .y_axis(Ticks::Number, "s")
+            .line("p50", [(0.0, 1.0), (10.0, 2.0)])
+            .line(
+                "p95",
+                [(0.0, 3.0), (10.0, f64::NAN), (20.0, 4.0), (30.0, 5.0)],
+            );
+        let svg = chart.svg();
+        assert_eq!(svg.matches("<polyline").count(), 2, "{svg}");
+        assert_eq!(
+            svg.matches("<circle").count(),
+            1,
+            "the lone p95 point: {svg}"
+        );
+        assert!(svg.contains(&format!("stroke=\"{}\"", PALETTE[0])), "{svg}");
+        assert!(svg.contains(&format!("stroke=\"{}\"", PALETTE[1])), "{svg}");
+        assert!(!svg.contains("class=\"band\""), "nothing marked: {svg}");
+        assert!(svg.contains(">30s<"), "seconds ticks: {svg}");
+    }
+
+    #[test]
+    fn a_marked_range_is_a_band_over_its_x_range() {
+        // The x axis runs 0..200 on round ticks, so 0..100 is the plot's left half.
+        let svg = LineChart::new("t")
+            .line("a", [(0.0, 1.0), (200.0, 2.0)])
+            .mark_x(100.0, 0.0, "published <window>")
+            .svg();
+        let plot_w = WIDTH - LEFT - 24.0;
+        let band = format!(
+            r#"<rect class="band" x="{LEFT:.1}" y="{TOP:.1}" width="{:.1}" height="{:.1}""#,
+            plot_w / 2.0,
+            HEIGHT - TOP - BOTTOM
+        );
+        assert!(svg.contains(&band), "{band} in {svg}");
+        assert!(
+            svg.contains("<title>published &lt;window&gt;: 0 to 100</title>"),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("class=\"marked\">published &lt;window&gt;</text>"),
+            "{svg}"
+        );
+        // Drawn under the line.
+        assert!(svg.find("class=\"band\"") < svg.find("<polyline"), "{svg}");
+    }
+
+    #[test]
+    fn the_axis_widens_to_show_all_of_a_marked_range() {
+        // Points to 50 only; the band to 200 stretches the axis, so the line ends at a quarter.
+        let svg = LineChart::new("t")
+            .line("a", [(0.0, 1.0), (50.0, 2.0)])
+            .mark_x(0.0, 200.0, "w")
+            .svg();
+        let plot_w = WIDTH - LEFT - 24.0;
+        let end = format!("{:.1},", LEFT + plot_w / 4.0);
+        assert!(svg.contains(&end), "{end} in {svg}");
+        assert!(svg.contains(&format!(r#"width="{plot_w:.1}""#)), "{svg}");
     }
 }

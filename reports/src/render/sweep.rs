@@ -201,6 +201,7 @@ fn latency_chart(sweep: &Sweep) -> LineChart {
         y_label: "modelled latency (log)".into(),
         y2: None,
         log_y: true,
+        marked: None,
         series,
     }
 }
@@ -232,6 +233,7 @@ fn rates_chart(sweep: &Sweep) -> LineChart {
         y_label: "success (%)".into(),
         y2: Some((Ticks::Number, "completed per second".into())),
         log_y: false,
+        marked: None,
         series,
     }
 }

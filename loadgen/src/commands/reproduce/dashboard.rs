@@ -18,9 +18,11 @@ use loadgen::scrape::panel::{self, PanelValues};
 use loadgen::scrape::series::{Scrapes, unix_s};
 use reports::RunReport;
 use scenarios::published::{
-    CHAIN_P99, ECO2_SERIES, ECO2_TOP_ROW, PanelQuery, PublishedPanel, PublishedTest,
+    CHAIN_P99, ECO2_SERIES, ECO2_TOP_ROW, PanelQuery, PanelUnit, PublishedPanel, PublishedTest,
 };
 use serde::Serialize;
+
+use super::figures::unit;
 
 /// Eco²'s scrape interval is not published. Its dashboard's `[1m]` windows need two samples
 /// each, so it was at most 30 s; 15 s is the interval of Prometheus's own example
@@ -44,6 +46,9 @@ pub struct PanelReading {
     pub query: &'static str,
     /// The unit of its values.
     pub unit: &'static str,
+    /// The label its query keeps (`stage`, `status`), which keys `built_in`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<&'static str>,
     /// The value the write-up published for it, where it did (the repository's copy where
     /// the published page and it differ).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -113,13 +118,12 @@ pub fn instant(test: &PublishedTest, report: &RunReport) -> Option<f64> {
 }
 
 fn unit_name(panel: &PublishedPanel) -> &'static str {
-    use scenarios::published::{PanelQuery, PanelUnit};
     match (panel.unit, panel.computes) {
-        (PanelUnit::Seconds, _) => "s",
-        (PanelUnit::Percent, _) => "%",
-        (PanelUnit::Rate, PanelQuery::Rate { per_s, .. }) if per_s == 60.0 => "per min",
-        (PanelUnit::Rate, _) => "per s",
-        (PanelUnit::Count, _) => "",
+        (PanelUnit::Seconds, _) => unit::SECONDS,
+        (PanelUnit::Percent, _) => unit::PERCENT,
+        (PanelUnit::Rate, PanelQuery::Rate { per_s: 60.0, .. }) => unit::PER_MINUTE,
+        (PanelUnit::Rate, _) => unit::PER_SECOND,
+        (PanelUnit::Count, _) => unit::COUNT,
     }
 }
 
@@ -170,7 +174,7 @@ pub async fn ask_prometheus(
             what: format!("the range windows of {}", panel.query),
             reason: e.to_string(),
         })?;
-        let by = by_label(&panel.computes);
+        let by = panel.computes.by();
         let values = prometheus
             .query(&query, at)
             .await?
@@ -186,16 +190,6 @@ pub async fn ask_prometheus(
         answers.insert(panel.title, values);
     }
     Ok(answers)
-}
-
-/// The label a panel's values are kept by, if any.
-fn by_label(query: &PanelQuery) -> Option<&'static str> {
-    match *query {
-        PanelQuery::Average { by, .. }
-        | PanelQuery::Quantile { by, .. }
-        | PanelQuery::Rate { by, .. } => by,
-        PanelQuery::Gauge { .. } | PanelQuery::Share { .. } => None,
-    }
 }
 
 /// Unix seconds as the `SystemTime` Prometheus's API takes.
@@ -218,6 +212,7 @@ pub fn dashboard(
             title: panel.title,
             query: panel.query,
             unit: unit_name(panel),
+            by: panel.computes.by(),
             published: published(test, panel.title),
             built_in: at.map_or_else(BTreeMap::new, |at| reduce(panel, scrapes, at, scale)),
             prometheus: prometheus

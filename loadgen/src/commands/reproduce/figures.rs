@@ -39,13 +39,19 @@ pub struct Pair {
     pub note: Option<&'static str>,
 }
 
-/// Units of the figures.
+/// Units of the figures and of the dashboard's panels (`render::number` formats each).
 pub mod unit {
     pub const SECONDS: &str = "s";
     pub const PERCENT: &str = "%";
     pub const RATE: &str = "req/s";
     pub const CONNECTIONS: &str = "connections";
     pub const REQUESTS: &str = "requests";
+    /// A panel's rate per modelled second.
+    pub const PER_SECOND: &str = "per s";
+    /// A panel's rate per modelled minute.
+    pub const PER_MINUTE: &str = "per min";
+    /// A panel's plain count (active connections).
+    pub const COUNT: &str = "";
 }
 
 impl Pair {
