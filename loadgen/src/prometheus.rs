@@ -445,6 +445,28 @@ impl Prometheus {
         })
     }
 
+    /// The raw samples Prometheus holds of `selector` in the `window` before `at` (a range
+    /// vector query, `selector[window]`): one `(labels with __name__, [(unix seconds,
+    /// value)])` per series, as scraped.
+    pub async fn samples(
+        &self,
+        selector: &str,
+        window: Duration,
+        at: SystemTime,
+    ) -> Result<Vec<RawSeries>, PrometheusError> {
+        let expr = format!("{selector}[{}ms]", window.as_millis());
+        let mut url = self.base.join("api/v1/query").expect("a valid path");
+        url.query_pairs_mut()
+            .append_pair("query", &expr)
+            .append_pair("time", &unix_seconds(at));
+        let what = || format!("samples `{expr}`");
+        let data = self.api(url, &what, Some(&expr)).await?;
+        parse_matrix(&data).map_err(|reason| PrometheusError::BadAnswer {
+            what: what(),
+            reason,
+        })
+    }
+
     /// Kills the process and removes its directory.
     pub async fn stop(mut self) {
         self.kill().await;
@@ -797,6 +819,50 @@ fn parse_value(text: &str) -> Option<f64> {
 }
 
 /// The samples of a query's `data`: a vector or a scalar.
+/// One series of a range vector: its labels (`__name__` among them) and its samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawSeries {
+    /// The series' labels, `__name__` included.
+    pub labels: BTreeMap<String, String>,
+    /// `(unix seconds, value)` in time order.
+    pub samples: Vec<(f64, f64)>,
+}
+
+fn parse_matrix(data: &Value) -> Result<Vec<RawSeries>, String> {
+    #[derive(Deserialize)]
+    struct Element {
+        #[serde(default)]
+        metric: BTreeMap<String, String>,
+        values: Vec<(f64, String)>,
+    }
+    if data["resultType"].as_str() != Some("matrix") {
+        return Err(format!(
+            "result type `{}`; a range vector was expected",
+            data["resultType"]
+        ));
+    }
+    let elements: Vec<Element> =
+        serde_json::from_value(data["result"].clone()).map_err(|e| format!("matrix: {e}"))?;
+    elements
+        .into_iter()
+        .map(|e| {
+            let samples = e
+                .values
+                .iter()
+                .map(|(t, text)| {
+                    parse_value(text)
+                        .map(|v| (*t, v))
+                        .ok_or_else(|| format!("value `{text}`"))
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(RawSeries {
+                labels: e.metric,
+                samples,
+            })
+        })
+        .collect()
+}
+
 fn parse_result(data: &Value) -> Result<Vec<QuerySample>, String> {
     #[derive(Deserialize)]
     struct Element {

@@ -18,11 +18,18 @@ use super::{Labels, Snapshot, histogram_quantile};
 /// takes may be.
 pub const LOOKBACK_S: f64 = 300.0;
 
-/// Every scrape of a run: each series' `(unix seconds, value)` samples in time order.
+/// Every scrape of a run: each series' `(unix milliseconds, value)` samples in time order.
+/// Times are whole milliseconds, as Prometheus keeps them, so that a range's edges fall
+/// where Prometheus's fall: in float seconds since 1970 they would be off by ~0.1 µs.
 #[derive(Debug, Clone, Default)]
 pub struct Scrapes {
-    times: Vec<f64>,
-    series: BTreeMap<(String, Labels), Vec<(f64, f64)>>,
+    times: Vec<i64>,
+    series: BTreeMap<(String, Labels), Vec<(i64, f64)>>,
+}
+
+/// Unix seconds to whole milliseconds.
+fn ms(unix_s: f64) -> i64 {
+    (unix_s * 1000.0).round() as i64
 }
 
 /// One series' value: its labels and the value.
@@ -38,7 +45,7 @@ impl Scrapes {
     /// Adds a scrape that started at `at` (Prometheus stamps a scrape's samples with its
     /// start), keeping the series of the metrics `keep` names.
     pub fn push(&mut self, at: SystemTime, snapshot: &Snapshot, keep: impl Fn(&str) -> bool) {
-        let at = unix_s(at);
+        let at = ms(unix_s(at));
         self.times.push(at);
         for ((name, labels), value) in &snapshot.series {
             if keep(name) {
@@ -50,12 +57,26 @@ impl Scrapes {
         }
     }
 
-    /// When each scrape started, in unix seconds.
-    pub fn times(&self) -> &[f64] {
-        &self.times
+    /// Adds one series' samples as another scraper took them (Prometheus's own, for
+    /// checking this reduction against its answers on the same samples).
+    pub fn insert_series(&mut self, name: &str, mut labels: Labels, samples: &[(f64, f64)]) {
+        labels.sort();
+        let series = self.series.entry((name.to_owned(), labels)).or_default();
+        series.extend(samples.iter().map(|&(t, v)| (ms(t), v)));
+        series.sort_by_key(|&(t, _)| t);
+        for &(t, _) in samples {
+            if let Err(at) = self.times.binary_search(&ms(t)) {
+                self.times.insert(at, ms(t));
+            }
+        }
     }
 
-    fn matching(&self, name: &str, filter: &[(&str, &str)]) -> Vec<(&Labels, &[(f64, f64)])> {
+    /// When each scrape started, in unix seconds.
+    pub fn times(&self) -> impl Iterator<Item = f64> + '_ {
+        self.times.iter().map(|&t| t as f64 / 1000.0)
+    }
+
+    fn matching(&self, name: &str, filter: &[(&str, &str)]) -> Vec<(&Labels, &[(i64, f64)])> {
         self.series
             .iter()
             .filter(|((metric, labels), _)| {
@@ -73,8 +94,9 @@ impl Scrapes {
         self.matching(name, filter)
             .into_iter()
             .filter_map(|(labels, samples)| {
+                let at = ms(at);
                 let last = samples.iter().rev().find(|(t, _)| *t <= at)?;
-                (at - last.0 <= LOOKBACK_S).then_some((labels, last.1))
+                (at - last.0 <= ms(LOOKBACK_S)).then_some((labels, last.1))
             })
             .collect()
     }
@@ -91,20 +113,22 @@ impl Scrapes {
         self.matching(name, filter)
             .into_iter()
             .filter_map(|(labels, samples)| {
-                let start = at - window_s;
-                let inside: Vec<(f64, f64)> = samples
+                let (end, start) = (ms(at), ms(at) - ms(window_s));
+                let inside: Vec<(i64, f64)> = samples
                     .iter()
                     .copied()
-                    .filter(|(t, _)| (start..=at).contains(t))
+                    .filter(|(t, _)| (start..=end).contains(t))
                     .collect();
-                Some((labels, extrapolated_rate(&inside, start, at)?))
+                Some((labels, extrapolated_rate(&inside, start, end)?))
             })
             .collect()
     }
 }
 
-/// Prometheus's `extrapolatedRate` for a counter over `[start, end]`, as a per-second rate.
-fn extrapolated_rate(samples: &[(f64, f64)], start: f64, end: f64) -> Option<f64> {
+/// Prometheus's `extrapolatedRate` for a counter over `[start, end]` (unix milliseconds), as a
+/// per-second rate.
+fn extrapolated_rate(samples: &[(i64, f64)], start: i64, end: i64) -> Option<f64> {
+    let seconds = |from: i64, to: i64| (to - from) as f64 / 1000.0;
     let (&(first_t, first_v), &(last_t, last_v)) = (samples.first()?, samples.last()?);
     if samples.len() < 2 {
         return None;
@@ -116,10 +140,10 @@ fn extrapolated_rate(samples: &[(f64, f64)], start: f64, end: f64) -> Option<f64
             increase += pair[0].1;
         }
     }
-    let sampled = last_t - first_t;
+    let sampled = seconds(first_t, last_t);
     let average = sampled / (samples.len() - 1) as f64;
-    let mut to_start = first_t - start;
-    let to_end = end - last_t;
+    let mut to_start = seconds(start, first_t);
+    let to_end = seconds(last_t, end);
     if increase > 0.0 && first_v >= 0.0 {
         // Not extrapolated below the counter's zero point.
         to_start = to_start.min(sampled * (first_v / increase));
@@ -127,7 +151,7 @@ fn extrapolated_rate(samples: &[(f64, f64)], start: f64, end: f64) -> Option<f64
     let threshold = average * 1.1;
     let edge = |gap: f64| if gap < threshold { gap } else { average / 2.0 };
     let extrapolated = sampled + edge(to_start) + edge(to_end);
-    Some(increase * extrapolated / sampled / (end - start))
+    Some(increase * extrapolated / sampled / seconds(start, end))
 }
 
 /// `sum by (labels) (values)`: the values of the series that have every label in `by`,

@@ -112,9 +112,11 @@ pub fn load_start(report: &RunReport) -> Option<f64> {
         .map(unix_s)
 }
 
-/// The instant a test's panels are read at, in unix seconds.
+/// The instant a test's panels are read at, in unix seconds, to the millisecond (Prometheus's
+/// resolution, so that both reductions read the same range).
 pub fn instant(test: &PublishedTest, report: &RunReport) -> Option<f64> {
-    Some(load_start(report)? + test.window_s() * report.environment.time_scale)
+    let at = load_start(report)? + test.window_s() * report.environment.time_scale;
+    Some((at * 1000.0).round() / 1000.0)
 }
 
 fn unit_name(panel: &PublishedPanel) -> &'static str {
@@ -150,7 +152,7 @@ fn reduce(panel: &PublishedPanel, scrapes: &Scrapes, at: f64, scale: f64) -> Pan
 
 /// `panel`'s value (with no `by` label) at a run's last scrape, in the modelled system's units.
 pub fn at_end(panel: &PublishedPanel, report: &RunReport, scrapes: &Scrapes) -> Option<f64> {
-    let at = *scrapes.times().last()?;
+    let at = scrapes.times().last()?;
     reduce(panel, scrapes, at, report.environment.time_scale)
         .get("")
         .copied()
@@ -192,9 +194,10 @@ pub async fn ask_prometheus(
     Ok(answers)
 }
 
-/// Unix seconds as the `SystemTime` Prometheus's API takes.
+/// Unix seconds as the `SystemTime` Prometheus's API takes, to the millisecond (the API
+/// reads whole milliseconds; a float a hair below one would fall in the one before).
 pub fn system_time(unix_s: f64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs_f64(unix_s)
+    UNIX_EPOCH + Duration::from_millis((unix_s * 1000.0).round() as u64)
 }
 
 /// The dashboard of `test` from its run's report and scrapes, with Prometheus's answers
@@ -237,7 +240,7 @@ fn charts(scrapes: &Scrapes, start: f64, scale: f64) -> Vec<Chart> {
     drawn
         .map(|panel| {
             let mut lines: BTreeMap<String, Vec<[f64; 2]>> = BTreeMap::new();
-            for &at in scrapes.times() {
+            for at in scrapes.times() {
                 let x = (at - start) / scale;
                 for (key, v) in reduce(panel, scrapes, at, scale) {
                     let label = if key.is_empty() {
