@@ -57,28 +57,25 @@ pub struct Run {
 /// for it when it has no target. `stop` ends it early as interrupted; the report then says
 /// `partial`.
 pub async fn run_scenario(scenario: &Scenario, options: RunOptions) -> Result<RunReport, RunError> {
-    let stack = start_stack(scenario).await?;
-    Ok(run_on(scenario, stack, options, ScrapeSettings::default())
+    Ok(run_on(scenario, None, options, ScrapeSettings::default())
         .await?
         .report)
 }
 
-/// The embedded stack `scenario` runs on, `None` when it has a target.
-pub async fn start_stack(scenario: &Scenario) -> Result<Option<EmbeddedStack>, RunError> {
-    Ok(match &scenario.target {
-        Some(_) => None,
-        None => Some(EmbeddedStack::start(scenario).await?),
-    })
-}
-
-/// Runs `scenario` on `stack` (from [`start_stack`]; shut down at the end) or its target,
-/// scraping the target's metrics as `scrape` says.
+/// Runs `scenario` on `stack`, an embedded stack the caller started to reach it before the
+/// load (to point a Prometheus at it, say), shut down at the end; with `None`, on the
+/// scenario's target, or on an embedded stack started here when it has none. The target's
+/// metrics are scraped as `scrape` says.
 pub async fn run_on(
     scenario: &Scenario,
     stack: Option<EmbeddedStack>,
     options: RunOptions,
     scrape: ScrapeSettings,
 ) -> Result<Run, RunError> {
+    let stack = match (stack, &scenario.target) {
+        (None, None) => Some(EmbeddedStack::start(scenario).await?),
+        (stack, _) => stack,
+    };
     let stop = options.stop.clone();
     let (target, metrics_url) = match (&stack, &scenario.target) {
         (Some(stack), _) => (stack.target(), stack.metrics_url()),
@@ -90,7 +87,7 @@ pub async fn run_on(
             };
             (target.clone(), metrics)
         }
-        (None, None) => unreachable!("a scenario without target runs on the embedded stack"),
+        (None, None) => unreachable!("an embedded stack was started above"),
     };
     // A target without metrics is told once, before the load, and not scraped again.
     let mut scraper = metrics_url.map(|url| Scraper::start(url, scrape, stop.clone()));

@@ -342,8 +342,8 @@ async fn the_built_in_reduction_computes_what_prometheus_computes_on_the_same_sa
             ..Overrides::default()
         })
         .unwrap();
-    let stack = scenario_run::start_stack(&scenario).await.unwrap();
-    let url = stack.as_ref().and_then(|s| s.metrics_url()).unwrap();
+    let stack = EmbeddedStack::start(&scenario).await.unwrap();
+    let url = stack.metrics_url().unwrap();
     let interval = Duration::from_secs_f64(15.0 * scale);
     let prometheus = Prometheus::start(&[ScrapeTarget::new("scan-pipeline", url)], interval)
         .await
@@ -359,7 +359,7 @@ async fn the_built_in_reduction_computes_what_prometheus_computes_on_the_same_sa
         live: None,
         on_live: Box::new(|_, _, _, _| {}),
     };
-    let run = scenario_run::run_on(&scenario, stack, options, ScrapeSettings::default())
+    let run = scenario_run::run_on(&scenario, Some(stack), options, ScrapeSettings::default())
         .await
         .unwrap();
     let start = humantime::parse_rfc3339(&run.report.environment.started_at).unwrap();

@@ -128,9 +128,44 @@ mod notes {
          is k6's failed share (1,466 / 1,616 = 90.7 %), compared in the k6 row 'failed'";
     pub const CLIENT_SUCCESS_2: &str = "the write-up's table; k6's own summary printed 150 of 1,616 iterations completed \
          (9.3 %): the two disagree, see the k6 rows";
-    pub const K6_2: &str = "k6 counts every fast 503 as an iteration: with Kubernetes' defaults (probes 10 s apart, 3 \
-         failures; metrics 60 s apart) the pod restarts ~30 s before the autoscaler's pods are ready, and 34 VUs retrying \
-         every second through that outage make ~1,000 503s";
+    pub const K6_2: &str = "k6 counts every fast 503 as an iteration: 1,466 of them from 34 VUs that retry after a \
+         1 s sleep is ~43 s of outage (1,466 / 34); the model's pod restarts after 30 s past 20 streams and is ready 40 s \
+         later, while the autoscaler's pods come 70 s after its decision, an outage of ~25-30 s: fewer 503s, so a \
+         smaller failed share and more completed";
+    pub const TTFB_P95_1: &str = "the started line waits for its subscription at most the 5 s ready timeout (protocol \
+         notes), so the local p95 stops near 5.0 s; 5.74 s needs ~0.7 s before that wait which the notes do not \
+         account for";
+    pub const TOTAL_1: &str = "k6's total p95 (19.6 s) is 1.73 times the chain panel's 11.3 s average; the model's \
+         chains (lognormal OpenAI latencies, sigma 0.35-0.40) spread to ~1.4 times their mean";
+    pub const TTFB_P50: &str = "histogram_quantile interpolates inside the bucket that holds the median, and Eco²'s \
+         TTFB buckets there are 1.19-2.02 s wide (14 exponential buckets from 10 ms to 10 s): the local median of \
+         ~90 runs moves by about ±0.3 s from run to run";
+    pub const ACTIVE_2: &str = "at the window's end (71 s) the local pod still holds every stream the ramp brought; 25 \
+         says Eco²'s pod had gone down ~44 s into the ramp (25 of 34 VUs: 60 s x 25 / 34), sooner than three \
+         failed probes 10 s apart allow after it passed 20 streams at 35 s (35 + 30 = 65 s)";
+    pub const CHAIN_2: &str = "the chains the panel averages at 71 s began before ~55 s, at 29 VUs or fewer; the \
+         worker's core saturates near 22 VUs (37 s into the ramp) and slows only the chains after it, so the \
+         average is ~14 s; 19.0 s at this instant means Eco²'s chains were slow from early in the ramp";
+    pub const RPS_2: &str = "streams that ended in the minute before 71 s: the local pod has cut none yet (see Active \
+         Connections), and ~55 chains ended in that minute (0.9/s); 1.10/s is 66, which a pod restart cutting \
+         ~25 streams at once would add";
+    pub const STAGES_UNDER_LOAD: &str = "the stage table's \"under load\" column is not tied to one test; the local \
+         stages are the calibrated low-load ones (vision 3.5, rule 0.5, answer 3.7, reward 1.0 s) plus the wait for \
+         the worker's one core (~0.15 s of CPU per task, saturated from ~22 VUs), ~1-2 s more per stage, short of \
+         the column's 6-10 / 2-3 / 8-15 / 3-5 s";
+    pub const TTFB_P95_2: &str = "over every request, the fast 503s included: with 1,466 of 1,616 failing in \
+         milliseconds, k6's p95 (rank 1,535) is the 69th of the 150 streams that started, their 46th percentile; \
+         the local failed share of ~86 % puts the p95 at the streams' ~64th percentile, and the local streams' \
+         TTFB median is ~1.6 s, where Eco²'s 46th percentile was 3.35 s";
+    pub const TOTAL_2: &str = "the same rank arithmetic as the TTFB p95: k6's p95 is the 46th percentile of the \
+         150 completed chains, the local one their ~64th";
+    pub const TTFB_P50_3: &str = "the same subscription wait (median 1.6 s) serves all three tests; 1.32 s at 30 VUs, \
+         below 1.74 s at 10, would need the wait to shrink under load";
+    pub const REQUESTS_3: &str = "164 iterations in 180 s at the profile's 22.5 VUs on average (30 x (30 + 90 + 15) / \
+         180) is 24.7 s per iteration, where the chain panel's 21.1 s + the 1 s sleep make 180 x 22.5 / 22.1 = 183; \
+         the local chains of ~19 s make ~210";
+    pub const TTFB_P95_3: &str = "the started line waits for its subscription at most the 5 s ready timeout (protocol \
+         notes); 16.3 s at p95 is beyond any wait the notes describe";
     pub const CLIENT_SUCCESS_3: &str = "failures the client saw while the server counted none; with two ready replicas no \
          restart or 503 happens in the model at 30 VUs";
     pub const CHAIN_3: &str = "longer than test #2 at fewer VUs; the write-up blames the OpenAI limit, but 30 VUs make \
@@ -180,6 +215,22 @@ fn eco2_note(test: u8, figure: &str) -> Option<&'static str> {
         (3, "total p95 (k6 sse_total_duration)") => notes::TOTAL_3,
         (1, "requests (k6)") => notes::REQUESTS_1,
         (2, "requests (k6)" | "completed (k6)" | "failed (k6)") => notes::K6_2,
+        (3, "completed (k6)" | "failed (k6)") => notes::CLIENT_SUCCESS_3,
+        (1, "TTFB p95 (k6 sse_ttfb)") => notes::TTFB_P95_1,
+        (2, "TTFB p95 (k6 sse_ttfb)") => notes::TTFB_P95_2,
+        (3, "TTFB p95 (k6 sse_ttfb)") => notes::TTFB_P95_3,
+        (1, "total p95 (k6 sse_total_duration)") => notes::TOTAL_1,
+        (2, "total p95 (k6 sse_total_duration)") => notes::TOTAL_2,
+        (1, "TTFB p50 (panel)") => notes::TTFB_P50,
+        (3, "TTFB p50 (panel)") => notes::TTFB_P50_3,
+        (2, "Active Connections (panel)") => notes::ACTIVE_2,
+        (2, "Chain Avg Duration (panel)") => notes::CHAIN_2,
+        (2, "Requests/sec (panel)") => notes::RPS_2,
+        (3, "requests (k6)") => notes::REQUESTS_3,
+        (
+            2 | 3,
+            "vision avg (panel)" | "rule avg (panel)" | "answer avg (panel)" | "reward avg (panel)",
+        ) => notes::STAGES_UNDER_LOAD,
         _ => return None,
     })
 }

@@ -18,6 +18,7 @@ use loadgen::prometheus::{Prometheus, PrometheusError, ScrapeTarget};
 use loadgen::scrape::panel::PanelValues;
 
 use loadgen::scenario_run::{self, Run, ScrapeSettings};
+use loadgen::stack::EmbeddedStack;
 use reports::RunReport;
 use scenarios::published::{CHAIN_P99, ECO2_TESTS, LATER_RUNS, PublishedTest, V1_THREADPOOL};
 use scenarios::{Overrides, Scenario};
@@ -158,10 +159,10 @@ impl Runner {
         let prometheus_failed = |e: PrometheusError| CliError::Run(format!("prometheus: {e}"));
         let run_failed = |e: scenario_run::RunError| CliError::Run(e.to_string());
         let (run, answers) = self.runtime.block_on(async {
-            let stack = scenario_run::start_stack(scenario)
+            let stack = EmbeddedStack::start(scenario)
                 .await
-                .map_err(run_failed)?;
-            let metrics = stack.as_ref().and_then(|s| s.metrics_url());
+                .map_err(|e| CliError::Run(e.to_string()))?;
+            let metrics = stack.metrics_url();
             let prometheus = match (asked, metrics) {
                 (Some(_), Some(url)) => {
                     let target = ScrapeTarget::new("scan-pipeline", url);
@@ -178,7 +179,7 @@ impl Runner {
                 _ => None,
             };
             let options = signals::series_options(&self.stop);
-            let run = scenario_run::run_on(scenario, stack, options, scrape)
+            let run = scenario_run::run_on(scenario, Some(stack), options, scrape)
                 .await
                 .map_err(run_failed)?;
             let answers = match (prometheus, asked) {
