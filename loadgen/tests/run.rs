@@ -900,9 +900,6 @@ fn reproduce_shows_the_published_shapes_from_measured_runs() {
     );
     for file in ["reproduction.json", "reproduction.md", "reproduction.html"] {
         let text = std::fs::read_to_string(out.join(file)).unwrap();
-        assert!(
-            text.contains("client success (the write-up's table)"),
-            "{file}"
-        );
+        assert!(text.contains("TTFB p95 (k6 sse_ttfb)"), "{file}");
     }
 }
