@@ -4,6 +4,8 @@
 
 mod support;
 
+use support::FIXED_MOCK;
+
 use std::path::Path;
 
 use reports::RunReport;
@@ -25,16 +27,7 @@ think_time = "20ms"
 [thresholds]
 {thresholds}
 
-[mock.models."gpt-4o"]
-ttft = "120ms"
-inter_token = "0ms"
-
-[mock.models."gpt-4o-mini"]
-ttft = "80ms"
-inter_token = "0ms"
-
-[mock.content]
-categories = [{{ major = "recyclable", middle = "pet_bottle", minor = "water_bottle", weight = 1 }}]
+{FIXED_MOCK}
 
 [pipeline.mode]
 kind = "staged"

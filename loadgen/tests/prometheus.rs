@@ -6,6 +6,10 @@
 //! Without the `prometheus` binary the test says it is skipped, unless
 //! `SCAN_BENCH_REQUIRE_PROMETHEUS=1` (CI) makes that a failure.
 
+mod support;
+
+use support::FIXED_MOCK;
+
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -37,16 +41,6 @@ stages = [{ duration = "8s", target = 8.0 }]
 pre_allocated_vus = 8
 max_vus = 16
 
-[mock.models."gpt-4o"]
-ttft = "120ms"
-inter_token = "0ms"
-
-[mock.models."gpt-4o-mini"]
-ttft = "80ms"
-inter_token = "0ms"
-
-[mock.content]
-categories = [{ major = "recyclable", middle = "pet_bottle", minor = "water_bottle", weight = 1 }]
 
 [pipeline]
 rule_cache = true
@@ -105,7 +99,11 @@ async fn every_dashboard_query_returns_data_from_a_healthy_run() {
         return;
     }
 
-    let source = ScenarioSource::parse(SCENARIO, "prometheus-dashboards.toml").unwrap();
+    let source = ScenarioSource::parse(
+        format!("{SCENARIO}{FIXED_MOCK}"),
+        "prometheus-dashboards.toml",
+    )
+    .unwrap();
     let embedded = source.clone().resolve(&Overrides::default()).unwrap();
     let stack = EmbeddedStack::start(&embedded).await.unwrap();
     // The stack as an external target, so the test holds its metrics URL for Prometheus.

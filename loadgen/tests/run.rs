@@ -3,6 +3,8 @@
 
 mod support;
 
+use support::FIXED_MOCK;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, Command as Process, Stdio};
@@ -55,20 +57,8 @@ fn assert_health(report: &RunReport) -> &LoadgenHealth {
     h
 }
 
-/// Deterministic latencies: every scan hits a rule (so the answer stage calls the model),
-/// vision 120 ms, answer 80 ms, the staged pipeline's subscription set-up 60 ms.
+/// With [`FIXED_MOCK`]'s latencies: the staged pipeline, its subscription set-up 60 ms.
 const FIXED: &str = r#"
-[mock.models."gpt-4o"]
-ttft = "120ms"
-inter_token = "0ms"
-
-[mock.models."gpt-4o-mini"]
-ttft = "80ms"
-inter_token = "0ms"
-
-[mock.content]
-categories = [{ major = "recyclable", middle = "pet_bottle", minor = "water_bottle", weight = 1 }]
-
 [pipeline.mode]
 kind = "staged"
 subscription = { pool = 100, setup = "60ms" }
@@ -81,7 +71,7 @@ fn a_run_measures_what_was_injected() {
         dir.path(),
         "plausible",
         &format!(
-            "[load]\nstages = [{{ duration = \"1s\", target = 3 }}, {{ duration = \"1s\", target = 3 }}]\nthink_time = \"20ms\"\n{FIXED}"
+            "[load]\nstages = [{{ duration = \"1s\", target = 3 }}, {{ duration = \"1s\", target = 3 }}]\nthink_time = \"20ms\"\n{FIXED_MOCK}{FIXED}"
         ),
     );
     let (code, report) = run(dir.path(), &[file.to_str().unwrap()]);

@@ -532,8 +532,6 @@ pub struct PublishedLaterRun {
     pub server_avg_s: Option<f64>,
     /// The server's p99 response time (a range, or one value twice), where published.
     pub server_p99_s: Option<(f64, f64)>,
-    /// The published outcome in words.
-    pub outcome: &'static str,
 }
 
 /// v1.0.7's `/scan/classify` and `/scan/classify/completion` table, and the 50-VU test of the
@@ -548,7 +546,6 @@ pub const LATER_RUNS: [PublishedLaterRun; 4] = [
         avg_range_s: Some((10.0, 22.0)),
         server_avg_s: Some(6.0),
         server_p99_s: Some((10.0, 19.4)),
-        outcome: "98.3 % success, average response 10-22 s",
     },
     PublishedLaterRun {
         name: "v1.0.7-completion-30",
@@ -558,7 +555,6 @@ pub const LATER_RUNS: [PublishedLaterRun; 4] = [
         avg_range_s: Some((11.0, 21.0)),
         server_avg_s: Some(13.0),
         server_p99_s: Some((49.0, 49.0)),
-        outcome: "95.1 % success, average response 11-21 s",
     },
     PublishedLaterRun {
         name: "v1.0.7-completion-50",
@@ -568,7 +564,6 @@ pub const LATER_RUNS: [PublishedLaterRun; 4] = [
         avg_range_s: None,
         server_avg_s: None,
         server_p99_s: None,
-        outcome: "38.7 % success",
     },
     PublishedLaterRun {
         name: "celery-chain-50",
@@ -578,7 +573,6 @@ pub const LATER_RUNS: [PublishedLaterRun; 4] = [
         avg_range_s: None,
         server_avg_s: None,
         server_p99_s: None,
-        outcome: "failed: 503s, the API pod at 676 MiB over its 512 MiB limit and 165 % CPU",
     },
 ];
 

@@ -39,3 +39,18 @@ pub fn run(args: &[&str], out: &Path) -> Ran {
         stdout,
     }
 }
+
+/// Deterministic mock latencies for end-to-end tests: vision 120 ms, answer 80 ms, and a rule
+/// for every scan (so the answer stage calls the model).
+pub const FIXED_MOCK: &str = r#"
+[mock.models."gpt-4o"]
+ttft = "120ms"
+inter_token = "0ms"
+
+[mock.models."gpt-4o-mini"]
+ttft = "80ms"
+inter_token = "0ms"
+
+[mock.content]
+categories = [{ major = "recyclable", middle = "pet_bottle", minor = "water_bottle", weight = 1 }]
+"#;
