@@ -493,22 +493,13 @@ impl RunReport {
     /// Writes the report as pretty JSON, atomically: a reader sees the old file or the whole
     /// new one, never a part.
     pub fn write_atomic(&self, path: &Path) -> Result<(), ReportError> {
-        let json = serde_json::to_vec_pretty(self).expect("a report serializes to JSON");
-        write_atomic(path, &json)
+        write_json_atomic(self, path)
     }
 
     /// Reads a report, refusing other schema versions with a clear error.
     pub fn read(path: &Path) -> Result<Self, ReportError> {
         let name = path.display().to_string();
-        let text = std::fs::read(path).map_err(|source| ReportError::Io {
-            path: name.clone(),
-            source,
-        })?;
-        let value: serde_json::Value =
-            serde_json::from_slice(&text).map_err(|e| ReportError::Invalid {
-                path: name.clone(),
-                message: e.to_string(),
-            })?;
+        let value: serde_json::Value = read_json(path)?;
         let found = value
             .get("schema_version")
             .and_then(serde_json::Value::as_u64)
@@ -552,6 +543,25 @@ impl RunReport {
             .as_ref()
             .and_then(LoadgenHealth::overload_warning)
     }
+}
+
+/// Writes `value` as pretty JSON to `path`, atomically.
+pub(crate) fn write_json_atomic<T: Serialize>(value: &T, path: &Path) -> Result<(), ReportError> {
+    let json = serde_json::to_vec_pretty(value).expect("reports and sweeps serialize to JSON");
+    write_atomic(path, &json)
+}
+
+/// Reads a JSON file, naming it in the error.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ReportError> {
+    let name = path.display().to_string();
+    let text = std::fs::read(path).map_err(|source| ReportError::Io {
+        path: name.clone(),
+        source,
+    })?;
+    serde_json::from_slice(&text).map_err(|e| ReportError::Invalid {
+        path: name,
+        message: e.to_string(),
+    })
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename.

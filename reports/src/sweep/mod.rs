@@ -10,7 +10,7 @@ use std::path::Path;
 use scenarios::{LoadPoint, LoadUnit, Timing};
 use serde::{Deserialize, Serialize};
 
-use crate::report::{ReportError, RunReport, ThresholdResult, write_atomic};
+use crate::report::{ReportError, RunReport, ThresholdResult, read_json, write_json_atomic};
 
 pub use search::{AutoSettings, Knee, Outcome, StopReason};
 
@@ -208,20 +208,11 @@ impl Sweep {
 
     /// Writes the sweep as pretty JSON, atomically.
     pub fn write_atomic(&self, path: &Path) -> Result<(), ReportError> {
-        let json = serde_json::to_vec_pretty(self).expect("a sweep serializes to JSON");
-        write_atomic(path, &json)
+        write_json_atomic(self, path)
     }
 
     /// Reads `sweep.json`.
     pub fn read(path: &Path) -> Result<Self, ReportError> {
-        let name = path.display().to_string();
-        let text = std::fs::read(path).map_err(|source| ReportError::Io {
-            path: name.clone(),
-            source,
-        })?;
-        serde_json::from_slice(&text).map_err(|e| ReportError::Invalid {
-            path: name,
-            message: e.to_string(),
-        })
+        read_json(path)
     }
 }
