@@ -98,10 +98,17 @@ pub struct Dashboard {
 impl Dashboard {
     /// A panel's value at the instant, reduced here (its `by` label's `key`, `""` for none).
     pub fn built_in(&self, title: &str, key: &str) -> Option<f64> {
-        self.panels
-            .iter()
-            .find(|p| p.title == title)
+        self.reading(title)
             .and_then(|p| p.built_in.get(key).copied())
+    }
+
+    /// A panel's published value, where the write-up gave one.
+    pub fn published(&self, title: &str) -> Option<f64> {
+        self.reading(title).and_then(|p| p.published)
+    }
+
+    fn reading(&self, title: &str) -> Option<&PanelReading> {
+        self.panels.iter().find(|p| p.title == title)
     }
 }
 

@@ -249,34 +249,29 @@ pub fn eco2_pairs(test: &PublishedTest, report: &RunReport, dashboard: &Dashboar
             None => pair,
         }
     };
-    let panel = |title: &str| dashboard.built_in(title, "");
-    let mut pairs = Vec::new();
-    if let Some(active) = test.active_connections {
-        pairs.push(
-            pair(
-                "Active Connections (panel)",
-                unit::CONNECTIONS,
-                f64::from(active),
-            )
-            .local(panel("Active Connections")),
-        );
-    }
-    pairs.extend([
-        pair(
+    // A panel with a published value, beside its value at the window's end.
+    let panel = |title: &str, figure: &'static str, unit: &'static str| {
+        let published = dashboard.published(title)?;
+        Some(pair(figure, unit, published).local(dashboard.built_in(title, "")))
+    };
+    let mut pairs: Vec<Pair> = [
+        (
+            "Active Connections",
+            "Active Connections (panel)",
+            unit::CONNECTIONS,
+        ),
+        (
+            "Chain Avg Duration",
             "Chain Avg Duration (panel)",
             unit::SECONDS,
-            test.chain_avg_s,
-        )
-        .local(panel("Chain Avg Duration")),
-        pair("TTFB p50 (panel)", unit::SECONDS, test.ttfb_p50_s).local(panel("TTFB (p50)")),
-        pair(
-            "Success Rate (panel)",
-            unit::PERCENT,
-            test.success_panel_repository.unwrap_or(test.success_panel) * 100.0,
-        )
-        .local(panel("Success Rate")),
-        pair("Requests/sec (panel)", unit::RATE, test.rps).local(panel("Requests/sec")),
-    ]);
+        ),
+        ("TTFB (p50)", "TTFB p50 (panel)", unit::SECONDS),
+        ("Success Rate", "Success Rate (panel)", unit::PERCENT),
+        ("Requests/sec", "Requests/sec (panel)", unit::RATE),
+    ]
+    .into_iter()
+    .filter_map(|(title, figure, unit)| panel(title, figure, unit))
+    .collect();
     for stage in &ECO2_STAGES {
         let local = dashboard.built_in("Stage Avg Duration", stage.stage);
         let figure = stage_figure(stage.stage);
@@ -307,9 +302,7 @@ pub fn eco2_pairs(test: &PublishedTest, report: &RunReport, dashboard: &Dashboar
             );
         }
     }
-    if let Some(p99) = test.chain_p99_s {
-        pairs.push(pair("chain p99 (server)", unit::SECONDS, p99).local(panel("Chain p99")));
-    }
+    pairs.extend(panel("Chain p99", "chain p99 (server)", unit::SECONDS));
     pairs.push(
         pair("worker-level success", unit::PERCENT, 100.0)
             .local(pct(server.and_then(|s| s.worker_success))),
