@@ -163,8 +163,9 @@ impl Runner {
                 .await
                 .map_err(|e| CliError::Run(e.to_string()))?;
             let metrics = stack.metrics_url();
+            // With the test it answers for: started only when asked.
             let prometheus = match (asked, metrics) {
-                (Some(_), Some(url)) => {
+                (Some(test), Some(url)) => {
                     let target = ScrapeTarget::new("scan-pipeline", url);
                     let prometheus = Prometheus::start(&[target], interval)
                         .await
@@ -174,7 +175,7 @@ impl Runner {
                         .wait_for_scrape(SystemTime::now(), PROMETHEUS_READY)
                         .await
                         .map_err(prometheus_failed)?;
-                    Some(prometheus)
+                    Some((prometheus, test))
                 }
                 _ => None,
             };
@@ -182,19 +183,20 @@ impl Runner {
             let run = scenario_run::run_on(scenario, Some(stack), options, scrape)
                 .await
                 .map_err(run_failed)?;
-            let answers = match (prometheus, asked) {
-                (Some(prometheus), Some(test)) => {
+            // Written before Prometheus is asked: a failed query does not lose the run.
+            signals::write_report(&run.report, &self.dir.join(report))?;
+            let answers = match prometheus {
+                Some((prometheus, test)) => {
                     let answers = dashboard::ask_prometheus(&prometheus, test, &run.report)
                         .await
                         .map_err(prometheus_failed)?;
                     prometheus.stop().await;
                     Some(answers)
                 }
-                _ => None,
+                None => None,
             };
             Ok::<_, CliError>((run, answers))
         })?;
-        signals::write_report(&run.report, &self.dir.join(report))?;
         Ok((run, answers))
     }
 }
