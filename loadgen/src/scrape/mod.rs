@@ -122,11 +122,7 @@ impl Snapshot {
         let mut found = false;
         let mut total = 0.0;
         for ((metric, labels), v) in &self.series {
-            if metric == name
-                && filter
-                    .iter()
-                    .all(|(k, want)| labels.iter().any(|(lk, lv)| lk == k && lv == want))
-            {
+            if metric == name && has_labels(labels, filter) {
                 found = true;
                 total += v;
             }
@@ -169,24 +165,21 @@ impl Snapshot {
     /// Prometheus's `histogram_quantile(q, NAME_bucket)` over series matching `filter`.
     pub fn histogram_quantile(&self, q: f64, name: &str, filter: &[(&str, &str)]) -> Option<f64> {
         let bucket_name = format!("{name}_bucket");
-        let mut buckets: BTreeMap<u64, (f64, f64)> = BTreeMap::new();
-        for ((metric, labels), count) in &self.series {
-            if *metric != bucket_name
-                || !filter
-                    .iter()
-                    .all(|(k, want)| labels.iter().any(|(lk, lv)| lk == k && lv == want))
-            {
-                continue;
-            }
-            let le = labels
-                .iter()
-                .find(|(k, _)| k == "le")
-                .and_then(|(_, v)| parse_le(v))?;
-            // Bounds are positive or +Inf, whose bit patterns sort as their values do.
-            buckets.entry(le.to_bits()).or_insert((le, 0.0)).1 += count;
-        }
-        histogram_quantile(q, &buckets.into_values().collect::<Vec<_>>())
+        let buckets: Vec<series::Value<'_>> = self
+            .series
+            .iter()
+            .filter(|((metric, labels), _)| *metric == bucket_name && has_labels(labels, filter))
+            .map(|((_, labels), count)| (labels, *count))
+            .collect();
+        series::quantile_by(q, &buckets, &[]).remove(&Vec::new())
     }
+}
+
+/// Whether a series' labels include every `(name, value)` of `filter`.
+fn has_labels(labels: &Labels, filter: &[(&str, &str)]) -> bool {
+    filter
+        .iter()
+        .all(|(k, want)| labels.iter().any(|(lk, lv)| lk == k && lv == want))
 }
 
 fn format_le(le: f64) -> String {

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::{Labels, Snapshot, histogram_quantile};
+use super::{Labels, Snapshot, has_labels, histogram_quantile};
 
 /// Prometheus's default `--query.lookback-delta`: how old the last sample an instant selector
 /// takes may be.
@@ -79,12 +79,7 @@ impl Scrapes {
     fn matching(&self, name: &str, filter: &[(&str, &str)]) -> Vec<(&Labels, &[(i64, f64)])> {
         self.series
             .iter()
-            .filter(|((metric, labels), _)| {
-                metric == name
-                    && filter
-                        .iter()
-                        .all(|(k, want)| labels.iter().any(|(lk, lv)| lk == k && lv == want))
-            })
+            .filter(|((metric, labels), _)| metric == name && has_labels(labels, filter))
             .map(|((_, labels), samples)| (labels, samples.as_slice()))
             .collect()
     }
